@@ -1,0 +1,35 @@
+# mailgate: `make run` starts a demo, `make test` runs the tests. Both set everything up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= mailgate-data
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fuzz bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@if [ ! -f $(DATA)/mailgate.db ]; then $(BIN)/mailgate --data $(DATA) init --demo; fi
+	$(BIN)/mailgate --data $(DATA) serve
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench fuzz
+
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet atheris
+	for target in fuzz/fuzz_*.py; do $(BIN)/python $$target -max_total_time=$${FUZZ_SECONDS:-120} || exit 1; done
+
+bench: $(STAMP)
+	@echo "see bench/README.md: each bench/*.py prints mailgate vs reference ratios"
+
+clean:
+	rm -rf $(VENV) $(DATA) build *.egg-info

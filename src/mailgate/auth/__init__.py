@@ -1,0 +1,1 @@
+"""Authentication: password hashing, SASL mechanisms and the one gate every door calls."""

@@ -1,0 +1,110 @@
+"""THE gate every door calls: credentials first, then the access decision, then evidence.
+
+`authenticate(protocol, mechanism, username, secret, peer, tls)` returns a Principal or a
+Refusal. An unknown account costs one dummy argon2id verification, so it answers like a
+wrong password in the same time. Verified secrets are remembered briefly as a keyed hash
+(like Dovecot's auth cache); the cache entry dies with any password, state or credential
+change because it is bound to the account's credential epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from mailgate.audit.recorder import Attempt, Recorder
+from mailgate.directory.views import find_account, policy_view
+from mailgate.policy.decision import decide
+from mailgate.protocols.refusals import Refusal
+from mailgate.service import Service
+
+PASSWORD_MECHANISMS = frozenset({"USER", "PLAIN", "LOGIN"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: int
+    address: str
+    method: str
+
+
+@dataclass(frozen=True)
+class _Cached:
+    epoch: int
+    secret_mac: bytes
+    expires: float
+
+
+def is_loopback(peer: str) -> bool:
+    try:
+        return ipaddress.ip_address(peer.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Gate:
+    """Authentication + authorisation for every door, off the event loop."""
+
+    def __init__(self, svc: Service, recorder: Recorder, workers: int = 4) -> None:
+        self._svc = svc
+        self._recorder = recorder
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate")
+        self._cache: dict[str, _Cached] = {}
+        self._cache_lock = threading.Lock()
+        self._cache_key = os.urandom(32)
+        self._ttl = float(svc.settings.get("auth", "credential_cache_seconds"))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def authenticate(self, protocol: str, mechanism: str, username: str, secret: str,
+                           peer: str, tls: bool, client_id: str | None = None
+                           ) -> Principal | Refusal:
+        if mechanism.upper() in PASSWORD_MECHANISMS and not tls and not is_loopback(peer):
+            return Refusal("privacy")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._check, protocol, username, secret,
+                                          peer, client_id)
+
+    def _mac(self, secret: str) -> bytes:
+        return hmac.new(self._cache_key, secret.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).digest()
+
+    def _verified(self, row, secret: str, now: float) -> bool:  # type: ignore[no-untyped-def]
+        if row is not None:
+            with self._cache_lock:
+                cached = self._cache.get(row.address)
+            if cached and cached.epoch == row.credential_epoch and cached.expires > now and \
+                    hmac.compare_digest(cached.secret_mac, self._mac(secret)):
+                return True
+        ok = self._svc.passwords.verify(row.password_hash if row is not None else None, secret)
+        if ok and self._ttl > 0:
+            with self._cache_lock:
+                self._cache[row.address] = _Cached(row.credential_epoch, self._mac(secret),
+                                                   now + self._ttl)
+        return ok
+
+    def _check(self, protocol: str, username: str, secret: str, peer: str,
+               client_id: str | None) -> Principal | Refusal:
+        now = self._svc.clock()
+        method = "password"
+        with self._svc.engine.connect() as conn:
+            row = find_account(conn, username)
+            view = policy_view(conn, row, now) if row is not None else None
+        if not self._verified(row, secret, now) or row is None or view is None:
+            self._recorder.attempt(Attempt(now, username[:320], row.id if row else None,
+                                           protocol, method, peer, client_id, False,
+                                           "bad_credentials"))
+            return Refusal("credentials")
+        decision = decide(view, protocol, now, method=method, peer=peer)
+        self._recorder.attempt(Attempt(now, row.address, row.id, protocol, method, peer,
+                                       client_id, decision.allowed, decision.reason))
+        if not decision.allowed:
+            return Refusal("door", decision)
+        return Principal(row.id, row.address, method)

@@ -1,0 +1,152 @@
+"""`mailgate account ...`: create, show, list and move accounts through their lifecycle."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from mailgate.cli.context import Context, pass_ctx, print_json, read_password_stdin
+from mailgate.db.schema import accounts as accounts_table
+from mailgate.db.schema import departments, plans
+from mailgate.directory import accounts
+from mailgate.directory.authority import require_view
+from mailgate.directory.views import account_row, effective_state, report
+from mailgate.policy.catalogue import SERVED
+
+
+@click.group("account")
+def account() -> None:
+    """Accounts and their lifecycle."""
+
+
+@account.command("create")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--department", default=None)
+@click.option("--plan", default="standard", show_default=True)
+@click.option("--pending", is_flag=True, help="Create with mail services not yet activated.")
+@pass_ctx
+def create(ctx: Context, address: str, password_stdin: bool, name: str,
+           department: str | None, plan: str, pending: bool) -> None:
+    """Create an account (active, on plan 'standard', unless told otherwise)."""
+    password = read_password_stdin() if password_stdin else None
+    accounts.create(ctx.service, ctx.actor(), address, password, name, department, plan,
+                    pending)
+    click.echo(f"created {address.strip().lower()}")
+
+
+@account.command("show")
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show(ctx: Context, address: str, as_json: bool) -> None:
+    """Every door of an account: open or closed, why, and which rule decided."""
+    svc, actor = ctx.service, ctx.actor()
+    with svc.engine.connect() as conn:
+        row = account_row(conn, address)
+        require_view(actor, row.id)
+        rep = report(conn, row, svc.clock())
+    if as_json:
+        print_json(rep.as_json())
+        return
+    console = Console(width=120)
+    console.print(f"[bold]{rep.address}[/bold] {rep.name}".rstrip())
+    console.print(f"state: {rep.state}   plan: {rep.plan}   department: {rep.department or '-'}"
+                  + (f"   roles: {', '.join(rep.roles)}" if rep.roles else ""))
+    table = Table(show_lines=False)
+    for col in ("door", "open", "reason", "rule", "why"):
+        table.add_column(col, overflow="fold")
+    for proto, d in rep.decisions.items():
+        door = proto + ("" if proto in SERVED else " (not served yet)")
+        table.add_row(door, "yes" if d.allowed else "no",
+                      d.reason, d.source + (" (locked)" if d.locked else ""), d.detail)
+    console.print(table)
+
+
+@account.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_(ctx: Context, as_json: bool) -> None:
+    """All accounts with their state, plan and department."""
+    svc, actor = ctx.service, ctx.actor()
+    if not actor.is_staff:
+        raise click.ClickException("only the help desk or the mail team can list accounts")
+    now = svc.clock()
+    query = (select(accounts_table, plans.c.name.label("plan"),
+                    departments.c.name.label("department"))
+             .join(plans, plans.c.id == accounts_table.c.plan_id)
+             .outerjoin(departments, departments.c.id == accounts_table.c.department_id)
+             .order_by(accounts_table.c.address))
+    with svc.engine.connect() as conn:
+        rows = [{"address": r.address, "name": r.name, "state": effective_state(r, now),
+                 "plan": r.plan, "department": r.department} for r in conn.execute(query)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table()
+    for col in ("address", "name", "state", "plan", "department"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["address"], r["name"], r["state"], r["plan"], r["department"] or "-")
+    Console(width=120).print(table)
+
+
+@account.command("password")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True, required=True)
+@pass_ctx
+def password(ctx: Context, address: str, password_stdin: bool) -> None:
+    """Set a new password (ends cached sign-ins)."""
+    accounts.set_password(ctx.service, ctx.actor(), address, read_password_stdin())
+    click.echo(f"password changed for {address.strip().lower()}")
+
+
+@account.command("compromise")
+@click.argument("address")
+@click.option("--reason", required=True)
+@pass_ctx
+def compromise(ctx: Context, address: str, reason: str) -> None:
+    """Close every door now, end live sessions, revoke app passwords and tokens."""
+    accounts.compromise(ctx.service, ctx.actor(), address, reason)
+    click.echo(f"{address.strip().lower()} is compromised: every door is closed and live "
+               "sessions are being ended")
+
+
+@account.command("restore")
+@click.argument("address")
+@click.option("--password-stdin", is_flag=True, required=True)
+@click.option("--note", required=True, help="Who verified the owner's identity, and how.")
+@pass_ctx
+def restore(ctx: Context, address: str, password_stdin: bool, note: str) -> None:
+    """Back to active with a new password; door settings reset to the plan's defaults."""
+    accounts.restore(ctx.service, ctx.actor(), address, read_password_stdin(), note)
+    click.echo(f"{address.strip().lower()} restored: active, doors back to plan defaults")
+
+
+@account.command("deactivate")
+@click.argument("address")
+@click.option("--now", "now_", is_flag=True, help="Skip the grace period.")
+@pass_ctx
+def deactivate(ctx: Context, address: str, now_: bool) -> None:
+    """Close every door; after the grace period (or --now) inbound mail is refused too."""
+    state = accounts.deactivate(ctx.service, ctx.actor(), address, now_)
+    click.echo(f"{address.strip().lower()} is {state}")
+
+
+@account.command("activate")
+@click.argument("address")
+@pass_ctx
+def activate(ctx: Context, address: str) -> None:
+    """Activate a pending account, or cancel a deactivation in progress."""
+    accounts.activate(ctx.service, ctx.actor(), address)
+    click.echo(f"{address.strip().lower()} is active")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(account)
+
+
+

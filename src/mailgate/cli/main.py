@@ -1,0 +1,47 @@
+"""`mailgate [--data DIR] [--as ADDRESS] COMMAND`: the entry point and its error handling."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mailgate.cli import accounts, cases, mail, policy, server, usage
+from mailgate.cli.context import Context, data_dir_default
+from mailgate.config import ConfigError
+from mailgate.directory.errors import DirectoryError
+from mailgate.policy.catalogue import UnknownProtocol
+from mailgate.service import NotInitialised
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="Data directory (default: $MAILGATE_DATA, else ./mailgate-data).")
+@click.option("--as", "acting_as", metavar="ADDRESS", default=None,
+              help="Act as this staff account, with its role's limits.")
+@click.version_option(package_name="mailgate")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> None:
+    """mailgate: a mail service whose every client door is governed by policy."""
+    ctx.obj = Context(data_dir or data_dir_default(), acting_as)
+
+
+for module in (server, accounts, policy, cases, mail, usage):
+    module.register(cli)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("mailgate: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError) as exc:
+        click.echo(f"mailgate: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

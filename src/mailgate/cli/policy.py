@@ -1,0 +1,112 @@
+"""`mailgate protocol|department|plan|role ...`: who may use which door."""
+
+from __future__ import annotations
+
+import click
+
+from mailgate.cli.context import Context, on_off, pass_ctx, print_json
+from mailgate.directory import accounts, doors
+from mailgate.durations import parse_duration
+
+ON_OFF = click.Choice(["on", "off"])
+
+
+@click.group("protocol")
+def protocol() -> None:
+    """Open or close one door of one account."""
+
+
+@protocol.command("set")
+@click.argument("address")
+@click.argument("name", metavar="PROTOCOL")
+@click.argument("value", type=ON_OFF)
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.option("--for", "duration", default=None, help="Only for this long, e.g. 12h, 7d.")
+@pass_ctx
+def protocol_set(ctx: Context, address: str, name: str, value: str, reason: str,
+                 duration: str | None) -> None:
+    """Turn PROTOCOL on or off for ADDRESS (takes effect within a second)."""
+    seconds = parse_duration(duration) if duration else None
+    doors.set_protocol(ctx.service, ctx.actor(), address, name, on_off(value), reason, seconds)
+    until = f" for {duration}" if duration else ""
+    click.echo(f"{name} {value} for {address.strip().lower()}{until}")
+
+
+@click.group("department")
+def department() -> None:
+    """Departments and their locked per-door policy."""
+
+
+@department.command("create")
+@click.argument("name")
+@pass_ctx
+def department_create(ctx: Context, name: str) -> None:
+    doors.create_department(ctx.service, ctx.actor(), name)
+    click.echo(f"created department {name}")
+
+
+@department.command("policy")
+@click.argument("name")
+@click.argument("proto", metavar="PROTOCOL")
+@click.argument("value", type=click.Choice(["deny", "inherit"]))
+@pass_ctx
+def department_policy(ctx: Context, name: str, proto: str, value: str) -> None:
+    """deny: nobody can open PROTOCOL for the department's accounts; inherit: lift that."""
+    doors.set_department_policy(ctx.service, ctx.actor(), name, proto, value == "deny")
+    click.echo(f"department {name}: {proto} {value}")
+
+
+@click.group("plan")
+def plan() -> None:
+    """Plans: the default of each door for the accounts on them."""
+
+
+@plan.command("set")
+@click.argument("name", metavar="PLAN")
+@click.argument("proto", metavar="PROTOCOL")
+@click.argument("value", type=ON_OFF)
+@click.option("--existing", type=click.Choice(["keep", "follow"]), default=None,
+              help="keep: existing accounts keep today's value; follow: they take the new one.")
+@click.option("--dry-run", is_flag=True, help="Only report what would change.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def plan_set(ctx: Context, name: str, proto: str, value: str, existing: str | None,
+             dry_run: bool, as_json: bool) -> None:
+    """Change PLAN's default for PROTOCOL; says first how many accounts it touches."""
+    change = doors.plan_set(ctx.service, ctx.actor(), name, proto, on_off(value), existing,
+                            dry_run)
+    if as_json:
+        print_json({"plan": change.plan, "protocol": change.protocol, "old": change.old,
+                    "new": change.new, "affected": change.affected,
+                    "used_last_90_days": change.used_recently, "applied": change.applied,
+                    "existing": change.existing})
+        return
+    click.echo(change.summary())
+    if change.applied:
+        click.echo(f"applied (existing accounts: {change.existing or 'none affected'})")
+    elif dry_run:
+        click.echo("dry run: nothing changed")
+
+
+@click.group("role")
+def role() -> None:
+    """Staff roles: helpdesk, admin, dept-admin."""
+
+
+@role.command("grant")
+@click.argument("address")
+@click.argument("name", metavar="ROLE", type=click.Choice(["helpdesk", "admin", "dept-admin"]))
+@click.option("--department", default=None)
+@pass_ctx
+def role_grant(ctx: Context, address: str, name: str, department: str | None) -> None:
+    accounts.grant_role(ctx.service, ctx.actor(), address, name, department)
+    click.echo(f"{address.strip().lower()} is now {name}"
+               + (f" of {department}" if department else ""))
+
+
+def register(cli: click.Group) -> None:
+    for group in (protocol, department, plan, role):
+        cli.add_command(group)
+
+
+

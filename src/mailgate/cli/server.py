@@ -1,0 +1,112 @@
+"""`mailgate init|serve|sessions`: make a data directory, run the service, see who is on."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+
+from mailgate import config, logs, tls
+from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.db.engine import is_initialised, migrate
+from mailgate.db.schema import accounts, live_sessions
+from mailgate.directory import authority
+from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
+from mailgate.directory.views import normalise_address
+from mailgate.service import Service
+
+
+@click.command("init")
+@click.option("--domain", default="example.test", show_default=True)
+@click.option("--demo", is_flag=True, help="Also create demo accounts and a department.")
+@pass_ctx
+def init(ctx: Context, domain: str, demo: bool) -> None:
+    """Create the data directory: configuration, database, self-signed TLS certificate."""
+    domain = domain.strip().lower()
+    normalise_address(f"postmaster@{domain}")
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    path = ctx.data_dir / config.CONFIG_NAME
+    if not path.exists():
+        config.write_default(ctx.data_dir, domain)
+    svc = Service.open(ctx.data_dir, require_init=False)
+    if is_initialised(svc.engine) and demo:
+        fail(f"{ctx.data_dir} is already initialised; use a new --data directory for a demo")
+    migrate(svc.engine)
+    ensure_standard_plan(svc)
+    settings = svc.settings
+    if not settings.cert_path.exists():
+        tls.make_self_signed(settings.cert_path, settings.key_path,
+                             settings.get("server", "hostname"))
+    click.echo(f"initialised {ctx.data_dir} for {domain}")
+    click.echo(f"  config: {path}")
+    click.echo(f"  database: {settings.database_url.split('@')[-1]}")
+    click.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
+    if demo:
+        click.echo("demo accounts (password in brackets):")
+        for account in create_demo(svc, domain):
+            click.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
+
+
+def _how_to_connect(svc: Service) -> list[str]:
+    s = svc.settings
+    lines = []
+    pop3, pop3s, http = s.listener("pop3"), s.listener("pop3s"), s.listener("http")
+    cert = s.cert_path
+    if pop3:
+        lines.append(f"  POP3 (STLS):  curl --cacert {cert} --ssl-reqd "
+                     f"pop3://{pop3[0]}:{pop3[1]}/ -u ADDRESS:PASSWORD")
+    if pop3s:
+        lines.append(f"  POP3S:        curl --cacert {cert} pop3s://{pop3s[0]}:{pop3s[1]}/ "
+                     "-u ADDRESS:PASSWORD")
+    if http:
+        lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
+    lines.append(f"  a door:       mailgate --data {s.data_dir} account show ADDRESS")
+    return lines
+
+
+@click.command("serve")
+@pass_ctx
+def serve(ctx: Context) -> None:
+    """Run every listener in the foreground until SIGTERM or Ctrl-C."""
+    from mailgate import server
+
+    svc = ctx.service
+    logs.setup(svc.settings.get("server", "log_level"))
+    click.echo("mailgate is starting; connect with:", err=True)
+    for line in _how_to_connect(svc):
+        click.echo(line, err=True)
+    asyncio.run(server.serve(svc))
+
+
+@click.command("sessions")
+@click.argument("address", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
+    """Signed-in sessions on every node (optionally of one account)."""
+    authority.require_staff(ctx.actor(), "see live sessions")
+    query = (select(live_sessions, accounts.c.address)
+             .join(accounts, accounts.c.id == live_sessions.c.account_id)
+             .order_by(live_sessions.c.started_at))
+    if address:
+        query = query.where(accounts.c.address == normalise_address(address))
+    with ctx.service.engine.connect() as conn:
+        rows = [{"id": r.id, "account": r.address, "protocol": r.protocol, "peer": r.peer,
+                 "node": r.node,
+                 "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}
+                for r in conn.execute(query)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("no live sessions")
+    for r in rows:
+        click.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
+                   f"{r['started_at']}  node {r['node']}  {r['id']}")
+
+
+def register(cli: click.Group) -> None:
+    for command in (init, serve, sessions):
+        cli.add_command(command)

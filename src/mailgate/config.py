@@ -1,0 +1,152 @@
+"""Settings: `DIR/mailgate.toml` plus `MAILGATE_<SECTION>_<KEY>` overrides (SPEC §11)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "mailgate.toml"
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {
+        "domain": "example.test",
+        "hostname": "localhost",
+        "log_level": "info",
+    },
+    "listen": {
+        "imap": "127.0.0.1:1143",
+        "imaps": "127.0.0.1:1993",
+        "pop3": "127.0.0.1:1110",
+        "pop3s": "127.0.0.1:1995",
+        "submission": "127.0.0.1:1587",
+        "submissions": "127.0.0.1:1465",
+        "smtp": "127.0.0.1:1025",
+        "lmtp": "127.0.0.1:1024",
+        "http": "127.0.0.1:8080",
+    },
+    "auth": {
+        "argon2_time_cost": 3,
+        "argon2_memory_kib": 65536,
+        "argon2_parallelism": 1,
+        "credential_cache_seconds": 300,
+        "failure_delay_ms": 0,
+    },
+    "policy": {
+        "restricted_protocols": ["pop"],
+        "deactivation_grace": "30d",
+        "retention": "14d",
+        "propagation_poll_ms": 100,
+    },
+    "storage": {
+        "database_url": "",
+        "tls_cert": "",
+        "tls_key": "",
+        "max_message_bytes": 52428800,
+    },
+}
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is not valid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration of one data directory."""
+
+    data_dir: Path
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def database_url(self) -> str:
+        url = self.get("storage", "database_url")
+        return url or f"sqlite:///{self.data_dir / 'mailgate.db'}"
+
+    @property
+    def cert_path(self) -> Path:
+        return Path(self.get("storage", "tls_cert") or self.data_dir / "tls" / "cert.pem")
+
+    @property
+    def key_path(self) -> Path:
+        return Path(self.get("storage", "tls_key") or self.data_dir / "tls" / "key.pem")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def listener(self, name: str) -> tuple[str, int] | None:
+        """The (host, port) of a listener, or None when it is turned off (empty value)."""
+        value = str(self.values["listen"].get(name, "") or "").strip()
+        if not value:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError(f"listen.{name}: expected HOST:PORT, got {value!r}")
+        return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _coerce(value: str, default: Any, name: str) -> Any:
+    """Turn an environment string into the type of the default it overrides."""
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}") from exc
+    if isinstance(default, list):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def load(data_dir: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read DIR/mailgate.toml (if present), then apply environment overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    values = {section: dict(keys) for section, keys in DEFAULTS.items()}
+    path = data_dir / CONFIG_NAME
+    if path.exists():
+        try:
+            loaded = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        for section, keys in loaded.items():
+            if section not in values or not isinstance(keys, dict):
+                raise ConfigError(f"{path}: unknown section [{section}]")
+            values[section].update(keys)
+    for section, keys in values.items():
+        for key in list(keys):
+            name = f"MAILGATE_{section.upper()}_{key.upper()}"
+            if name in environ:
+                keys[key] = _coerce(environ[name], DEFAULTS[section].get(key, ""), name)
+    return Settings(data_dir=data_dir, values=values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_default(data_dir: Path, domain: str) -> Path:
+    """Write a commented default configuration for a new data directory."""
+    lines = ["# mailgate configuration. Every key can be overridden by MAILGATE_<SECTION>_<KEY>.",
+             "# An empty listen value turns that listener off."]
+    for section, keys in DEFAULTS.items():
+        lines.append(f"\n[{section}]")
+        for key, value in keys.items():
+            if section == "server" and key == "domain":
+                value = domain
+            lines.append(f"{key} = {_toml_value(value)}")
+    path = data_dir / CONFIG_NAME
+    path.write_text("\n".join(lines) + "\n")
+    return path

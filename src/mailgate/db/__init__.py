@@ -1,0 +1,1 @@
+"""Database: SQLAlchemy Core tables, the engine factory and Alembic migrations."""

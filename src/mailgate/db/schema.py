@@ -1,0 +1,238 @@
+"""Every table of mailgate, as SQLAlchemy Core metadata (Alembic migrates to this shape)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+plans = Table(
+    "plans", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+)
+
+plan_defaults = Table(
+    "plan_defaults", metadata,
+    Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("protocol", String(16), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+)
+
+departments = Table(
+    "departments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+)
+
+department_denials = Table(
+    "department_denials", metadata,
+    Column("department_id", ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
+    Column("protocol", String(16), primary_key=True),
+)
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(200), nullable=True),
+    Column("department_id", ForeignKey("departments.id"), nullable=True),
+    Column("plan_id", ForeignKey("plans.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("deactivate_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("credential_epoch", Integer, nullable=False, default=0),
+)
+
+account_settings = Table(
+    "account_settings", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("protocol", String(16), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),  # account | case | plan_change
+    Column("case_id", Integer, nullable=True),
+    Column("set_by", String(320), nullable=False),
+    Column("set_at", Float, nullable=False),
+)
+
+temporary_grants = Table(
+    "temporary_grants", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("case_id", Integer, nullable=True),
+    Column("set_by", String(320), nullable=False),
+    Index("ix_grants_account", "account_id", "protocol"),
+    Index("ix_grants_expiry", "expires_at"),
+)
+
+method_rules = Table(
+    "method_rules", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),  # plan | department | account
+    Column("scope_id", Integer, nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("methods", String(64), nullable=False),  # comma-separated allowed methods
+    UniqueConstraint("scope", "scope_id", "protocol"),
+)
+
+network_rules = Table(
+    "network_rules", metadata,
+    Column("protocol", String(16), primary_key=True),
+    Column("networks", Text, nullable=False),  # comma-separated CIDRs
+)
+
+roles = Table(
+    "roles", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("department_id", ForeignKey("departments.id"), nullable=True),
+    UniqueConstraint("account_id", "role", "department_id"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("want", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_by", String(320), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("decided_by", String(320), nullable=True),
+    Column("decided_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=True),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("account_id", Integer, nullable=True),
+    Column("scope", String(16), nullable=True),  # account | department | plan | all
+    Column("scope_id", Integer, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("account", String(320), nullable=True),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+usage = Table(
+    "usage", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("protocol", String(16), primary_key=True),
+    Column("method", String(16), primary_key=True),
+    Column("successes", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_success_at", Float, nullable=True),
+    Column("last_attempt_at", Float, nullable=True),
+)
+
+live_sessions = Table(
+    "live_sessions", metadata,
+    Column("id", String(40), primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("protocol", String(16), nullable=False),
+    Column("peer", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+)
+
+folders = Table(
+    "folders", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("special_use", String(32), nullable=True),
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("uidnext", BigInteger, nullable=False, default=1),
+    Column("highestmodseq", BigInteger, nullable=False, default=1),
+    Column("subscribed", Boolean, nullable=False, default=True),
+    UniqueConstraint("account_id", "name"),
+)
+
+blobs = Table(
+    "blobs", metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("header_size", Integer, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("bodystructure", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("parts", Text, nullable=False),  # JSON: section -> [header_start, body_start, end]
+    Column("subject", Text, nullable=False, default=""),
+    Column("refs", Integer, nullable=False, default=0),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("folder_id", ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
+    Column("uid", BigInteger, nullable=False),
+    Column("modseq", BigInteger, nullable=False),
+    Column("digest", ForeignKey("blobs.digest"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("internal_date", Float, nullable=False),
+    Column("flags", Text, nullable=False, default=""),  # space-separated
+    Column("pop_uidl", String(64), nullable=False),
+    Column("deleted_at", Float, nullable=True),  # set while in Recoverable Items
+    Column("origin_folder_id", Integer, nullable=True),
+    UniqueConstraint("folder_id", "uid"),
+    Index("ix_messages_folder_uid", "folder_id", "uid"),
+)
+
+mailbox_locks = Table(
+    "mailbox_locks", metadata,
+    Column("account_id", Integer, primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("node", String(64), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+)
+
+app_passwords = Table(
+    "app_passwords", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("protocols", String(128), nullable=False),
+    Column("secret_hash", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+)
+
+meta = Table(
+    "meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The directory: accounts and their lifecycle, departments, plans, roles and cases."""

@@ -1,0 +1,120 @@
+"""Cases: a request to open or close a door, `open -> escalated -> approved | denied` (SPEC §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from mailgate.db.schema import accounts, cases
+from mailgate.directory import authority
+from mailgate.directory.authority import Actor
+from mailgate.directory.changes import record
+from mailgate.directory.doors import apply_account_setting
+from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
+from mailgate.directory.views import account_row
+from mailgate.policy.catalogue import DISPLAY, normalise_protocol
+from mailgate.service import Service
+
+ACTIONS = {"escalated": "case.escalate", "approved": "case.approve", "denied": "case.deny"}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: int
+    account: str
+    protocol: str
+    want: str
+    status: str
+    note: str
+    opened_by: str
+    decided_by: str | None
+    expires_at: float | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "account": self.account, "protocol": self.protocol,
+                "want": self.want, "status": self.status, "note": self.note,
+                "opened_by": self.opened_by, "decided_by": self.decided_by,
+                "expires_at": self.expires_at}
+
+
+def open_case(svc: Service, actor: Actor, address: str, protocol: str, want: bool,
+              note: str) -> int:
+    protocol = normalise_protocol(protocol)
+    if not note.strip():
+        raise DirectoryError("a case needs a note: --note TEXT")
+    now = svc.clock()
+    with svc.engine.begin() as conn:
+        row = account_row(conn, address)
+        authority.require_case_open(actor, row.id, row.address)
+        case_id = int(conn.execute(cases.insert().values(
+            account_id=row.id, protocol=protocol, want=want, status="open",
+            opened_by=actor.address, opened_at=now, note=note)).inserted_primary_key[0])
+        record(conn, now, actor, "case.open", account=row.address, scope="none", case=case_id,
+               protocol=protocol, want="on" if want else "off", note=note)
+    return case_id
+
+
+def _load(conn, case_id: int):  # type: ignore[no-untyped-def]
+    row = conn.execute(select(cases, accounts.c.address).join(
+        accounts, accounts.c.id == cases.c.account_id).where(cases.c.id == case_id)).first()
+    if row is None:
+        raise NotFound(f"no case #{case_id}")
+    return row
+
+
+def _decide(svc: Service, actor: Actor, case_id: int, status: str,
+            seconds: int | None = None) -> None:
+    now = svc.clock()
+    with svc.engine.begin() as conn:
+        case = _load(conn, case_id)
+        if case.status not in ("open", "escalated"):
+            raise InvalidTransition(f"case #{case_id} is already {case.status}")
+        if status == "escalated":
+            authority.require_staff(actor, "escalate cases")
+            if case.status == "escalated":
+                raise InvalidTransition(f"case #{case_id} is already escalated")
+        elif status == "denied":
+            authority.require_staff(actor, "deny cases")
+        else:
+            try:
+                authority.require_protocol_change(actor, case.address, case.protocol,
+                                                  case.want, svc.restricted)
+            except NotAllowed:
+                name = DISPLAY[case.protocol]
+                raise NotAllowed(
+                    f"only the mail team can approve turning {name} "
+                    f"{'on' if case.want else 'off'}; escalate the case: "
+                    f"mailgate case escalate {case_id}") from None
+        conn.execute(update(cases).where(cases.c.id == case_id).values(
+            status=status, decided_by=actor.address, decided_at=now,
+            expires_at=now + seconds if seconds else None))
+        record(conn, now, actor, ACTIONS[status], account=case.address,
+               scope="none", case=case_id, before=case.status, after=status,
+               expires_in=seconds)
+        if status == "approved":
+            apply_account_setting(conn, svc, actor, case.account_id, case.protocol, case.want,
+                                  seconds=seconds, case_id=case_id,
+                                  reason=f"approved case #{case_id}")
+
+
+def escalate(svc: Service, actor: Actor, case_id: int) -> None:
+    _decide(svc, actor, case_id, "escalated")
+
+
+def approve(svc: Service, actor: Actor, case_id: int, seconds: int | None = None) -> None:
+    _decide(svc, actor, case_id, "approved", seconds)
+
+
+def deny(svc: Service, actor: Actor, case_id: int) -> None:
+    _decide(svc, actor, case_id, "denied")
+
+
+def list_cases(svc: Service, actor: Actor) -> list[Case]:
+    query = select(cases, accounts.c.address).join(accounts, accounts.c.id == cases.c.account_id)
+    if not actor.is_staff:
+        query = query.where(cases.c.account_id == (actor.account_id or -1))
+    with svc.engine.connect() as conn:
+        rows = conn.execute(query.order_by(cases.c.id)).all()
+    return [Case(r.id, r.address, r.protocol, "on" if r.want else "off", r.status, r.note,
+                 r.opened_by, r.decided_by, r.expires_at) for r in rows]

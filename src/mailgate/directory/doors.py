@@ -1,0 +1,189 @@
+"""Opening and closing doors: per account, per department, per plan (SPEC §3-4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from mailgate.db.schema import (
+    account_settings,
+    accounts,
+    department_denials,
+    departments,
+    plan_defaults,
+    plans,
+    temporary_grants,
+    usage,
+)
+from mailgate.directory import authority
+from mailgate.directory.accounts import ensure_not_self_escalation
+from mailgate.directory.authority import Actor
+from mailgate.directory.changes import record
+from mailgate.directory.errors import Conflict, DirectoryError, NotFound
+from mailgate.directory.views import account_row, department_id, policy_view
+from mailgate.policy.catalogue import PROTOCOLS, normalise_protocol
+from mailgate.policy.decision import decide
+from mailgate.service import Service
+
+NINETY_DAYS = 90 * 86400
+EXFILTRATION_DOORS = frozenset({"imap", "pop"})
+
+
+def apply_account_setting(conn: Connection, svc: Service, actor: Actor, row_id: int,
+                          protocol: str, enabled: bool, *, seconds: int | None = None,
+                          case_id: int | None = None, reason: str = "") -> None:
+    """Write an account-level value (or a temporary grant) with audit, event and alert."""
+    now = svc.clock()
+    row = conn.execute(select(accounts).where(accounts.c.id == row_id)).one()
+    before = decide(policy_view(conn, row, now), protocol, now)
+    if seconds:
+        conn.execute(delete(temporary_grants).where(temporary_grants.c.account_id == row_id,
+                                                    temporary_grants.c.protocol == protocol))
+        conn.execute(temporary_grants.insert().values(
+            account_id=row_id, protocol=protocol, enabled=enabled, expires_at=now + seconds,
+            case_id=case_id, set_by=actor.address))
+    else:
+        conn.execute(delete(temporary_grants).where(temporary_grants.c.account_id == row_id,
+                                                    temporary_grants.c.protocol == protocol))
+        conn.execute(delete(account_settings).where(account_settings.c.account_id == row_id,
+                                                    account_settings.c.protocol == protocol))
+        conn.execute(account_settings.insert().values(
+            account_id=row_id, protocol=protocol, enabled=enabled,
+            source="case" if case_id else "account", case_id=case_id, set_by=actor.address,
+            set_at=now))
+    after = decide(policy_view(conn, row, now), protocol, now)
+    record(conn, now, actor, "protocol.set", account=row.address, account_id=row_id,
+           protocol=protocol, case=case_id, reason=reason, expires_in=seconds,
+           before={"enabled": before.allowed, "reason": before.reason},
+           after={"enabled": after.allowed, "reason": after.reason})
+    if enabled and not before.allowed and after.allowed and protocol in EXFILTRATION_DOORS \
+            and case_id is None:
+        record(conn, now, actor, "alert.door_reopened", account=row.address, scope="none",
+               protocol=protocol,
+               detail=f"{protocol} re-opened outside an approved case (a known exfiltration "
+                      "step): review this change")
+
+
+def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enabled: bool,
+                 reason: str = "", seconds: int | None = None) -> None:
+    protocol = normalise_protocol(protocol)
+    authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
+    with svc.engine.begin() as conn:
+        row = account_row(conn, address)
+        ensure_not_self_escalation(actor, row.id)
+        apply_account_setting(conn, svc, actor, row.id, protocol, enabled, seconds=seconds,
+                              reason=reason)
+
+
+def create_department(svc: Service, actor: Actor, name: str) -> None:
+    authority.require_admin(actor, "create departments")
+    name = name.strip()
+    if not name or len(name) > 128:
+        raise DirectoryError("a department needs a name of 1 to 128 characters")
+    with svc.engine.begin() as conn:
+        if conn.execute(select(departments.c.id).where(departments.c.name == name)).first():
+            raise Conflict(f"department '{name}' already exists")
+        conn.execute(departments.insert().values(name=name))
+        record(conn, svc.clock(), actor, "department.create", scope="none", department=name)
+
+
+def set_department_policy(svc: Service, actor: Actor, name: str, protocol: str,
+                          deny: bool) -> None:
+    protocol = normalise_protocol(protocol)
+    with svc.engine.begin() as conn:
+        dept = department_id(conn, name)
+        authority.require_department_policy(actor, name, dept)
+        denied = conn.execute(select(department_denials).where(
+            department_denials.c.department_id == dept,
+            department_denials.c.protocol == protocol)).first() is not None
+        if deny and not denied:
+            conn.execute(department_denials.insert().values(department_id=dept,
+                                                            protocol=protocol))
+        elif not deny and denied:
+            conn.execute(delete(department_denials).where(
+                department_denials.c.department_id == dept,
+                department_denials.c.protocol == protocol))
+        record(conn, svc.clock(), actor, "department.policy", scope="department", scope_id=dept,
+               department=name, protocol=protocol,
+               before="deny" if denied else "inherit", after="deny" if deny else "inherit")
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    """What `plan set` would do to existing accounts, reported before anything changes."""
+
+    plan: str
+    protocol: str
+    old: bool
+    new: bool
+    affected: int  # accounts whose value comes from the plan default
+    used_recently: int  # of those, how many used this door in the last 90 days
+    applied: bool = False
+    existing: str | None = None
+
+    def summary(self) -> str:
+        on = {True: "on", False: "off"}
+        if self.old == self.new:
+            return f"plan {self.plan}: {self.protocol} is already {on[self.new]} by default"
+        return (f"plan {self.plan}: {self.protocol} default {on[self.old]} -> {on[self.new]}. "
+                f"{self.affected} existing account(s) take {self.protocol} from the plan default "
+                f"({self.used_recently} used it in the last 90 days). "
+                f"--existing follow changes all {self.affected} to {on[self.new]}; "
+                f"--existing keep changes none (each keeps {on[self.old]} as an account "
+                "setting).")
+
+
+def _ensure_plan(conn: Connection, name: str) -> int:
+    found = conn.execute(select(plans.c.id).where(plans.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    if not name.strip() or len(name) > 64:
+        raise DirectoryError("a plan needs a name of 1 to 64 characters")
+    new_id = int(conn.execute(plans.insert().values(name=name)).inserted_primary_key[0])
+    conn.execute(insert(plan_defaults), [
+        {"plan_id": new_id, "protocol": p, "enabled": p != "pop"} for p in PROTOCOLS])
+    return new_id
+
+
+def plan_set(svc: Service, actor: Actor, plan: str, protocol: str, enabled: bool,
+             existing: str | None = None, dry_run: bool = False) -> PlanChange:
+    protocol = normalise_protocol(protocol)
+    authority.require_admin(actor, "change plan defaults")
+    if existing not in (None, "keep", "follow"):
+        raise DirectoryError("--existing takes keep or follow")
+    now = svc.clock()
+    with svc.engine.begin() as conn:
+        if dry_run and conn.execute(select(plans.c.id).where(plans.c.name == plan)).first() \
+                is None:
+            raise NotFound(f"no plan '{plan}' (plan set without --dry-run creates it)")
+        pid = _ensure_plan(conn, plan)
+        old = bool(conn.execute(select(plan_defaults.c.enabled).where(
+            plan_defaults.c.plan_id == pid, plan_defaults.c.protocol == protocol)).scalar())
+        following = select(accounts.c.id).where(
+            accounts.c.plan_id == pid,
+            ~select(account_settings.c.account_id).where(
+                account_settings.c.account_id == accounts.c.id,
+                account_settings.c.protocol == protocol).exists())
+        ids = [r for r in conn.execute(following).scalars()] if old != enabled else []
+        recent = conn.execute(select(func.count(func.distinct(usage.c.account_id))).where(
+            usage.c.account_id.in_(following.scalar_subquery()), usage.c.protocol == protocol,
+            usage.c.last_success_at >= now - NINETY_DAYS)).scalar() if ids else 0
+        change = PlanChange(plan, protocol, old, enabled, len(ids), int(recent or 0))
+        if dry_run:
+            return change
+        if ids and existing is None:
+            raise DirectoryError(change.summary() + " Choose --existing keep or --existing "
+                                 "follow (or --dry-run to only see this).")
+        if existing == "keep" and ids:
+            conn.execute(insert(account_settings), [
+                {"account_id": i, "protocol": protocol, "enabled": old, "source": "plan_change",
+                 "case_id": None, "set_by": actor.address, "set_at": now} for i in ids])
+        conn.execute(update(plan_defaults).where(and_(
+            plan_defaults.c.plan_id == pid, plan_defaults.c.protocol == protocol)).values(
+            enabled=enabled))
+        record(conn, now, actor, "plan.set", scope="plan", scope_id=pid, plan=plan,
+               protocol=protocol, before=old, after=enabled, existing=existing,
+               affected=len(ids), kept=len(ids) if existing == "keep" else 0)
+        return PlanChange(plan, protocol, old, enabled, len(ids), int(recent or 0), True,
+                          existing)

@@ -1,0 +1,1 @@
+"""Events: every policy change as a row, followed by each process to end closed sessions."""

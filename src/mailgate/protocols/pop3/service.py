@@ -1,0 +1,75 @@
+"""The POP3 door's backend: the gate, the store and the session registry behind `Pop3Backend`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from mailgate.auth.gate import Gate, Principal
+from mailgate.events.sessions import LiveSession, SessionRegistry
+from mailgate.protocols.pop3.backend import MaildropEntry
+from mailgate.protocols.refusals import Refusal
+from mailgate.service import Service
+from mailgate.store import messages
+
+PROTOCOL = "pop"
+
+
+class Pop3Service:
+    """Implements `Pop3Backend`; one maildrop holder per account on this node ([IN-USE])."""
+
+    def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry) -> None:
+        self._svc = svc
+        self._gate = gate
+        self._registry = registry
+        self._holders: dict[int, str] = {}
+        self._digests: dict[str, dict[int, str]] = {}
+        self._store = messages.blob_store(svc)
+
+    async def authenticate(self, mechanism: str, username: str, secret: str, peer: str,
+                           tls: bool) -> Principal | Refusal:
+        return await self._gate.authenticate(PROTOCOL, mechanism, username, secret, peer, tls)
+
+    async def open_maildrop(self, principal: Principal, session_id: str, peer: str,
+                            on_close: Callable[[], None]) -> list[MaildropEntry] | None:
+        if principal.account_id in self._holders:
+            return None
+        self._holders[principal.account_id] = session_id
+        try:
+            items = await asyncio.to_thread(self._load, principal.account_id)
+        except BaseException:
+            del self._holders[principal.account_id]
+            raise
+        self._digests[session_id] = {i.message_id: i.digest for i in items}
+        self._registry.register(LiveSession(
+            session_id, principal.account_id, principal.address, PROTOCOL, principal.method,
+            peer, lambda _decision: on_close()))
+        return [MaildropEntry(i.message_id, i.uidl, i.size) for i in items]
+
+    def _load(self, account_id: int) -> list[messages.MaildropItem]:
+        with self._svc.engine.connect() as conn:
+            return messages.maildrop(conn, account_id)
+
+    async def read_message(self, principal: Principal, message_id: int) -> bytes:
+        session = self._holders.get(principal.account_id)
+        digest = self._digests.get(session or "", {}).get(message_id)
+        if digest is None:
+            raise LookupError(f"message {message_id} is not in this maildrop")
+        return await asyncio.to_thread(self._store.read, digest)
+
+    async def commit_deletes(self, principal: Principal, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+
+        def move() -> None:
+            with self._svc.engine.begin() as conn:
+                messages.to_recoverable(conn, principal.account_id, message_ids,
+                                        self._svc.clock())
+
+        await asyncio.to_thread(move)
+
+    async def close_maildrop(self, principal: Principal, session_id: str) -> None:
+        if self._holders.get(principal.account_id) == session_id:
+            del self._holders[principal.account_id]
+        self._digests.pop(session_id, None)
+        self._registry.unregister(session_id, principal.account_id)

@@ -1,0 +1,108 @@
+"""`mailgate serve`: every listener in one event loop, stopped cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+
+from mailgate import metrics
+from mailgate.audit.recorder import Recorder
+from mailgate.auth.gate import Gate
+from mailgate.db.engine import migrate
+from mailgate.events.sessions import EventFollower, SessionRegistry
+from mailgate.http.app import build_app, http_server
+from mailgate.service import Service
+from mailgate.store.messages import purge_expired
+from mailgate.tls import server_context
+
+log = logging.getLogger("mailgate.server")
+PURGE_EVERY = 3600.0
+
+
+@dataclass
+class Runtime:
+    """The running parts of one node."""
+
+    svc: Service
+    node: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    servers: list[asyncio.AbstractServer] = field(default_factory=list)
+    endpoints: list[str] = field(default_factory=list)
+
+
+async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> None:
+    from mailgate.protocols.pop3.listener import start_pop3_server
+    from mailgate.protocols.pop3.service import Pop3Service
+
+    backend = Pop3Service(rt.svc, gate, registry)
+    tls = server_context(rt.svc.settings.cert_path, rt.svc.settings.key_path)
+    for name, implicit in (("pop3", False), ("pop3s", True)):
+        where = rt.svc.settings.listener(name)
+        if where is None:
+            continue
+        server = await start_pop3_server(backend, where[0], where[1], tls, implicit)
+        rt.servers.append(server)
+        rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
+
+
+async def _purge_loop(svc: Service) -> None:
+    while True:
+        try:
+            removed = await asyncio.to_thread(purge_expired, svc)
+            if removed:
+                log.info("purged expired recoverable items", extra={"count": removed})
+        except Exception:
+            log.exception("purging Recoverable Items failed")
+        await asyncio.sleep(PURGE_EVERY)
+
+
+async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
+    await asyncio.to_thread(migrate, svc.engine)
+    rt = Runtime(svc)
+    recorder = Recorder(svc)
+    registry = SessionRegistry(rt.node, recorder)
+    gate = Gate(svc, recorder)
+
+    def on_change(_accounts: set[int] | None) -> None:
+        metrics.LIVE_SESSIONS.set(registry.count())
+
+    follower = EventFollower(svc, registry, on_change)
+    recorder.start()
+    await follower.start()
+    await _start_pop3(rt, gate, registry)
+    http = None
+    where = svc.settings.listener("http")
+    if where is not None:
+        http = http_server(build_app(registry.count), where[0], where[1])
+        await http.startup()
+        rt.endpoints.append(f"http {where[0]}:{where[1]}")
+    purge = asyncio.get_running_loop().create_task(_purge_loop(svc))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("mailgate serving", extra={"node": rt.node, "listeners": rt.endpoints,
+                                         "data": str(svc.settings.data_dir)})
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        log.info("mailgate stopping")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        purge.cancel()
+        for server in rt.servers:
+            server.close()
+        if http is not None:
+            http.should_exit = True
+            await http.shutdown()
+        await follower.stop()
+        await recorder.stop()
+        gate.close()
+        log.info("mailgate stopped")

@@ -1,0 +1,56 @@
+"""The parts of mailgate built once for a data directory; the CLI and the server share them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from mailgate import config
+from mailgate.auth.passwords import Passwords
+from mailgate.db.engine import is_initialised, make_engine
+from mailgate.durations import parse_duration
+from mailgate.policy.catalogue import normalise_protocol
+
+
+class NotInitialised(Exception):
+    """The data directory has no mailgate database yet."""
+
+
+@dataclass
+class Service:
+    """Settings, database engine, password hasher and clock for one data directory."""
+
+    settings: config.Settings
+    engine: Engine
+    passwords: Passwords
+    clock: Callable[[], float] = field(default=time.time)
+
+    @classmethod
+    def open(cls, data_dir: Path, require_init: bool = True) -> Service:
+        settings = config.load(data_dir)
+        engine = make_engine(settings.database_url)
+        if require_init and not is_initialised(engine):
+            raise NotInitialised(
+                f"no mailgate data in {data_dir}: run 'mailgate --data {data_dir} init' first"
+            )
+        auth = settings.values["auth"]
+        passwords = Passwords(int(auth["argon2_time_cost"]), int(auth["argon2_memory_kib"]),
+                              int(auth["argon2_parallelism"]))
+        return cls(settings=settings, engine=engine, passwords=passwords)
+
+    @property
+    def restricted(self) -> frozenset[str]:
+        return frozenset(normalise_protocol(p)
+                         for p in self.settings.get("policy", "restricted_protocols"))
+
+    @property
+    def deactivation_grace(self) -> int:
+        return parse_duration(self.settings.get("policy", "deactivation_grace"))
+
+    @property
+    def retention(self) -> int:
+        return parse_duration(self.settings.get("policy", "retention"))

@@ -1,0 +1,1 @@
+"""The mail store: folders, messages, flags, UIDs/MODSEQ, durable blobs, Recoverable Items."""
