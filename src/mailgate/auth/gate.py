@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from mailgate.audit.recorder import Attempt, Recorder
 from mailgate.directory.views import find_account, policy_view
-from mailgate.policy.decision import decide
+from mailgate.policy.decision import Decision, decide
 from mailgate.protocols.refusals import Refusal
 from mailgate.service import Service
 
@@ -89,6 +89,21 @@ class Gate:
                 self._cache[row.address] = _Cached(row.credential_epoch, self._mac(secret),
                                                    now + self._ttl)
         return ok
+
+    async def recheck(self, principal: Principal, protocol: str, peer: str) -> Decision:
+        """The decision for a session just registered: closes the gap between sign-in and
+        registration, in which a change could otherwise slip past the event follower."""
+
+        def current() -> Decision:
+            now = self._svc.clock()
+            with self._svc.engine.connect() as conn:
+                row = find_account(conn, principal.address)
+                if row is None:
+                    raise LookupError(principal.address)
+                return decide(policy_view(conn, row, now), protocol, now,
+                              method=principal.method, peer=peer)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, current)
 
     def _check(self, protocol: str, username: str, secret: str, peer: str,
                client_id: str | None) -> Principal | Refusal:
