@@ -44,6 +44,9 @@ class Pop3Service:
         self._registry.register(LiveSession(
             session_id, principal.account_id, principal.address, PROTOCOL, principal.method,
             peer, lambda _decision: on_close()))
+        decision = await self._gate.recheck(principal, PROTOCOL, peer)
+        if not decision.allowed:  # the door closed between sign-in and registration
+            self._registry.close_denied({session_id: decision})
         return [MaildropEntry(i.message_id, i.uidl, i.size) for i in items]
 
     def _load(self, account_id: int) -> list[messages.MaildropItem]:
