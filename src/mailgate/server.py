@@ -74,11 +74,16 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry)
-    http = None
+    http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
         http = http_server(build_app(registry.count), where[0], where[1])
-        await http.startup()
+        http_task = asyncio.get_running_loop().create_task(http.serve())
+        while not http.started:
+            if http_task.done():
+                http_task.result()
+                raise OSError(f"the HTTP listener could not start on {where[0]}:{where[1]}")
+            await asyncio.sleep(0.01)
         rt.endpoints.append(f"http {where[0]}:{where[1]}")
     purge = asyncio.get_running_loop().create_task(_purge_loop(svc))
 
@@ -99,9 +104,9 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
         purge.cancel()
         for server in rt.servers:
             server.close()
-        if http is not None:
+        if http is not None and http_task is not None:
             http.should_exit = True
-            await http.shutdown()
+            await http_task
         await follower.stop()
         await recorder.stop()
         gate.close()
