@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from mailgate import mime
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
 from mailgate.directory import authority
 from mailgate.directory.views import account_row
@@ -24,9 +25,10 @@ def deliver(ctx: Context, address: str, folder: str) -> None:
     authority.require_admin(ctx.actor(), "deliver mail from the command line")
     limit = int(ctx.service.settings.get("storage", "max_message_bytes"))
     raw = sys.stdin.buffer.read(limit + 1)
-    if not raw:
+    if not raw.strip():
         fail("no message on standard input")
-    stored = messages.deliver(ctx.service, address, raw, folder)
+    # Like dovecot-lda: an mbox "From " envelope line handed over by an MTA is not content.
+    stored = messages.deliver(ctx.service, address, mime.strip_from_line(raw), folder)
     click.echo(f"delivered to {address.strip().lower()} {stored.folder} uid {stored.uid}")
 
 
