@@ -13,7 +13,7 @@ import click
 
 from mailgate.directory.authority import Actor
 from mailgate.directory.views import load_actor
-from mailgate.service import Service
+from mailgate.service import NotInitialised, Service
 
 
 @dataclass
@@ -25,6 +25,9 @@ class Context:
     @property
     def service(self) -> Service:
         if self._service is None:
+            if not self.data_dir.is_dir():
+                raise NotInitialised(f"no mailgate data in {self.data_dir}: run "
+                                     f"'mailgate --data {self.data_dir} init' first")
             self._service = Service.open(self.data_dir)
         return self._service
 

@@ -37,8 +37,11 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("mailgate: aborted", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
+    except click.UsageError as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError) as exc:
         click.echo(f"mailgate: {exc}", err=True)

@@ -14,6 +14,7 @@ from mailgate.db.engine import is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
 from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
+from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
 from mailgate.service import Service
 
@@ -25,7 +26,10 @@ from mailgate.service import Service
 def init(ctx: Context, domain: str, demo: bool) -> None:
     """Create the data directory: configuration, database, self-signed TLS certificate."""
     domain = domain.strip().lower()
-    normalise_address(f"postmaster@{domain}")
+    try:
+        normalise_address(f"postmaster@{domain}")
+    except DirectoryError:
+        fail(f"invalid domain '{domain}': expected a name such as example.org")
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.data_dir / config.CONFIG_NAME
     if not path.exists():

@@ -20,7 +20,7 @@ STATE_REASONS = {
     "pending": "services_not_activated",
 }
 
-METHOD_NAMES = {"password": "password", "app_password": "an app password", "oauth": "OAuth sign-in"}
+METHOD_NAMES = {"password": "password", "app_password": "an app password", "oauth": "OAuth"}
 
 
 @dataclass(frozen=True)
@@ -135,10 +135,11 @@ def decide(
     if method is not None:
         allowed = view.methods.get(protocol, frozenset(METHODS))
         if method not in allowed:
-            ways = " or ".join(METHOD_NAMES[m] for m in METHODS if m in allowed) or "nothing"
+            ways = " or ".join(METHOD_NAMES[m] for m in METHODS if m in allowed)
+            step = f"sign in with {ways} instead." if ways else "contact the help desk."
             return Decision(protocol, False, "modern_auth_required",
                             f"{name} does not accept {METHOD_NAMES[method]} sign-in for this "
-                            f"account; sign in with {ways} instead.", "method")
+                            f"account; {step}", "method")
     if peer is not None and view.networks.get(protocol):
         try:
             address = ipaddress.ip_address(peer)

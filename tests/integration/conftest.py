@@ -1,0 +1,20 @@
+"""Fixtures for tests that drive a real `mailgate serve` with real clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from live_server import RunningServer, start_server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    running = start_server(tmp_path / "data")
+    yield running
+    code = running.stop()
+    log = running.log.read_text(errors="replace")
+    assert code == 0, log
+    assert "Traceback" not in log, log

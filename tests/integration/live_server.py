@@ -1,0 +1,110 @@
+"""A real `mailgate serve` in a subprocess on free loopback ports, for client tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
+             "http")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    data: Path
+    ports: dict[str, int]
+    proc: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cert(self) -> Path:
+        return self.data / "tls" / "cert.pem"
+
+    def cli(self, *args: str, stdin: str | bytes | None = None, acting_as: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "mailgate", "--data", str(self.data)]
+        if acting_as:
+            argv += ["--as", acting_as]
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        proc = subprocess.run(argv + list(args), input=data, capture_output=True, timeout=60,
+                              env=self.env)
+        result = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                             proc.stdout.decode(errors="replace"),
+                                             proc.stderr.decode(errors="replace"))
+        if check and result.returncode != 0:
+            raise AssertionError(f"mailgate {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def account(self, address: str, password: str, *extra: str) -> None:
+        self.cli("account", "create", address, "--password-stdin", *extra, stdin=password + "\n")
+
+    def deliver(self, address: str, raw: bytes) -> None:
+        self.cli("deliver", address, stdin=raw)
+
+    def health(self) -> dict[str, object]:
+        url = f"http://127.0.0.1:{self.ports['http']}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return dict(json.loads(answer.read()))
+
+    def wait_for_live_sessions(self, count: int, timeout: float = 5.0) -> None:
+        """Until the server has noticed clients going away (it happens asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while self.health()["live_sessions"] != count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"live sessions stayed at {self.health()}")
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return int(self.proc.returncode)
+
+
+def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "http"),
+                 extra_env: dict[str, str] | None = None) -> RunningServer:
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    ports = {name: free_port() for name in listeners}
+    for name in LISTENERS:
+        env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"
+                                                 if name in ports else "")
+    if not (data / "mailgate.db").exists():
+        subprocess.run([sys.executable, "-m", "mailgate", "--data", str(data), "init"],
+                       check=True, capture_output=True, env=env, timeout=60)
+    log = data / "serve.log"
+    out = log.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "mailgate", "--data", str(data), "serve"],
+                            stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = RunningServer(data, ports, proc, log, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mailgate serve exited: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/healthz",
+                                        timeout=1):
+                return server
+        except OSError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"mailgate serve did not become ready: {log.read_text()}")

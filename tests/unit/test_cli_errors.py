@@ -1,0 +1,211 @@
+"""The CLI refuses clearly (SPEC §10): non-zero exit, one `mailgate:` line on stderr, no traceback.
+
+Every case runs the real entry point (`mailgate.cli.main.main`) in-process against one
+`init --demo` directory, so the whole table costs well under a second; a few representative
+cases also run as real subprocesses to prove the same holds for an operator's shell.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from mailgate.cli.main import main
+
+
+def _root_conftest() -> ModuleType:
+    """tests/conftest.py itself (a bare `import conftest` may find another directory's)."""
+    name = "_mailgate_tests_root_conftest"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "conftest.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+run_cli = _root_conftest().run_cli
+
+
+D = "example.test"
+MESSAGE = "From: x@example.test\nSubject: hi\n\nhello\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple[str, ...]
+    says: str
+    stdin: str | None = None
+    acting_as: str | None = None
+    code: int = 1
+
+
+CASES = [
+    Case("unknown_protocol_suggests_the_right_one", ("protocol", "set", f"alice@{D}", "pop4",
+                                                     "on"), "did you mean 'pop'?"),
+    Case("unknown_protocol_in_a_case_suggests", ("case", "open", f"alice@{D}", "imap5", "on",
+                                                 "--note", "x"), "did you mean 'imap'?"),
+    Case("unknown_protocol_in_department_policy", ("department", "policy", "Physics", "owa2",
+                                                   "deny"), "unknown protocol 'owa2'"),
+    Case("malformed_address", ("account", "show", "not-an-address"),
+         "invalid address 'not-an-address'"),
+    Case("malformed_address_on_create", ("account", "create", "a b@example.test"),
+         "invalid address"),
+    Case("unknown_account", ("account", "show", f"nobody@{D}"), f"no account nobody@{D}"),
+    Case("unknown_account_for_a_door", ("protocol", "set", f"nobody@{D}", "imap", "off"),
+         f"no account nobody@{D}"),
+    Case("existing_account", ("account", "create", f"alice@{D}"), "already exists"),
+    Case("restore_of_an_active_account", ("account", "restore", f"alice@{D}",
+                                          "--password-stdin", "--note", "x"),
+         "only a compromised account can be restored", stdin="a-new-password\n"),
+    Case("activate_of_an_active_account", ("account", "activate", f"alice@{D}"),
+         "only a pending or deactivating account can be activated"),
+    Case("bad_duration_unit", ("protocol", "set", f"alice@{D}", "pop", "on", "--for", "5x"),
+         "invalid duration '5x'"),
+    Case("zero_duration", ("case", "approve", "1", "--for", "0m"), "invalid duration '0m'"),
+    Case("missing_password_on_stdin", ("account", "password", f"alice@{D}",
+                                       "--password-stdin"), "no password on standard input",
+         stdin=""),
+    Case("missing_password_on_stdin_for_restore", ("account", "restore", f"alice@{D}",
+                                                   "--password-stdin", "--note", "x"),
+         "no password on standard input", stdin=""),
+    Case("weak_password", ("account", "password", f"alice@{D}", "--password-stdin"),
+         "at least 8 characters", stdin="short\n"),
+    Case("helpdesk_enabling_pop_is_told_to_escalate", ("protocol", "set", f"alice@{D}",
+                                                       "pop3", "on"),
+         f"only the mail team can enable POP; escalate a case: mailgate case open alice@{D} "
+         "pop on --note TEXT", acting_as=f"helpdesk@{D}"),
+    Case("user_cannot_list_accounts", ("account", "list"),
+         "only the help desk or the mail team can list accounts", acting_as=f"alice@{D}"),
+    Case("user_cannot_read_the_audit_log", ("audit", "--json"),
+         "only the help desk or the mail team can read the audit log",
+         acting_as=f"alice@{D}"),
+    Case("user_cannot_view_another_account", ("account", "show", f"bob@{D}"),
+         "only the account's owner, the help desk or the mail team", acting_as=f"alice@{D}"),
+    Case("user_cannot_open_a_case_for_another", ("case", "open", f"bob@{D}", "pop", "on",
+                                                 "--note", "x"),
+         "the help desk or the mail team can open a case", acting_as=f"alice@{D}"),
+    Case("helpdesk_cannot_change_plans", ("plan", "set", "standard", "pop", "on",
+                                          "--dry-run"),
+         "only the mail team (admin) can change plan defaults", acting_as=f"helpdesk@{D}"),
+    Case("acting_as_an_unknown_account", ("account", "list"), f"no account ghost@{D}",
+         acting_as=f"ghost@{D}"),
+    Case("plan_change_without_existing_choice", ("plan", "set", "standard", "pop", "on"),
+         "4 existing account(s) take pop from the plan default"),
+    Case("unknown_department", ("department", "policy", "Nope", "pop", "deny"),
+         "no department 'Nope'"),
+    Case("unknown_case", ("case", "approve", "999"), "no case #999"),
+    Case("demo_on_an_initialised_directory", ("init", "--demo"), "already initialised"),
+    Case("delivery_to_an_unknown_account", ("deliver", f"nobody@{D}"), "5.1.1",
+         stdin=MESSAGE),
+    Case("recover_without_a_choice", ("recover", "restore", f"alice@{D}"),
+         "--all, or --id ID"),
+    Case("bad_on_off_value_is_a_usage_error", ("protocol", "set", f"alice@{D}", "pop",
+                                               "maybe"), "'maybe' is not one of", code=2),
+    Case("missing_reason_is_a_usage_error", ("account", "compromise", f"alice@{D}"),
+         "Missing option '--reason'", code=2),
+    Case("non_numeric_case_is_a_usage_error", ("case", "escalate", "abc"),
+         "'abc' is not a valid integer", code=2),
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_inprocess(data: Path, *args: str, stdin: str | None = None,
+                  acting_as: str | None = None) -> Result:
+    """The CLI's own `main()`, with argv, stdin, stdout and stderr swapped for the call."""
+    argv = ["mailgate", "--data", str(data)] + (["--as", acting_as] if acting_as else [])
+    saved = sys.argv, sys.stdin, sys.stdout, sys.stderr
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = argv + list(args)
+    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()))
+    sys.stdout, sys.stderr = out, err
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cli") / "data"
+    made = run_cli(data, "init", "--demo")
+    assert made.returncode == 0, made.stderr
+    return data
+
+
+def check_refusal(proc: Result | subprocess.CompletedProcess[str], case: Case) -> None:
+    assert proc.returncode == case.code, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
+    assert case.says in proc.stderr, proc.stderr
+    if case.code == 1:
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert lines[0].startswith("mailgate: ")
+        assert proc.stdout == ""
+    else:  # Click's own usage error
+        assert "Usage:" in proc.stderr and "Error:" in proc.stderr
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_refusal_exits_non_zero_with_one_clear_line(demo: Path, case: Case):
+    proc = run_inprocess(demo, *case.args, stdin=case.stdin, acting_as=case.acting_as)
+    check_refusal(proc, case)
+
+
+def test_uninitialised_directory_says_to_run_init(tmp_path: Path):
+    proc = run_inprocess(tmp_path / "missing", "account", "list")
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("mailgate: no mailgate data in ") and "init' first" in line
+    assert not (tmp_path / "missing").exists()
+
+
+def test_init_with_a_bad_domain_says_so_and_creates_nothing(tmp_path: Path):
+    proc = run_inprocess(tmp_path / "new", "init", "--domain", "not a domain")
+    assert proc.returncode == 1
+    assert proc.stderr == "mailgate: invalid domain 'not a domain': expected a name such as " \
+        "example.org\n"
+    assert not (tmp_path / "new").exists()
+
+
+def test_refusals_as_real_processes_print_one_line_and_no_traceback(demo: Path):
+    chosen = {c.name: c for c in CASES if c.name in (
+        "missing_password_on_stdin", "bad_on_off_value_is_a_usage_error")}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run_cli, demo, *c.args, stdin=c.stdin,
+                                     acting_as=c.acting_as) for name, c in chosen.items()}
+        for name, future in futures.items():
+            check_refusal(future.result(), chosen[name])
+
+
+def test_refusals_change_nothing(demo: Path):
+    for case in CASES:
+        run_inprocess(demo, *case.args, stdin=case.stdin, acting_as=case.acting_as)
+    after = run_inprocess(demo, "audit", "--json")
+    assert after.returncode == 0, after.stderr
+    actions = [e["action"] for e in json.loads(after.stdout)]
+    assert "case.open" not in actions and "account.password" not in actions
+    assert actions.count("protocol.set") == 1  # carol's POP in the demo
+    assert actions.count("account.create") == 5
