@@ -16,24 +16,35 @@ from sqlalchemy import create_engine, text
 os.environ.setdefault("MAILGATE_AUTH_ARGON2_TIME_COST", "1")
 os.environ.setdefault("MAILGATE_AUTH_ARGON2_MEMORY_KIB", "1024")
 
-from mailgate import config  # noqa: E402
-from mailgate.db.engine import migrate  # noqa: E402
-from mailgate.directory.bootstrap import ensure_standard_plan  # noqa: E402
-from mailgate.service import Service  # noqa: E402
+from mailgate import config
+from mailgate.db.engine import migrate
+from mailgate.directory.bootstrap import ensure_standard_plan
+from mailgate.service import Service
 
 POSTGRES_URL = os.environ.get("MAILGATE_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
-def _postgres_database() -> str:
-    """A new empty database on the CI PostgreSQL server; returns its URL."""
-    name = "mg_" + uuid.uuid4().hex[:12]
+def _postgres_admin(sql: str) -> None:
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"),
                           isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(text(sql))
     admin.dispose()
+
+
+def _postgres_database() -> str:
+    """A new empty database on the CI PostgreSQL server; returns its URL."""
+    name = "mg_" + uuid.uuid4().hex[:12]
+    _postgres_admin(f"CREATE DATABASE {name}")
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_service(service: Service) -> None:
+    """Release the engine; on PostgreSQL also drop the test's database."""
+    service.engine.dispose()
+    if service.engine.dialect.name == "postgresql":
+        _postgres_admin(f"DROP DATABASE IF EXISTS {service.engine.url.database} WITH (FORCE)")
 
 
 def make_service(data_dir: Path, backend: str = "sqlite") -> Service:
@@ -55,7 +66,7 @@ def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
     """A migrated, empty mailgate on each database backend available."""
     service = make_service(tmp_path / "data", request.param)
     yield service
-    service.engine.dispose()
+    drop_service(service)
 
 
 @pytest.fixture

@@ -159,3 +159,13 @@ def test_new_rows_after_tampering_still_chain_onto_the_log(svc):
     assert [r.id for r in log] == list(range(1, len(log) + 1))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(log))
     assert log[0].prev_hash == audit.GENESIS
+
+
+def test_verify_notices_rows_cut_off_the_end(svc):
+    every_kind_of_change(svc)
+    last = rows(svc)[-1].id
+    with svc.engine.begin() as conn:
+        conn.execute(delete(schema.audit_log).where(schema.audit_log.c.id >= last - 1))
+    found = problems(svc)
+    assert found and found[0][0] == last
+    assert "removed from the end" in found[0][1]

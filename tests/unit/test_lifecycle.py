@@ -343,3 +343,13 @@ def test_password_change_bumps_the_credential_epoch(svc, clock):
     assert row.credential_epoch == 1 and svc.passwords.verify(row.password_hash,
                                                               "second-password")
     assert last_audit(svc)[0].action == "account.password"
+
+
+def test_a_compromised_account_cannot_skip_restore_through_deactivate_and_activate(svc, clock):
+    address = make(svc, clock, "zed@example.test", "active")
+    doors.set_protocol(svc, SYSTEM, address, "pop", True)
+    accounts.compromise(svc, SYSTEM, address, "phished")
+    accounts.deactivate(svc, SYSTEM, address)
+    with pytest.raises(InvalidTransition, match="restore"):
+        accounts.activate(svc, SYSTEM, address)
+    assert show(svc, address).state == "deactivating"

@@ -11,12 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select, text, update
 
-from mailgate.db.schema import audit_log
+from mailgate.db.schema import audit_log, meta
 
 GENESIS = "0" * 64
 AUDIT_LOCK_KEY = 7_201_001
+HEAD_KEY = "audit_head"
 
 
 def canonical(details: dict[str, Any]) -> str:
@@ -57,6 +58,24 @@ def append_many(conn: Connection, entries: list[dict[str, Any]]) -> None:
                      "prev_hash": prev, "hash": digest})
         prev, next_id = digest, next_id + 1
     conn.execute(audit_log.insert(), rows)
+    _write_head(conn, next_id - 1, prev)
+
+
+def _write_head(conn: Connection, last_id: int, last_hash: str) -> None:
+    """Keep the chain head beside the chain, so cutting rows off the end is noticed too."""
+    value = f"{last_id}:{last_hash}".encode()
+    if conn.execute(update(meta).where(meta.c.key == HEAD_KEY).values(value=value)).rowcount:
+        return
+    conn.execute(meta.insert().values(key=HEAD_KEY, value=value))
+
+
+def head(conn: Connection) -> tuple[int, str] | None:
+    """(id, hash) of the newest audit row as recorded at append time."""
+    value = conn.execute(select(meta.c.value).where(meta.c.key == HEAD_KEY)).scalar()
+    if value is None:
+        return None
+    last_id, _, last_hash = bytes(value).decode().partition(":")
+    return int(last_id), last_hash
 
 
 def append(conn: Connection, *, at: float, actor: str, role: str, action: str,
@@ -88,4 +107,9 @@ def verify(conn: Connection) -> list[ChainProblem]:
         if digest != row.hash:
             problems.append(ChainProblem(row.id, "content was changed after it was written"))
         prev, expected_id = row.hash, row.id + 1
+    recorded = head(conn)
+    if recorded is not None and recorded != (expected_id - 1, prev):
+        problems.append(ChainProblem(recorded[0], f"the chain should end at row {recorded[0]} "
+                                     f"but ends at row {expected_id - 1}: rows were removed "
+                                     "from the end, or the head record was changed"))
     return problems

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from mailgate.cli import accounts, cases, mail, policy, server, usage
 from mailgate.cli.context import Context, data_dir_default
@@ -45,6 +46,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError) as exc:
         click.echo(f"mailgate: {exc}", err=True)
+        sys.exit(1)
+    except OperationalError as exc:
+        click.echo(f"mailgate: the database is unavailable: {str(exc.orig).splitlines()[0]}",
+                   err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -6,7 +6,9 @@ import click
 
 from mailgate.cli.context import Context, on_off, pass_ctx, print_json
 from mailgate.directory import accounts, doors
+from mailgate.directory.views import account_row, report
 from mailgate.durations import parse_duration
+from mailgate.policy.catalogue import normalise_protocol
 
 ON_OFF = click.Choice(["on", "off"])
 
@@ -30,6 +32,13 @@ def protocol_set(ctx: Context, address: str, name: str, value: str, reason: str,
     doors.set_protocol(ctx.service, ctx.actor(), address, name, on_off(value), reason, seconds)
     until = f" for {duration}" if duration else ""
     click.echo(f"{name} {value} for {address.strip().lower()}{until}")
+    svc = ctx.service
+    with svc.engine.connect() as conn:
+        door = report(conn, account_row(conn, address), svc.clock()).decisions[
+            normalise_protocol(name)]
+    if door.allowed != on_off(value):
+        click.echo(f"note: the door stays {'open' if door.allowed else 'closed'}: "
+                   f"{door.detail}", err=True)
 
 
 @click.group("department")

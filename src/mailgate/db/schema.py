@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -57,6 +58,8 @@ accounts = Table(
     Column("deactivate_at", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("credential_epoch", Integer, nullable=False, default=0),
+    # Set by compromise, cleared only by restore: no other path may bring the account back.
+    Column("compromised", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 account_settings = Table(

@@ -81,7 +81,7 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
                                     "cannot be marked compromised")
         if state == "compromised":
             raise InvalidTransition(f"{row.address} is already compromised")
-        _transition(conn, row.id, state="compromised", deactivate_at=None,
+        _transition(conn, row.id, state="compromised", deactivate_at=None, compromised=True,
                     credential_epoch=row.credential_epoch + 1)
         revoked = conn.execute(update(app_passwords).where(
             app_passwords.c.account_id == row.id, app_passwords.c.revoked_at.is_(None)).values(
@@ -115,7 +115,7 @@ def restore(svc: Service, actor: Actor, address: str, password: str, note: str) 
             account_settings.c.account_id == row.id))]
         conn.execute(delete(account_settings).where(account_settings.c.account_id == row.id))
         conn.execute(delete(temporary_grants).where(temporary_grants.c.account_id == row.id))
-        _transition(conn, row.id, state="active", password_hash=new_hash,
+        _transition(conn, row.id, state="active", password_hash=new_hash, compromised=False,
                     credential_epoch=current.credential_epoch + 1)
         record(conn, now, actor, "account.restore", account=row.address, account_id=row.id,
                before={"state": "compromised", "custom_settings": sorted(dropped)},
@@ -154,6 +154,10 @@ def activate(svc: Service, actor: Actor, address: str) -> None:
                     "active": "", "deactivated": "; a deactivated account stays deactivated"}
             raise InvalidTransition(f"{row.address} is {state}; only a pending or deactivating "
                                     f"account can be activated{hint.get(state, '')}")
+        if row.compromised:
+            raise InvalidTransition(f"{row.address} was compromised; bring it back with "
+                                    "'mailgate account restore' (new password, identity "
+                                    "check)")
         _transition(conn, row.id, state="active", deactivate_at=None)
         record(conn, now, actor, "account.activate", account=row.address, account_id=row.id,
                before={"state": state}, after={"state": "active"})

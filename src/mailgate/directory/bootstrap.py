@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 
 from mailgate.db.schema import plan_defaults, plans
-from mailgate.directory import accounts, doors
+from mailgate.directory import accounts, cases, doors
 from mailgate.directory.authority import Actor
+from mailgate.directory.views import load_actor
 from mailgate.policy.catalogue import PROTOCOLS
 from mailgate.service import Service
 
@@ -49,7 +50,16 @@ def create_demo(svc: Service, domain: str) -> list[DemoAccount]:
         dept = "Physics" if account.address.startswith("bob@") else None
         name = account.address.split("@")[0].capitalize()
         accounts.create(svc, system, account.address, account.password, name, dept)
-    doors.set_protocol(svc, system, f"carol@{domain}", "pop", True, "demo")
     accounts.grant_role(svc, system, f"helpdesk@{domain}", "helpdesk")
     accounts.grant_role(svc, system, f"admin@{domain}", "admin")
+    # Carol's POP goes the governed way: she asks, the help desk escalates, the mail team
+    # approves.
+    with svc.engine.connect() as conn:
+        carol = load_actor(conn, f"carol@{domain}")
+        helpdesk = load_actor(conn, f"helpdesk@{domain}")
+        admin = load_actor(conn, f"admin@{domain}")
+    case_id = cases.open_case(svc, carol, carol.address, "pop", True,
+                              "I need POP for my old mail client")
+    cases.escalate(svc, helpdesk, case_id)
+    cases.approve(svc, admin, case_id)
     return demo

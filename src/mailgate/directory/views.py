@@ -170,7 +170,7 @@ def load_actor(conn: Connection, address: str | None) -> Actor:
         return Actor.system()
     row = account_row(conn, address)
     if row.state != "active":
-        raise DirectoryError(f"{row.address} is {row.state} and cannot act as staff")
+        raise DirectoryError(f"{row.address} is {row.state} and cannot act on anything")
     granted = frozenset((r.role, r.department_id) for r in conn.execute(
         select(roles).where(roles.c.account_id == row.id)))
     return Actor(row.address, row.id, granted)
