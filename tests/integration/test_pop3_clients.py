@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from live_server import RunningServer
 
 PASSWORD = "correct-horse-battery"
@@ -54,12 +53,12 @@ def test_new_account_refused_until_pop_is_turned_on_then_every_command_works(
     assert client.capa()["SASL"] == ["PLAIN", "LOGIN"]
     client.user("pat@example.test")
     assert client.pass_(PASSWORD).startswith(b"+OK")
-    count, size = client.stat()
+    count, _ = client.stat()
     assert count == 3
     listing = client.list()[1]
     assert len(listing) == 3
     uidls = client.uidl()[1]
-    _, lines, octets = client.retr(1)
+    _, lines, _ = client.retr(1)
     assert b".leading dot line" in lines  # dot-stuffing undone by the client
     assert b"Subject: test 0" in lines
     top = client.top(2, 1)[1]
@@ -238,6 +237,7 @@ def test_bad_input_over_the_wire_keeps_the_server_serving(server: RunningServer)
         raw.sendall(line)
         answer = f.readline()
         assert answer.startswith((b"+OK", b"-ERR")), (line, answer)
+    f.close()
     raw.close()  # abrupt: no QUIT, nothing deleted
     for s in half_open:
         s.close()

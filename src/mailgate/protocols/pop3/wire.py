@@ -1,0 +1,43 @@
+"""A stored message as the body of a RETR or TOP answer.
+
+CRLF line ends, dot-stuffed (RFC 1939 §3), ending in CRLF, without the terminating ".CRLF"
+(the core appends it). Large messages pass through with at most one copy when they need
+stuffing, and none when they do not.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LONE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def multiline_body(message: bytes, top_lines: int | None = None) -> bytes:
+    """`message` (or its headers plus `top_lines` body lines) ready to send."""
+    if message.count(b"\n") != message.count(b"\r\n"):
+        message = _LONE_LF.sub(b"\r\n", message)
+    if top_lines is not None:
+        message = _top(message, top_lines)
+    if message and not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    message = message.replace(b"\r\n.", b"\r\n..")
+    if message.startswith(b"."):
+        message = b"." + message
+    return message
+
+
+def _top(message: bytes, lines: int) -> bytes:
+    """The header block, the blank line, and the first `lines` lines of the body."""
+    if message.startswith(b"\r\n"):
+        position = 2
+    else:
+        blank = message.find(b"\r\n\r\n")
+        if blank == -1:
+            return message
+        position = blank + 4
+    for _ in range(lines):
+        line_end = message.find(b"\r\n", position)
+        if line_end == -1:
+            return message
+        position = line_end + 2
+    return message[:position]
