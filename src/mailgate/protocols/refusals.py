@@ -8,6 +8,7 @@ letters l-o-c-k except with [IN-USE]: fetchmail reads them as a mailbox-lock con
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from mailgate.policy.decision import Decision
@@ -15,6 +16,7 @@ from mailgate.policy.decision import Decision
 #: reason code -> title shown to clients; every other deny reason is "ProtocolDisabled".
 TITLES: dict[str, str] = {"modern_auth_required": "ModernAuthRequired"}
 
+FETCHMAIL_WORD = re.compile("l(?=ock)", re.IGNORECASE)
 BAD_CREDENTIALS = "Authentication failed: the address or password is wrong."
 PRIVACY_REQUIRED = "Password sign-in requires TLS: use STLS/STARTTLS or the TLS port."
 
@@ -56,11 +58,12 @@ def imap_bye(decision: Decision) -> str:
 
 
 def pop3(refusal: Refusal) -> str:
+    """The -ERR line; a name such as "Blockchain Lab" in it becomes "Bl-ockchain Lab"."""
     if refusal.kind == "credentials":
         return f"-ERR [AUTH] {BAD_CREDENTIALS}"
     if refusal.kind == "privacy":
         return f"-ERR [AUTH] {PRIVACY_REQUIRED}"
-    return f"-ERR [SYS/PERM] {refusal.text}"
+    return FETCHMAIL_WORD.sub(lambda match: f"{match[0]}-", f"-ERR [SYS/PERM] {refusal.text}")
 
 
 def smtp(refusal: Refusal) -> str:

@@ -7,8 +7,6 @@ conflict, so only `IN_USE` may contain them (`tests/unit/test_pop3_core.py` scan
 
 from __future__ import annotations
 
-import re
-
 from mailgate.protocols.refusals import Refusal, pop3
 
 GREETING = "+OK mailgate POP3 ready"
@@ -58,9 +56,6 @@ USAGE: dict[str, str] = {
 }
 
 # the "l" of the four letters, spelled so that only IN_USE holds them among the literals
-_FETCHMAIL_WORD = re.compile("l(?=ock)", re.IGNORECASE)
-
-
 def usage(command: str) -> str:
     return f"-ERR usage: {USAGE[command]}"
 
@@ -107,5 +102,5 @@ def sasl_challenge(encoded: str) -> str:
 
 
 def refusal(refused: Refusal) -> str:
-    """The refusal line, kept free of l-o-c-k even if a name in the explanation has it."""
-    return _FETCHMAIL_WORD.sub(lambda match: f"{match[0]}-", pop3(refused))
+    """The refusal line from the one table (which keeps it free of l-o-c-k)."""
+    return pop3(refused)
