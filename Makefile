@@ -18,11 +18,11 @@ run: $(STAMP)
 	$(BIN)/mailgate --data $(DATA) serve
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff check .
 
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet atheris

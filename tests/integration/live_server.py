@@ -83,11 +83,11 @@ class RunningServer:
 def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "http"),
                  extra_env: dict[str, str] | None = None) -> RunningServer:
     env = dict(os.environ)
-    env.update(extra_env or {})
     ports = {name: free_port() for name in listeners}
     for name in LISTENERS:
         env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"
                                                  if name in ports else "")
+    env.update(extra_env or {})
     if not (data / "mailgate.db").exists():
         subprocess.run([sys.executable, "-m", "mailgate", "--data", str(data), "init"],
                        check=True, capture_output=True, env=env, timeout=60)
