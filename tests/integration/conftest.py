@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from live_server import RunningServer, start_server
+
+# Servers started by these tests inherit this limit: thousands of connections need fds.
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(_hard, 65536), _hard))
 
 
 @pytest.fixture
