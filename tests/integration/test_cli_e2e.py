@@ -6,13 +6,10 @@ walks a whole story rather than one command.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -22,23 +19,7 @@ from mailgate.db.schema import messages as messages_table
 from mailgate.directory.views import account_row
 from mailgate.service import Service
 from mailgate.store import messages
-
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py itself (a bare `import conftest` may find another directory's)."""
-    name = "_mailgate_tests_root_conftest"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-run_cli = _root_conftest().run_cli
-
+from support import run_cli
 
 D = "example.test"
 SHOW_KEYS = {"address", "state", "department", "plan", "protocols"}

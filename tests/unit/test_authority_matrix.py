@@ -6,13 +6,9 @@ cases and plans, so the cells do not disturb each other.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,24 +20,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.errors import NotAllowed
 from mailgate.directory.views import account_row, load_actor, report, role_names
 from mailgate.service import Service
-
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py itself (a bare `import conftest` may find another directory's)."""
-    name = "_mailgate_tests_root_conftest"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-BACKENDS = _root_conftest().BACKENDS
-make_service = _root_conftest().make_service
-
+from support import BACKENDS, make_service
 
 SYSTEM = Actor.system()
 DOMAIN = "example.test"

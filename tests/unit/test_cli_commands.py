@@ -6,47 +6,18 @@ subprocess story lives in tests/integration/test_cli_e2e.py.
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from mailgate.cli.main import main
 from mailgate.service import Service
-
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py itself (a bare `import conftest` may find another directory's)."""
-    name = "_mailgate_tests_root_conftest"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-BACKENDS = _root_conftest().BACKENDS
-_postgres_database = _root_conftest()._postgres_database
+from support import BACKENDS, Result, _postgres_database, run_inprocess
 
 D = "example.test"
 ANN, BOB, HD = f"ann@{D}", f"bob@{D}", f"hd@{D}"
-
-
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 class Mailgate:
@@ -57,20 +28,7 @@ class Mailgate:
 
     def __call__(self, *args: str, stdin: str | None = None,
                  acting_as: str | None = None) -> Result:
-        argv = ["mailgate", "--data", str(self.data)] + (["--as", acting_as] if acting_as else [])
-        saved = sys.argv, sys.stdin, sys.stdout, sys.stderr
-        out, err = io.StringIO(), io.StringIO()
-        sys.argv = argv + list(args)
-        sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()))
-        sys.stdout, sys.stderr = out, err
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
-        return Result(code, out.getvalue(), err.getvalue())
+        return run_inprocess(self.data, *args, stdin=stdin, acting_as=acting_as)
 
     def ok(self, *args: str, **kw: Any) -> str:
         r = self(*args, **kw)

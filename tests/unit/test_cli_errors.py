@@ -7,36 +7,15 @@ cases also run as real subprocesses to prove the same holds for an operator's sh
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from mailgate.cli.main import main
-
-
-def _root_conftest() -> ModuleType:
-    """tests/conftest.py itself (a bare `import conftest` may find another directory's)."""
-    name = "_mailgate_tests_root_conftest"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-run_cli = _root_conftest().run_cli
-
+from support import Result, run_cli, run_inprocess
 
 D = "example.test"
 MESSAGE = "From: x@example.test\nSubject: hi\n\nhello\n"
@@ -121,30 +100,6 @@ CASES = [
 ]
 
 
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run_inprocess(data: Path, *args: str, stdin: str | None = None,
-                  acting_as: str | None = None) -> Result:
-    """The CLI's own `main()`, with argv, stdin, stdout and stderr swapped for the call."""
-    argv = ["mailgate", "--data", str(data)] + (["--as", acting_as] if acting_as else [])
-    saved = sys.argv, sys.stdin, sys.stdout, sys.stderr
-    out, err = io.StringIO(), io.StringIO()
-    sys.argv = argv + list(args)
-    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()))
-    sys.stdout, sys.stderr = out, err
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
-    return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
