@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
 from pathlib import Path
@@ -21,8 +23,12 @@ class BlobStore:
     def digest(data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
 
-    def write(self, data: bytes, digest: str | None = None) -> str:
-        """Store data and return its digest once it is on disk (idempotent)."""
+    def write(self, data: bytes, digest: str | None = None, durable: bool = True) -> str:
+        """Store data and return its digest once it is on disk (idempotent).
+
+        durable=False skips the per-file fsync: the caller must call `sync()` before it
+        makes the blob visible (a bulk import syncs once per batch instead of per file).
+        """
         digest = digest or self.digest(data)
         target = self.path(digest)
         if target.exists():
@@ -35,12 +41,24 @@ class BlobStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
         return digest
+
+    def sync(self) -> None:
+        """Make every blob written so far durable: one syncfs(2) for the whole store."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root, os.O_RDONLY)
+        try:
+            if _LIBC is None or _LIBC.syncfs(fd) != 0:
+                os.sync()
+        finally:
+            os.close(fd)
 
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
@@ -50,6 +68,18 @@ class BlobStore:
             self.path(digest).unlink()
         except FileNotFoundError:
             pass
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.syncfs  # noqa: B018 - Linux only; elsewhere os.sync() does the job
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def _fsync_dir(path: Path) -> None:

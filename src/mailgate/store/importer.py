@@ -12,7 +12,7 @@ from mailgate import mime
 from mailgate.directory.views import account_row
 from mailgate.service import Service
 from mailgate.store.folders import SPECIAL_ALIASES
-from mailgate.store.messages import Incoming, prepare, store_prepared
+from mailgate.store.messages import Incoming, blob_store, prepare, store_prepared
 
 MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted",
                  "D": "\\Draft"}
@@ -96,19 +96,22 @@ def sources_for(path: Path, folder: str = "INBOX") -> list[Source]:
 
 def import_sources(svc: Service, address: str, sources: list[Source],
                    progress: Callable[[int], None] = lambda n: None) -> dict[str, int]:
-    """Store every source; blobs are parsed and fsynced in a small thread pool, rows batched."""
+    """Store every source: blobs written by a small thread pool, made durable with one
+    filesystem sync per batch, then the batch's rows committed in one transaction."""
     with svc.engine.connect() as conn:
         account_id = int(account_row(conn, address).id)
     counts: dict[str, int] = {}
+    store = blob_store(svc)
 
     def work(source: Source):  # type: ignore[no-untyped-def]
         raw = source.load()
-        digest, _, parsed = prepare(svc, raw)
+        digest, _, parsed = prepare(svc, raw, durable=False)
         return source.folder, (digest, parsed, Incoming(b"", source.flags, source.internal_date))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for start in range(0, len(sources), BATCH):
             batch = list(pool.map(work, sources[start:start + BATCH]))
+            store.sync()  # every blob of the batch is on disk before any row points at it
             by_folder: dict[str, list] = {}  # type: ignore[type-arg]
             for folder, item in batch:
                 by_folder.setdefault(folder, []).append(item)

@@ -59,14 +59,18 @@ def _insert_ignore(conn: Connection, table, rows: list[dict]) -> None:  # type: 
     conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
 
 
-def prepare(svc: Service, raw: bytes) -> tuple[str, bytes, mime.ParsedMessage]:
-    """Normalise, parse and durably write one message; returns (digest, crlf bytes, parsed)."""
+def prepare(svc: Service, raw: bytes, durable: bool = True
+            ) -> tuple[str, bytes, mime.ParsedMessage]:
+    """Normalise, parse and write one message; returns (digest, crlf bytes, parsed).
+
+    With durable=False the caller must `blob_store(svc).sync()` before committing rows.
+    """
     limit = int(svc.settings.get("storage", "max_message_bytes"))
     if len(raw) > limit:
         raise MessageRejected(f"message is {len(raw)} bytes; the limit is {limit}")
     data = mime.to_crlf(raw)
     parsed = mime.parse(data)
-    digest = blob_store(svc).write(data)
+    digest = blob_store(svc).write(data, durable=durable)
     return digest, data, parsed
 
 

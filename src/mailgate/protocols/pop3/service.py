@@ -13,6 +13,7 @@ from mailgate.service import Service
 from mailgate.store import messages
 
 PROTOCOL = "pop"
+INLINE_READ_LIMIT = 128 * 1024
 
 
 class Pop3Service:
@@ -23,7 +24,7 @@ class Pop3Service:
         self._gate = gate
         self._registry = registry
         self._holders: dict[int, str] = {}
-        self._digests: dict[str, dict[int, str]] = {}
+        self._messages: dict[str, dict[int, tuple[str, int]]] = {}  # session -> id -> blob
         self._store = messages.blob_store(svc)
 
     async def authenticate(self, mechanism: str, username: str, secret: str, peer: str,
@@ -40,7 +41,7 @@ class Pop3Service:
         except BaseException:
             del self._holders[principal.account_id]
             raise
-        self._digests[session_id] = {i.message_id: i.digest for i in items}
+        self._messages[session_id] = {i.message_id: (i.digest, i.size) for i in items}
         self._registry.register(LiveSession(
             session_id, principal.account_id, principal.address, PROTOCOL, principal.method,
             peer, lambda _decision: on_close()))
@@ -55,9 +56,14 @@ class Pop3Service:
 
     async def read_message(self, principal: Principal, message_id: int) -> bytes:
         session = self._holders.get(principal.account_id)
-        digest = self._digests.get(session or "", {}).get(message_id)
-        if digest is None:
+        blob = self._messages.get(session or "", {}).get(message_id)
+        if blob is None:
             raise LookupError(f"message {message_id} is not in this maildrop")
+        digest, size = blob
+        if size <= INLINE_READ_LIMIT:
+            # Most mail is small and sits in the page cache: a direct read costs less than
+            # the hand-off to a worker thread and back.
+            return self._store.read(digest)
         return await asyncio.to_thread(self._store.read, digest)
 
     async def commit_deletes(self, principal: Principal, message_ids: list[int]) -> None:
@@ -74,5 +80,5 @@ class Pop3Service:
     async def close_maildrop(self, principal: Principal, session_id: str) -> None:
         if self._holders.get(principal.account_id) == session_id:
             del self._holders[principal.account_id]
-        self._digests.pop(session_id, None)
+        self._messages.pop(session_id, None)
         self._registry.unregister(session_id, principal.account_id)
