@@ -23,4 +23,4 @@ def svc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
 def sqlite_svc(tmp_path: Path) -> Iterator[Service]:
     service = make_service(tmp_path / "data")
     yield service
-    service.engine.dispose()
+    service.dispose()

@@ -44,7 +44,7 @@ def _postgres_database() -> str:
 
 def drop_service(service: Service) -> None:
     """Release the engine; on PostgreSQL also drop the test's database."""
-    service.engine.dispose()
+    service.dispose()
     if service.engine.dialect.name == "postgresql":
         _postgres_admin(f"DROP DATABASE IF EXISTS {service.engine.url.database} WITH (FORCE)")
 

@@ -25,7 +25,8 @@ class Service:
     """Settings, database engine, password hasher and clock for one data directory."""
 
     settings: config.Settings
-    engine: Engine
+    engine: Engine  # for changes: `with svc.engine.begin()`
+    reader: Engine  # for reads: `with svc.reader.connect()` never waits for a writer
     passwords: Passwords
     clock: Callable[[], float] = field(default=time.time)
 
@@ -40,7 +41,13 @@ class Service:
         auth = settings.values["auth"]
         passwords = Passwords(int(auth["argon2_time_cost"]), int(auth["argon2_memory_kib"]),
                               int(auth["argon2_parallelism"]))
-        return cls(settings=settings, engine=engine, passwords=passwords)
+        reader = engine if engine.dialect.name != "sqlite" else make_engine(
+            settings.database_url, writer=False)
+        return cls(settings=settings, engine=engine, reader=reader, passwords=passwords)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.reader.dispose()
 
     @property
     def restricted(self) -> frozenset[str]:

@@ -104,7 +104,7 @@ def test_delivered_mail_deleted_by_a_client_can_be_recovered(demo: Path):
             ids = list(conn.execute(select(messages_table.c.id)).scalars())
             assert messages.to_recoverable(conn, account_id, ids, svc.clock()) == 1
     finally:
-        svc.engine.dispose()
+        svc.dispose()
     listed = json.loads(ok(run_cli(demo, "recover", "list", f"alice@{D}", "--json")))
     assert [(i["folder"], i["subject"]) for i in listed] == [("INBOX", "Quarterly report")]
     assert set(listed[0]) >= {"id", "folder", "subject", "deleted_at"}
@@ -116,7 +116,7 @@ def test_delivered_mail_deleted_by_a_client_can_be_recovered(demo: Path):
         with svc.engine.connect() as conn:
             assert messages.maildrop(conn, account_id)[0].message_id == ids[0]
     finally:
-        svc.engine.dispose()
+        svc.dispose()
 
 
 def test_operator_story_from_init_to_audit_verify(tmp_path: Path):

@@ -74,7 +74,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         actors = {key: load_actor(conn, f"{local}@{DOMAIN}")
                   for key, (local, _) in people.items()}
     yield World(svc, actors)
-    svc.engine.dispose()
+    svc.dispose()
 
 
 def snapshot(svc: Service) -> dict[str, Any]:

@@ -212,7 +212,7 @@ def test_audit_verify_exits_non_zero_and_names_the_tampered_row(mg: Mailgate):
         with svc.engine.begin() as conn:
             conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 3"))
     finally:
-        svc.engine.dispose()
+        svc.dispose()
     bad = mg("audit", "verify")
     assert bad.returncode == 1 and bad.stdout == ""
     lines = bad.stderr.strip().splitlines()

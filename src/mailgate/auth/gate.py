@@ -18,9 +18,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from sqlalchemy import Row
+
 from mailgate.audit.recorder import Attempt, Recorder
 from mailgate.directory.views import find_account, policy_view
-from mailgate.policy.decision import Decision, decide
+from mailgate.policy.decision import Decision, PolicyView, decide
 from mailgate.protocols.refusals import Refusal
 from mailgate.service import Service
 
@@ -51,17 +53,21 @@ def is_loopback(peer: str) -> bool:
 class Gate:
     """Authentication + authorisation for every door, off the event loop."""
 
-    def __init__(self, svc: Service, recorder: Recorder, workers: int = 4) -> None:
+    def __init__(self, svc: Service, recorder: Recorder, hash_workers: int = 4) -> None:
         self._svc = svc
         self._recorder = recorder
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate")
+        # Directory reads never queue behind password hashing, and vice versa.
+        self._db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gate-db")
+        self._hash_pool = ThreadPoolExecutor(max_workers=hash_workers,
+                                             thread_name_prefix="gate-argon2")
         self._cache: dict[str, _Cached] = {}
         self._cache_lock = threading.Lock()
         self._cache_key = os.urandom(32)
         self._ttl = float(svc.settings.get("auth", "credential_cache_seconds"))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._db_pool, self._hash_pool):
+            pool.shutdown(wait=False, cancel_futures=True)
 
     async def authenticate(self, protocol: str, mechanism: str, username: str, secret: str,
                            peer: str, tls: bool, client_id: str | None = None
@@ -69,22 +75,52 @@ class Gate:
         if mechanism.upper() in PASSWORD_MECHANISMS and not tls and not is_loopback(peer):
             return Refusal("privacy")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._check, protocol, username, secret,
-                                          peer, client_id)
+        method = "password"
+        row, view = await loop.run_in_executor(self._db_pool, self._load, username)
+        now = self._svc.clock()
+        if not self._cached(row, secret, now):
+            ok = await loop.run_in_executor(self._hash_pool, self._verify, row, secret, now)
+            if ok:  # that took a while: decide on what the directory says now
+                checked = row
+                row, view = await loop.run_in_executor(self._db_pool, self._load, username)
+                ok = row is not None and checked is not None and \
+                    row.credential_epoch == checked.credential_epoch
+            if not ok or row is None or view is None:
+                self._recorder.attempt(Attempt(now, username[:320], row.id if row else None,
+                                               protocol, method, peer, client_id, False,
+                                               "bad_credentials"))
+                return Refusal("credentials")
+        assert row is not None and view is not None
+        decision = decide(view, protocol, now, method=method, peer=peer)
+        self._recorder.attempt(Attempt(now, row.address, row.id, protocol, method, peer,
+                                       client_id, decision.allowed, decision.reason))
+        if not decision.allowed:
+            return Refusal("door", decision)
+        return Principal(row.id, row.address, method)
+
+    def _load(self, username: str) -> tuple[Row | None, PolicyView | None]:
+        now = self._svc.clock()
+        with self._svc.reader.connect() as conn:
+            row = find_account(conn, username)
+            return row, policy_view(conn, row, now) if row is not None else None
 
     def _mac(self, secret: str) -> bytes:
         return hmac.new(self._cache_key, secret.encode("utf-8", "surrogatepass"),
                         hashlib.sha256).digest()
 
-    def _verified(self, row, secret: str, now: float) -> bool:  # type: ignore[no-untyped-def]
-        if row is not None:
-            with self._cache_lock:
-                cached = self._cache.get(row.address)
-            if cached and cached.epoch == row.credential_epoch and cached.expires > now and \
-                    hmac.compare_digest(cached.secret_mac, self._mac(secret)):
-                return True
+    def _cached(self, row: Row | None, secret: str, now: float) -> bool:
+        """A recent sign-in with this very secret, and no credential change since."""
+        if row is None:
+            return False
+        with self._cache_lock:
+            cached = self._cache.get(row.address)
+        return bool(cached and cached.epoch == row.credential_epoch and cached.expires > now
+                    and hmac.compare_digest(cached.secret_mac, self._mac(secret)))
+
+    def _verify(self, row: Row | None, secret: str, now: float) -> bool:
+        """argon2id (a dummy hash for unknown accounts, so they cost the same)."""
         ok = self._svc.passwords.verify(row.password_hash if row is not None else None, secret)
-        if ok and self._ttl > 0:
+        if ok and row is not None and self._ttl > 0:
             with self._cache_lock:
                 self._cache[row.address] = _Cached(row.credential_epoch, self._mac(secret),
                                                    now + self._ttl)
@@ -93,33 +129,8 @@ class Gate:
     async def recheck(self, principal: Principal, protocol: str, peer: str) -> Decision:
         """The decision for a session just registered: closes the gap between sign-in and
         registration, in which a change could otherwise slip past the event follower."""
-
-        def current() -> Decision:
-            now = self._svc.clock()
-            with self._svc.engine.connect() as conn:
-                row = find_account(conn, principal.address)
-                if row is None:
-                    raise LookupError(principal.address)
-                return decide(policy_view(conn, row, now), protocol, now,
-                              method=principal.method, peer=peer)
-
-        return await asyncio.get_running_loop().run_in_executor(self._pool, current)
-
-    def _check(self, protocol: str, username: str, secret: str, peer: str,
-               client_id: str | None) -> Principal | Refusal:
-        now = self._svc.clock()
-        method = "password"
-        with self._svc.engine.connect() as conn:
-            row = find_account(conn, username)
-            view = policy_view(conn, row, now) if row is not None else None
-        if not self._verified(row, secret, now) or row is None or view is None:
-            self._recorder.attempt(Attempt(now, username[:320], row.id if row else None,
-                                           protocol, method, peer, client_id, False,
-                                           "bad_credentials"))
-            return Refusal("credentials")
-        decision = decide(view, protocol, now, method=method, peer=peer)
-        self._recorder.attempt(Attempt(now, row.address, row.id, protocol, method, peer,
-                                       client_id, decision.allowed, decision.reason))
-        if not decision.allowed:
-            return Refusal("door", decision)
-        return Principal(row.id, row.address, method)
+        row, view = await asyncio.get_running_loop().run_in_executor(
+            self._db_pool, self._load, principal.address)
+        if row is None or view is None:
+            raise LookupError(principal.address)
+        return decide(view, protocol, self._svc.clock(), method=principal.method, peer=peer)

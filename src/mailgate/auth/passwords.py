@@ -19,7 +19,7 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._dummy = self._hasher.hash("mailgate-dummy-password-for-unknown-accounts")
+        self._dummy: str | None = None  # made on first need: CLI commands never need it
 
     def hash(self, password: str) -> str:
         check_strength(password)
@@ -27,8 +27,10 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True when the password matches; unknown accounts (None) cost the same time."""
+        if not password_hash and self._dummy is None:
+            self._dummy = self._hasher.hash("mailgate-dummy-password-for-unknown-accounts")
         try:
-            return self._hasher.verify(password_hash or self._dummy, password) and bool(
+            return self._hasher.verify(password_hash or self._dummy or "", password) and bool(
                 password_hash
             )
         except (VerifyMismatchError, VerificationError, InvalidHashError):

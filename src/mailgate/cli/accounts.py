@@ -45,7 +45,7 @@ def create(ctx: Context, address: str, password_stdin: bool, name: str,
 def show(ctx: Context, address: str, as_json: bool) -> None:
     """Every door of an account: open or closed, why, and which rule decided."""
     svc, actor = ctx.service, ctx.actor()
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         row = account_row(conn, address)
         require_view(actor, row.id)
         rep = report(conn, row, svc.clock())
@@ -80,7 +80,7 @@ def list_(ctx: Context, as_json: bool) -> None:
              .join(plans, plans.c.id == accounts_table.c.plan_id)
              .outerjoin(departments, departments.c.id == accounts_table.c.department_id)
              .order_by(accounts_table.c.address))
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         rows = [{"address": r.address, "name": r.name, "state": effective_state(r, now),
                  "plan": r.plan, "department": r.department} for r in conn.execute(query)]
     if as_json:

@@ -32,7 +32,7 @@ class Context:
         return self._service
 
     def actor(self) -> Actor:
-        with self.service.engine.connect() as conn:
+        with self.service.reader.connect() as conn:
             return load_actor(conn, self.acting_as)
 
 

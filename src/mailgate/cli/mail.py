@@ -38,7 +38,7 @@ def recover() -> None:
 
 
 def _check_owner_or_staff(ctx: Context, address: str) -> None:
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         row = account_row(conn, address)
     authority.require_view(ctx.actor(), row.id, "recover this account's mail")
 
@@ -82,7 +82,7 @@ def recover_restore(ctx: Context, address: str, all_: bool, ids: tuple[int, ...]
 def import_(ctx: Context, address: str, path: Path, folder: str, quiet: bool) -> None:
     """Import a Maildir (Dovecot layout: folders and flags kept) or an mbox file."""
     authority.require_admin(ctx.actor(), "import mail")
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         account_row(conn, address)
     sources = importer.sources_for(path, folder)
     with Progress("[progress.description]{task.description}", BarColumn(),

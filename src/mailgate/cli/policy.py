@@ -33,7 +33,7 @@ def protocol_set(ctx: Context, address: str, name: str, value: str, reason: str,
     until = f" for {duration}" if duration else ""
     click.echo(f"{name} {value} for {address.strip().lower()}{until}")
     svc = ctx.service
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         door = report(conn, account_row(conn, address), svc.clock()).decisions[
             normalise_protocol(name)]
     if door.allowed != on_off(value):

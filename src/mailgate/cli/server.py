@@ -96,7 +96,7 @@ def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
              .order_by(live_sessions.c.started_at))
     if address:
         query = query.where(accounts.c.address == normalise_address(address))
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         rows = [{"id": r.id, "account": r.address, "protocol": r.protocol, "peer": r.peer,
                  "node": r.node,
                  "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}

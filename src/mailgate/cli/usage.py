@@ -37,7 +37,7 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
     query = select(audit_table).order_by(audit_table.c.id)
     if address:
         query = query.where(audit_table.c.account == normalise_address(address))
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         rows = conn.execute(query).all()
     if limit:
         rows = rows[-limit:]
@@ -58,7 +58,7 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
 @pass_ctx
 def audit_verify(ctx: Context) -> None:
     """Check the hash chain; name every row that was changed, removed or reordered."""
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         problems = audit_log.verify(conn)
         total = conn.execute(select(audit_table.c.id)).all()
     if problems:
@@ -88,7 +88,7 @@ def report_usage(ctx: Context, as_json: bool, protocol: str | None) -> None:
         from mailgate.policy.catalogue import normalise_protocol
 
         query = query.where(usage_table.c.protocol == normalise_protocol(protocol))
-    with ctx.service.engine.connect() as conn:
+    with ctx.service.reader.connect() as conn:
         rows = [{"account": r.address, "protocol": r.protocol, "method": r.method,
                  "successes": r.successes, "failures": r.failures,
                  "last_success_at": _when(r.last_success_at) if r.last_success_at else None,

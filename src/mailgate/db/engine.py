@@ -9,8 +9,13 @@ from sqlalchemy import Engine, create_engine, event, inspect
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for mailgate: WAL + durable commits on SQLite, a pool on PostgreSQL."""
+def make_engine(url: str, writer: bool = True) -> Engine:
+    """An engine tuned for mailgate: WAL + durable commits on SQLite, a pool on PostgreSQL.
+
+    On SQLite a writer engine takes the write lock when a transaction begins (so writers
+    queue instead of failing); a reader engine begins deferred transactions, which under
+    WAL read a consistent snapshot without waiting for any writer.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -26,10 +31,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-            # Take the write lock up front so concurrent writers queue instead of failing.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(begin)
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

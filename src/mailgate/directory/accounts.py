@@ -51,7 +51,7 @@ def create(svc: Service, actor: Actor, address: str, password: str | None, name:
 
 
 def set_password(svc: Service, actor: Actor, address: str, password: str) -> None:
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         row = account_row(conn, address)
     if actor.account_id != row.id:
         authority.require_staff(actor, "reset another account's password")
@@ -97,7 +97,7 @@ def restore(svc: Service, actor: Actor, address: str, password: str, note: str) 
     if not note.strip():
         raise DirectoryError("a note saying who verified the owner's identity is required: "
                              "--note TEXT")
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         row = account_row(conn, address)
     if row.state != "compromised":
         raise InvalidTransition(f"{row.address} is {row.state}; only a compromised account "

@@ -54,7 +54,7 @@ def create_demo(svc: Service, domain: str) -> list[DemoAccount]:
     accounts.grant_role(svc, system, f"admin@{domain}", "admin")
     # Carol's POP goes the governed way: she asks, the help desk escalates, the mail team
     # approves.
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         carol = load_actor(conn, f"carol@{domain}")
         helpdesk = load_actor(conn, f"helpdesk@{domain}")
         admin = load_actor(conn, f"admin@{domain}")

@@ -117,7 +117,7 @@ def list_cases(svc: Service, actor: Actor) -> list[Case]:
     query = select(cases, accounts.c.address).join(accounts, accounts.c.id == cases.c.account_id)
     if not actor.is_staff:
         query = query.where(cases.c.account_id == (actor.account_id or -1))
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         rows = conn.execute(query.order_by(cases.c.id)).all()
     return [Case(r.id, r.address, r.protocol, "on" if r.want else "off", r.status, r.note,
                  r.opened_by, r.decided_by, r.expires_at) for r in rows]

@@ -118,7 +118,7 @@ class EventFollower:
                 pass
 
     def _latest(self) -> int:
-        with self._svc.engine.connect() as conn:
+        with self._svc.reader.connect() as conn:
             return events.latest_id(conn)
 
     async def _run(self) -> None:
@@ -165,7 +165,7 @@ class EventFollower:
     def _decide(self, live: set[int], snapshot: dict[str, LiveSession]
                 ) -> tuple[dict[str, Decision], set[int] | None]:
         now = self._svc.clock()
-        with self._svc.engine.connect() as conn:
+        with self._svc.reader.connect() as conn:
             affected = self._affected(conn, live, now)
             targets = live if affected is None else live & affected
             decisions: dict[str, Decision] = {}

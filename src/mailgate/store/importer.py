@@ -98,7 +98,7 @@ def import_sources(svc: Service, address: str, sources: list[Source],
                    progress: Callable[[int], None] = lambda n: None) -> dict[str, int]:
     """Store every source: blobs written by a small thread pool, made durable with one
     filesystem sync per batch, then the batch's rows committed in one transaction."""
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         account_id = int(account_row(conn, address).id)
     counts: dict[str, int] = {}
     store = blob_store(svc)

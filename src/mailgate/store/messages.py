@@ -130,7 +130,7 @@ def recipient(conn: Connection, address: str, now: float) -> int:
 def deliver(svc: Service, address: str, raw: bytes, folder: str = "INBOX",
             flags: Iterable[str] = ()) -> Stored:
     """Inbound delivery (not gated by client doors, SPEC §1); returns once durable."""
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         recipient(conn, address, svc.clock())
     digest, _, parsed = prepare(svc, raw)
     now = svc.clock()
@@ -225,7 +225,7 @@ def _recoverable_query(account_id: int, since: float):  # type: ignore[no-untype
 
 def list_recoverable(svc: Service, address: str) -> list[Recoverable]:
     now = svc.clock()
-    with svc.engine.connect() as conn:
+    with svc.reader.connect() as conn:
         row = account_row(conn, address)
         return [Recoverable(r.id, r.folder, r.subject, r.deleted_at) for r in conn.execute(
             _recoverable_query(row.id, now - svc.retention))]

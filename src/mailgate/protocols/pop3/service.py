@@ -51,7 +51,7 @@ class Pop3Service:
         return [MaildropEntry(i.message_id, i.uidl, i.size) for i in items]
 
     def _load(self, account_id: int) -> list[messages.MaildropItem]:
-        with self._svc.engine.connect() as conn:
+        with self._svc.reader.connect() as conn:
             return messages.maildrop(conn, account_id)
 
     async def read_message(self, principal: Principal, message_id: int) -> bytes:
