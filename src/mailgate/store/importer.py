@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -109,8 +110,10 @@ def import_sources(svc: Service, address: str, sources: list[Source],
         return source.folder, (digest, parsed, Incoming(b"", source.flags, source.internal_date))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for start in range(0, len(sources), BATCH):
-            batch = list(pool.map(work, sources[start:start + BATCH]))
+        # The workers run ahead (the next batch is written while this one commits); their
+        # results are small (digest + parsed structure), the message bytes are not kept.
+        results = pool.map(work, sources)
+        while batch := list(itertools.islice(results, BATCH)):
             store.sync()  # every blob of the batch is on disk before any row points at it
             by_folder: dict[str, list] = {}  # type: ignore[type-arg]
             for folder, item in batch:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate import mime
@@ -55,8 +55,9 @@ def blob_store(svc: Service) -> BlobStore:
 
 
 def _insert_ignore(conn: Connection, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """INSERT ... ON CONFLICT DO NOTHING, as one executemany (one compiled statement)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).values(rows).on_conflict_do_nothing())
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 def prepare(svc: Service, raw: bytes, durable: bool = True
@@ -111,8 +112,8 @@ def store_prepared(conn: Connection, account_id: int, folder_name: str,
     counts: dict[str, int] = {}
     for digest, _, _ in items:
         counts[digest] = counts.get(digest, 0) + 1
-    for digest, n in counts.items():
-        conn.execute(update(blobs).where(blobs.c.digest == digest).values(refs=blobs.c.refs + n))
+    conn.execute(update(blobs).where(blobs.c.digest == bindparam("d")).values(
+        refs=blobs.c.refs + bindparam("n")), [{"d": d, "n": n} for d, n in counts.items()])
     return stored
 
 
