@@ -61,7 +61,18 @@ class BlobStore:
             os.close(fd)
 
     def read(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
+        fd = os.open(f"{self.root}/{digest[:2]}/{digest[2:4]}/{digest}", os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size)
+            while len(data) < size:  # a short read: keep going
+                chunk = os.read(fd, size - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            return data
+        finally:
+            os.close(fd)
 
     def remove(self, digest: str) -> None:
         try:

@@ -26,6 +26,9 @@ class MaildropEntry:
 
 
 class Pop3Backend(Protocol):
+    #: True when read_message always returns CRLF line ends (lets RETR skip a scan).
+    messages_are_crlf: bool
+
     async def authenticate(
         self, mechanism: str, username: str, secret: str, peer: str, tls: bool
     ) -> Principal | Refusal:

@@ -73,6 +73,7 @@ class Pop3Core:
     __slots__ = (
         "_auth_failures",
         "_bad_commands",
+        "_crlf_messages",
         "_deleted",
         "_entries",
         "_limits",
@@ -98,8 +99,10 @@ class Pop3Core:
         tls_active: bool,
         loopback: bool,
         limits: Limits = DEFAULT_LIMITS,
+        crlf_messages: bool = False,
     ) -> None:
         self._limits = limits
+        self._crlf_messages = crlf_messages
         self._tls_available = tls_available and not tls_active
         self._tls_active = tls_active
         self._loopback = loopback
@@ -199,7 +202,7 @@ class Pop3Core:
         self._retrieving = None
         first = replies.message_octets(entry.size) if top_lines is None else replies.TOP_FOLLOWS
         self._ok(first)
-        self._out += (multiline_body(message, top_lines), b".\r\n")
+        self._out += (multiline_body(message, top_lines, self._crlf_messages), b".\r\n")
 
     def deletes_committed(self) -> None:
         self._answered(CommitDeletes)

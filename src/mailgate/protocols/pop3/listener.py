@@ -74,6 +74,7 @@ class _Listener:
         "_interval",
         "_server",
         "backend",
+        "crlf_messages",
         "idle_timeout",
         "implicit_tls",
         "loop",
@@ -93,6 +94,7 @@ class _Listener:
         self.backend = backend
         self.ssl_context = ssl_context
         self.implicit_tls = implicit_tls
+        self.crlf_messages = bool(getattr(backend, "messages_are_crlf", False))
         self.idle_timeout = idle_timeout
         self.sessions: set[_Session] = set()
         self._interval = min(idle_timeout / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL)
@@ -161,6 +163,7 @@ class _Session(asyncio.Protocol):
             tls_available=listener.ssl_context is not None,
             tls_active=listener.implicit_tls,
             loopback=_is_loopback(self._peer),
+            crlf_messages=listener.crlf_messages,
         )
         listener.sessions.add(self)
         logger.debug("session %s: connected from %s", self._id, self._peer)

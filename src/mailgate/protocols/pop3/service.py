@@ -19,6 +19,8 @@ INLINE_READ_LIMIT = 128 * 1024
 class Pop3Service:
     """Implements `Pop3Backend`; one maildrop holder per account on this node ([IN-USE])."""
 
+    messages_are_crlf = True  # the store keeps every message with CRLF line ends
+
     def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry) -> None:
         self._svc = svc
         self._gate = gate

@@ -12,9 +12,13 @@ import re
 _LONE_LF = re.compile(rb"(?<!\r)\n")
 
 
-def multiline_body(message: bytes, top_lines: int | None = None) -> bytes:
-    """`message` (or its headers plus `top_lines` body lines) ready to send."""
-    if message.count(b"\n") != message.count(b"\r\n"):
+def multiline_body(message: bytes, top_lines: int | None = None, crlf: bool = False) -> bytes:
+    """`message` (or its headers plus `top_lines` body lines) ready to send.
+
+    crlf=True: the caller guarantees CRLF line ends (mailgate's store does), so the scan
+    for bare LFs — the costliest step on a large message — is skipped.
+    """
+    if not crlf and message.count(b"\n") != message.count(b"\r\n"):
         message = _LONE_LF.sub(b"\r\n", message)
     if top_lines is not None:
         message = _top(message, top_lines)
