@@ -47,6 +47,9 @@ class Pop3Backend(Protocol):
     async def read_message(self, principal: Principal, message_id: int) -> bytes:
         """The whole CRLF message."""
 
+    # Optional: `read_message_now(principal, message_id) -> bytes | None` answers at once
+    # (no task, no await) when it cheaply can, and None to fall back to read_message.
+
     async def commit_deletes(self, principal: Principal, message_ids: list[int]) -> None:
         """UPDATE state: move these messages to Recoverable Items (never destroy them)."""
 

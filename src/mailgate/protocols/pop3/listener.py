@@ -78,6 +78,7 @@ class _Listener:
         "idle_timeout",
         "implicit_tls",
         "loop",
+        "read_message_now",
         "sessions",
         "ssl_context",
     )
@@ -95,6 +96,7 @@ class _Listener:
         self.ssl_context = ssl_context
         self.implicit_tls = implicit_tls
         self.crlf_messages = bool(getattr(backend, "messages_are_crlf", False))
+        self.read_message_now = getattr(backend, "read_message_now", None)
         self.idle_timeout = idle_timeout
         self.sessions: set[_Session] = set()
         self._interval = min(idle_timeout / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL)
@@ -242,11 +244,30 @@ class _Session(asyncio.Protocol):
                     self._closed = True
                     self._require_transport().close()
                     return
+                if isinstance(event, LoadMessage) and self._load_inline(event):
+                    continue  # answered without a task: the next turn sends it
                 self._task = self._listener.loop.create_task(self._perform(event))
                 return
         except Exception:
             logger.exception("session %s: internal error", self._id)
             self._abort()
+
+    def _load_inline(self, event: LoadMessage) -> bool:
+        """RETR/TOP of a message the backend can hand over at once (most mail is small)."""
+        read_now = self._listener.read_message_now
+        if read_now is None:
+            return False
+        core = self._require_core()
+        try:
+            message = read_now(self._require_principal(), event.message_id)
+        except Exception:
+            logger.exception("session %s: backend failure on LoadMessage", self._id)
+            core.backend_failed()
+            return True
+        if message is None:
+            return False
+        core.message_loaded(message)
+        return True
 
     async def _perform(self, event: Event) -> None:
         try:

@@ -56,16 +56,21 @@ class Pop3Service:
         with self._svc.reader.connect() as conn:
             return messages.maildrop(conn, account_id)
 
-    async def read_message(self, principal: Principal, message_id: int) -> bytes:
+    def _blob(self, principal: Principal, message_id: int) -> tuple[str, int]:
         session = self._holders.get(principal.account_id)
         blob = self._messages.get(session or "", {}).get(message_id)
         if blob is None:
             raise LookupError(f"message {message_id} is not in this maildrop")
-        digest, size = blob
-        if size <= INLINE_READ_LIMIT:
-            # Most mail is small and sits in the page cache: a direct read costs less than
-            # the hand-off to a worker thread and back.
-            return self._store.read(digest)
+        return blob
+
+    def read_message_now(self, principal: Principal, message_id: int) -> bytes | None:
+        """Small messages are read on the spot: they sit in the page cache, and a direct
+        read costs less than the hand-off to a worker thread and back."""
+        digest, size = self._blob(principal, message_id)
+        return self._store.read(digest) if size <= INLINE_READ_LIMIT else None
+
+    async def read_message(self, principal: Principal, message_id: int) -> bytes:
+        digest, _ = self._blob(principal, message_id)
         return await asyncio.to_thread(self._store.read, digest)
 
     async def commit_deletes(self, principal: Principal, message_ids: list[int]) -> None:
