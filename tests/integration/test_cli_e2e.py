@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from mailgate.db.schema import blobs as blobs_table
 from mailgate.db.schema import messages as messages_table
 from mailgate.directory.views import account_row
 from mailgate.service import Service
@@ -101,7 +102,9 @@ def test_delivered_mail_deleted_by_a_client_can_be_recovered(demo: Path):
     try:
         with svc.engine.begin() as conn:
             account_id = account_row(conn, f"alice@{D}").id
-            ids = list(conn.execute(select(messages_table.c.id)).scalars())
+            ids = list(conn.execute(select(messages_table.c.id).join(
+                blobs_table, blobs_table.c.digest == messages_table.c.digest).where(
+                blobs_table.c.subject == "Quarterly report")).scalars())
             assert messages.to_recoverable(conn, account_id, ids, svc.clock()) == 1
     finally:
         svc.dispose()
@@ -114,7 +117,7 @@ def test_delivered_mail_deleted_by_a_client_can_be_recovered(demo: Path):
     try:
         assert messages.list_recoverable(svc, f"alice@{D}") == []
         with svc.engine.connect() as conn:
-            assert messages.maildrop(conn, account_id)[0].message_id == ids[0]
+            assert ids[0] in [m.message_id for m in messages.maildrop(conn, account_id)]
     finally:
         svc.dispose()
 

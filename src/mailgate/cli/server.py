@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from datetime import UTC, datetime
 
 import click
@@ -53,6 +55,13 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
             click.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
 
 
+def _command() -> str:
+    """How the operator ran us (e.g. .venv/bin/mailgate), to print commands they can paste."""
+    name = sys.argv[0] if sys.argv and sys.argv[0].endswith("mailgate") else "mailgate"
+    return os.path.relpath(name) if os.path.isabs(name) and name.startswith(os.getcwd()) \
+        else name
+
+
 def _how_to_connect(svc: Service) -> list[str]:
     s = svc.settings
     lines = []
@@ -66,7 +75,7 @@ def _how_to_connect(svc: Service) -> list[str]:
                      "-u ADDRESS:PASSWORD")
     if http:
         lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
-    lines.append(f"  a door:       mailgate --data {s.data_dir} account show ADDRESS")
+    lines.append(f"  a door:       {_command()} --data {s.data_dir} account show ADDRESS")
     return lines
 
 

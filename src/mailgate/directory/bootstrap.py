@@ -12,6 +12,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.views import load_actor
 from mailgate.policy.catalogue import PROTOCOLS
 from mailgate.service import Service
+from mailgate.store import messages
 
 #: The built-in plan: every door on except POP (SPEC §3).
 STANDARD_PLAN = {p: p != "pop" for p in PROTOCOLS}
@@ -31,6 +32,17 @@ class DemoAccount:
     address: str
     password: str
     what: str
+
+
+def welcome(account: DemoAccount, domain: str) -> bytes:
+    """A first message in each demo mailbox, so a client has something to fetch."""
+    return (f"From: mailgate <postmaster@{domain}>\r\nTo: {account.address}\r\n"
+            f"Subject: Welcome to mailgate\r\nMessage-ID: <welcome.{account.address}>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"This is a demo account: {account.what}.\r\n"
+            "Every door of your mailbox (IMAP, POP, SMTP, webmail, API, calendars) is opened\r\n"
+            "and closed by policy; when one is closed, your mail client is told why.\r\n"
+            ).encode()
 
 
 def create_demo(svc: Service, domain: str) -> list[DemoAccount]:
@@ -62,4 +74,6 @@ def create_demo(svc: Service, domain: str) -> list[DemoAccount]:
                               "I need POP for my old mail client")
     cases.escalate(svc, helpdesk, case_id)
     cases.approve(svc, admin, case_id)
+    for account in demo:
+        messages.deliver(svc, account.address, welcome(account, domain))
     return demo
