@@ -247,3 +247,31 @@ def test_bad_input_over_the_wire_keeps_the_server_serving(server: RunningServer)
     client.pass_(PASSWORD)
     assert client.stat()[0] == 1
     client.quit()
+
+
+def test_modern_auth_and_network_rules_reach_the_client(server: RunningServer) -> None:
+    server.account("xia@example.test", PASSWORD)
+    server.cli("protocol", "set", "xia@example.test", "pop", "on")
+    server.cli("methods", "set", "account", "xia@example.test", "pop", "app_password,oauth")
+    client = _pop3s(server)
+    client.user("xia@example.test")
+    with pytest.raises(poplib.error_proto) as err:
+        client.pass_(PASSWORD)
+    assert err.value.args[0].startswith(b"-ERR [SYS/PERM] ModernAuthRequired: POP does not "
+                                        b"accept password sign-in")
+    server.cli("methods", "set", "account", "xia@example.test", "pop", "all")
+    server.cli("network", "set", "pop", "10.0.0.0/8")
+    client = _pop3s(server)
+    client.user("xia@example.test")
+    with pytest.raises(poplib.error_proto) as err:
+        client.pass_(PASSWORD)
+    assert b"ProtocolDisabled: POP is only available from the organisation's allowed " \
+        b"networks" in err.value.args[0]
+    server.cli("network", "set", "pop", "127.0.0.0/8", "::1/128")
+    client = _pop3s(server)
+    client.user("xia@example.test")
+    assert client.pass_(PASSWORD).startswith(b"+OK")
+    client.quit()
+    refused = server.cli("methods", "set", "account", "xia@example.test", "pop", "carrier",
+                         check=False)
+    assert refused.returncode == 1 and "unknown sign-in method 'carrier'" in refused.stderr

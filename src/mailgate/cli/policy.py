@@ -97,6 +97,39 @@ def plan_set(ctx: Context, name: str, proto: str, value: str, existing: str | No
         click.echo("dry run: nothing changed")
 
 
+@click.group("methods")
+def methods() -> None:
+    """Which sign-in methods a door accepts ("modern auth only" = no password)."""
+
+
+@methods.command("set")
+@click.argument("scope", type=click.Choice(["plan", "department", "account"]))
+@click.argument("name")
+@click.argument("proto", metavar="PROTOCOL")
+@click.argument("allowed", metavar="METHODS|all")
+@pass_ctx
+def methods_set(ctx: Context, scope: str, name: str, proto: str, allowed: str) -> None:
+    """e.g. `methods set department Physics imap app_password,oauth`; `all` lifts it."""
+    chosen = None if allowed == "all" else [m for m in allowed.split(",") if m]
+    doors.set_methods(ctx.service, ctx.actor(), scope, name, proto, chosen)
+    click.echo(f"{scope} {name}: {proto} accepts {allowed}")
+
+
+@click.group("network")
+def network() -> None:
+    """Client networks a door accepts sign-ins from."""
+
+
+@network.command("set")
+@click.argument("proto", metavar="PROTOCOL")
+@click.argument("networks", nargs=-1)
+@pass_ctx
+def network_set(ctx: Context, proto: str, networks: tuple[str, ...]) -> None:
+    """e.g. `network set pop 10.0.0.0/8 192.0.2.0/24`; no networks: anywhere."""
+    doors.set_networks(ctx.service, ctx.actor(), proto, list(networks))
+    click.echo(f"{proto}: sign-ins from {' '.join(networks) or 'anywhere'}")
+
+
 @click.group("role")
 def role() -> None:
     """Staff roles: helpdesk, admin, dept-admin."""
@@ -114,7 +147,7 @@ def role_grant(ctx: Context, address: str, name: str, department: str | None) ->
 
 
 def register(cli: click.Group) -> None:
-    for group in (protocol, department, plan, role):
+    for group in (protocol, department, plan, methods, network, role):
         cli.add_command(group)
 
 

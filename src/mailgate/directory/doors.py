@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
@@ -11,6 +12,8 @@ from mailgate.db.schema import (
     accounts,
     department_denials,
     departments,
+    method_rules,
+    network_rules,
     plan_defaults,
     plans,
     temporary_grants,
@@ -22,7 +25,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, NotFound
 from mailgate.directory.views import account_row, department_id, policy_view
-from mailgate.policy.catalogue import PROTOCOLS, normalise_protocol
+from mailgate.policy.catalogue import PROTOCOLS, normalise_method, normalise_protocol
 from mailgate.policy.decision import decide
 from mailgate.service import Service
 
@@ -187,3 +190,55 @@ def plan_set(svc: Service, actor: Actor, plan: str, protocol: str, enabled: bool
                affected=len(ids), kept=len(ids) if existing == "keep" else 0)
         return PlanChange(plan, protocol, old, enabled, len(ids), int(recent or 0), True,
                           existing)
+
+
+def set_methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str,
+                methods: list[str] | None) -> None:
+    """Which sign-in methods a door accepts for a plan, department or account (None: all)."""
+    protocol = normalise_protocol(protocol)
+    chosen = sorted({normalise_method(m) for m in methods}) if methods is not None else None
+    if chosen is not None and not chosen:
+        raise DirectoryError("name at least one method (password, app_password, oauth)")
+    with svc.engine.begin() as conn:
+        if scope == "plan":
+            authority.require_admin(actor, "change a plan's sign-in methods")
+            scope_id = conn.execute(select(plans.c.id).where(plans.c.name == name)).scalar()
+            if scope_id is None:
+                raise NotFound(f"no plan '{name}'")
+        elif scope == "department":
+            scope_id = department_id(conn, name)
+            authority.require_department_policy(actor, name, scope_id)
+        elif scope == "account":
+            authority.require_admin(actor, "change an account's sign-in methods")
+            scope_id = account_row(conn, name).id
+        else:
+            raise DirectoryError("scope is plan, department or account")
+        conn.execute(delete(method_rules).where(
+            method_rules.c.scope == scope, method_rules.c.scope_id == scope_id,
+            method_rules.c.protocol == protocol))
+        if chosen is not None:
+            conn.execute(method_rules.insert().values(scope=scope, scope_id=scope_id,
+                                                      protocol=protocol,
+                                                      methods=",".join(chosen)))
+        record(conn, svc.clock(), actor, "methods.set", scope=scope, scope_id=scope_id,
+               account=name if scope == "account" else None,
+               account_id=scope_id if scope == "account" else None,
+               target=name, protocol=protocol, methods=chosen or "all")
+
+
+def set_networks(svc: Service, actor: Actor, protocol: str, networks: list[str]) -> None:
+    """The client networks a door accepts sign-ins from (empty: anywhere)."""
+    protocol = normalise_protocol(protocol)
+    authority.require_admin(actor, "restrict a door to networks")
+    try:
+        parsed = [str(ipaddress.ip_network(n.strip(), strict=False)) for n in networks
+                  if n.strip()]
+    except ValueError as exc:
+        raise DirectoryError(f"invalid network: {exc}") from None
+    with svc.engine.begin() as conn:
+        conn.execute(delete(network_rules).where(network_rules.c.protocol == protocol))
+        if parsed:
+            conn.execute(network_rules.insert().values(protocol=protocol,
+                                                       networks=",".join(parsed)))
+        record(conn, svc.clock(), actor, "networks.set", scope="all", protocol=protocol,
+               networks=parsed or "anywhere")
