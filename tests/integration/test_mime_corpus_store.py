@@ -56,7 +56,12 @@ def test_every_mbox_imports_every_message(mailbox: Service) -> None:
     assert count == expected > 0
 
 
-def test_maildir_import_keeps_folders_flags_and_dates(mailbox: Service, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["threads", "processes"])
+def test_maildir_import_keeps_folders_flags_and_dates(mailbox: Service, tmp_path: Path,
+                                                     workers: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if workers == "processes":  # a big move-in parses in worker processes
+        monkeypatch.setattr(importer, "PROCESS_POOL_FROM", 1)
     root = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp", ".Sent/cur", ".Sent/new", ".Projects.2026/cur"):
         (root / sub).mkdir(parents=True, exist_ok=True)

@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mailgate import mime
 from mailgate.directory.views import account_row
 from mailgate.service import Service
+from mailgate.store.blobs import BlobStore
 from mailgate.store.folders import SPECIAL_ALIASES
-from mailgate.store.messages import Incoming, blob_store, prepare, store_prepared
+from mailgate.store.messages import Incoming, blob_store, store_prepared, write_message
 
 MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted",
                  "D": "\\Draft"}
 BATCH = 500
+PROCESS_POOL_FROM = 2000  # messages; measured: 10 000 import in 7.5 s with processes, 12.9 s
+                          # with threads; below ~2 000 the processes' start-up dominates
 
 
 @dataclass(frozen=True)
 class Source:
-    """One message file (or mbox entry) and the folder it goes to."""
+    """One message — a file, or the bytes of an mbox entry — and the folder it goes to."""
 
     folder: str
-    load: Callable[[], bytes]
+    content: str | bytes  # a path to read, or the message itself
     flags: tuple[str, ...]
     internal_date: float | None
 
@@ -75,14 +80,13 @@ def maildir_sources(root: Path) -> list[Source]:
                 files += [(e.name, e.path, sub) for e in os.scandir(folder / sub) if e.is_file()]
         files.sort(key=lambda f: (f[0].split(".")[0].zfill(12), f[0]))
         for filename, path, _ in files:
-            sources.append(Source(name, (lambda p=path: Path(p).read_bytes()),
-                                  _flags(filename, keywords), os.stat(path).st_mtime))
+            sources.append(Source(name, path, _flags(filename, keywords),
+                                  os.stat(path).st_mtime))
     return sources
 
 
 def mbox_sources(path: Path, folder: str) -> list[Source]:
-    return [Source(folder, (lambda m=m: m), (), None)
-            for m in mime.split_mbox(path.read_bytes())]
+    return [Source(folder, m, (), None) for m in mime.split_mbox(path.read_bytes())]
 
 
 def sources_for(path: Path, folder: str = "INBOX") -> list[Source]:
@@ -95,29 +99,43 @@ def sources_for(path: Path, folder: str = "INBOX") -> list[Source]:
     raise ValueError(f"{path} does not exist")
 
 
+def _prepare(blob_root: str, limit: int, content: str | bytes
+             ) -> tuple[str, mime.ParsedMessage]:
+    """In a worker process: read, normalise, parse and write one blob (synced later)."""
+    raw = Path(content).read_bytes() if isinstance(content, str) else content
+    digest, _, parsed = write_message(BlobStore(Path(blob_root)), limit, raw, durable=False)
+    return digest, parsed
+
+
+def _pool(count: int) -> Executor:
+    """Processes for a real move-in (parsing is CPU-bound); threads when starting
+    processes would cost more than they save."""
+    if count < PROCESS_POOL_FROM:
+        return ThreadPoolExecutor(max_workers=4)
+    return ProcessPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 8)),
+                               mp_context=multiprocessing.get_context("spawn"))
+
+
 def import_sources(svc: Service, address: str, sources: list[Source],
                    progress: Callable[[int], None] = lambda n: None) -> dict[str, int]:
-    """Store every source: blobs written by a small thread pool, made durable with one
-    filesystem sync per batch, then the batch's rows committed in one transaction."""
+    """Store every source. Worker processes (parsing is CPU-bound) write the blobs; one
+    filesystem sync per batch makes them durable; then the batch's rows are committed."""
     with svc.reader.connect() as conn:
         account_id = int(account_row(conn, address).id)
     counts: dict[str, int] = {}
     store = blob_store(svc)
-
-    def work(source: Source):  # type: ignore[no-untyped-def]
-        raw = source.load()
-        digest, _, parsed = prepare(svc, raw, durable=False)
-        return source.folder, (digest, parsed, Incoming(b"", source.flags, source.internal_date))
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        # The workers run ahead (the next batch is written while this one commits); their
-        # results are small (digest + parsed structure), the message bytes are not kept.
-        results = pool.map(work, sources)
+    prepare = functools.partial(_prepare, str(store.root),
+                                int(svc.settings.get("storage", "max_message_bytes")))
+    with _pool(len(sources)) as pool:
+        # The workers run ahead (the next batch is written while this one commits).
+        results = zip(sources, pool.map(prepare, (s.content for s in sources), chunksize=16),
+                      strict=True)
         while batch := list(itertools.islice(results, BATCH)):
             store.sync()  # every blob of the batch is on disk before any row points at it
             by_folder: dict[str, list] = {}  # type: ignore[type-arg]
-            for folder, item in batch:
-                by_folder.setdefault(folder, []).append(item)
+            for source, (digest, parsed) in batch:
+                by_folder.setdefault(source.folder, []).append(
+                    (digest, parsed, Incoming(b"", source.flags, source.internal_date)))
             now = svc.clock()
             with svc.engine.begin() as conn:
                 for folder, items in by_folder.items():

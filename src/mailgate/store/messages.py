@@ -60,19 +60,23 @@ def _insert_ignore(conn: Connection, table, rows: list[dict]) -> None:  # type: 
     conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
-def prepare(svc: Service, raw: bytes, durable: bool = True
-            ) -> tuple[str, bytes, mime.ParsedMessage]:
+def write_message(store: BlobStore, limit: int, raw: bytes, durable: bool = True
+                  ) -> tuple[str, bytes, mime.ParsedMessage]:
     """Normalise, parse and write one message; returns (digest, crlf bytes, parsed).
 
-    With durable=False the caller must `blob_store(svc).sync()` before committing rows.
+    With durable=False the caller must `store.sync()` before committing rows.
     """
-    limit = int(svc.settings.get("storage", "max_message_bytes"))
     if len(raw) > limit:
         raise MessageRejected(f"message is {len(raw)} bytes; the limit is {limit}")
     data = mime.to_crlf(raw)
     parsed = mime.parse(data)
-    digest = blob_store(svc).write(data, durable=durable)
-    return digest, data, parsed
+    return store.write(data, durable=durable), data, parsed
+
+
+def prepare(svc: Service, raw: bytes) -> tuple[str, bytes, mime.ParsedMessage]:
+    """`write_message` durably, into this data directory's store."""
+    return write_message(blob_store(svc), int(svc.settings.get("storage", "max_message_bytes")),
+                         raw)
 
 
 def _blob_row(digest: str, parsed: mime.ParsedMessage) -> dict:  # type: ignore[type-arg]
