@@ -15,6 +15,7 @@ from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
+from mailgate.periodic import Periodic
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
@@ -48,15 +49,10 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> Non
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
 
-async def _purge_loop(svc: Service) -> None:
-    while True:
-        try:
-            removed = await asyncio.to_thread(purge_expired, svc)
-            if removed:
-                log.info("purged expired recoverable items", extra={"count": removed})
-        except Exception:
-            log.exception("purging Recoverable Items failed")
-        await asyncio.sleep(PURGE_EVERY)
+async def _purge(svc: Service) -> None:
+    removed = await asyncio.to_thread(purge_expired, svc)
+    if removed:
+        log.info("purged expired recoverable items", extra={"count": removed})
 
 
 async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
@@ -85,7 +81,9 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
                 raise OSError(f"the HTTP listener could not start on {where[0]}:{where[1]}")
             await asyncio.sleep(0.01)
         rt.endpoints.append(f"http {where[0]}:{where[1]}")
-    purge = asyncio.get_running_loop().create_task(_purge_loop(svc))
+    purge = Periodic("purging Recoverable Items", PURGE_EVERY, lambda: _purge(svc),
+                     immediately=True)
+    purge.start()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -101,7 +99,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
         log.info("mailgate stopping")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        purge.cancel()
+        await purge.stop()
         for server in rt.servers:
             server.close()
         if http is not None and http_task is not None:

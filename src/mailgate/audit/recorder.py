@@ -8,7 +8,6 @@ so entries are queued and written together a few times a second, off the event l
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from dataclasses import dataclass
 
@@ -17,9 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.audit import log as audit_log
 from mailgate.db.schema import live_sessions, usage
+from mailgate.periodic import Periodic
 from mailgate.service import Service
-
-log = logging.getLogger("mailgate.audit")
 
 
 @dataclass(frozen=True)
@@ -40,12 +38,12 @@ class Recorder:
 
     def __init__(self, svc: Service, interval: float = 0.2) -> None:
         self._svc = svc
-        self._interval = interval
+        self._loop = Periodic("writing sign-in evidence", interval,
+                              lambda: asyncio.to_thread(self.flush))
         self._attempts: list[Attempt] = []
         self._opened: list[dict[str, object]] = []
         self._closed: list[str] = []
         self._lock = threading.Lock()
-        self._task: asyncio.Task[None] | None = None
 
     def attempt(self, attempt: Attempt) -> None:
         with self._lock:
@@ -60,24 +58,11 @@ class Recorder:
             self._closed.append(session_id)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()
         await asyncio.to_thread(self.flush)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await asyncio.to_thread(self.flush)
-            except Exception:  # a failed write must not stop the server; next flush retries
-                log.exception("writing sign-in evidence failed")
 
     def flush(self) -> None:
         with self._lock:

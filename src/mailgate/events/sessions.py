@@ -21,6 +21,7 @@ from mailgate.audit.recorder import Recorder
 from mailgate.db.schema import accounts, temporary_grants
 from mailgate.directory.views import policy_view
 from mailgate.events import log as events
+from mailgate.periodic import Periodic
 from mailgate.policy.decision import Decision, decide
 from mailgate.service import Service
 
@@ -99,35 +100,22 @@ class EventFollower:
         self._svc = svc
         self._registry = registry
         self._on_change = on_change
-        self._interval = int(svc.settings.get("policy", "propagation_poll_ms")) / 1000
+        interval = int(svc.settings.get("policy", "propagation_poll_ms")) / 1000
+        self._loop = Periodic("following events", interval, self.tick)
         self._last_id = 0
         self._last_tick = svc.clock()
-        self._task: asyncio.Task[None] | None = None
         self.closed_total = 0
 
     async def start(self) -> None:
         self._last_id = await asyncio.to_thread(self._latest)
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()
 
     def _latest(self) -> int:
         with self._svc.reader.connect() as conn:
             return events.latest_id(conn)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("following events failed; retrying")
 
     async def tick(self) -> None:
         live = set(self._registry.accounts())
@@ -138,7 +126,7 @@ class EventFollower:
         if decisions:
             self.closed_total += self._registry.close_denied(decisions)
 
-    def _affected(self, conn: Connection, live: set[int], now: float) -> set[int] | None:
+    def _affected(self, conn: Connection, now: float) -> set[int] | None:
         """Accounts touched since the last tick; None means 'maybe any account'."""
         new = events.since(conn, self._last_id)
         changed: set[int] = set()
@@ -166,7 +154,7 @@ class EventFollower:
                 ) -> tuple[dict[str, Decision], set[int] | None]:
         now = self._svc.clock()
         with self._svc.reader.connect() as conn:
-            affected = self._affected(conn, live, now)
+            affected = self._affected(conn, now)
             targets = live if affected is None else live & affected
             decisions: dict[str, Decision] = {}
             for account_id in targets:
