@@ -14,7 +14,7 @@ from mailgate.db.schema import (
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
-from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition, NotAllowed
+from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition
 from mailgate.directory.views import (
     account_row,
     department_id,
@@ -183,8 +183,3 @@ def grant_role(svc: Service, actor: Actor, address: str, role: str,
         conn.execute(roles.insert().values(account_id=row.id, role=role, department_id=dept))
         record(conn, now, actor, "role.grant", account=row.address, scope="none",
                after={"role": role, "department": department})
-
-
-def ensure_not_self_escalation(actor: Actor, target_id: int) -> None:
-    if actor.account_id == target_id and not actor.is_admin:
-        raise NotAllowed("staff cannot change their own account's doors; ask a colleague")

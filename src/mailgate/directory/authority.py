@@ -97,3 +97,9 @@ def require_case_open(actor: Actor, account_id: int, address: str) -> None:
     if actor.is_staff or actor.account_id == account_id:
         return
     _refuse(f"only {address} themselves, the help desk or the mail team can open a case for it")
+
+
+def require_not_self(actor: Actor, target_id: int) -> None:
+    """Staff may not open or approve doors on their own account (admins excepted)."""
+    if actor.account_id == target_id and not actor.is_admin:
+        _refuse("staff cannot change their own account's doors; ask a colleague")

@@ -8,7 +8,6 @@ from sqlalchemy import select, update
 
 from mailgate.db.schema import accounts, cases
 from mailgate.directory import authority
-from mailgate.directory.accounts import ensure_not_self_escalation
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.doors import apply_account_setting
@@ -79,7 +78,7 @@ def _decide(svc: Service, actor: Actor, case_id: int, status: str,
             authority.require_staff(actor, "deny cases")
         else:
             authority.require_staff(actor, "approve cases")
-            ensure_not_self_escalation(actor, case.account_id)
+            authority.require_not_self(actor, case.account_id)
             try:
                 authority.require_protocol_change(actor, case.address, case.protocol,
                                                   case.want, svc.restricted)

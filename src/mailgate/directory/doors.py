@@ -20,7 +20,6 @@ from mailgate.db.schema import (
     usage,
 )
 from mailgate.directory import authority
-from mailgate.directory.accounts import ensure_not_self_escalation
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, NotFound
@@ -74,7 +73,7 @@ def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enable
     authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
     with svc.engine.begin() as conn:
         row = account_row(conn, address)
-        ensure_not_self_escalation(actor, row.id)
+        authority.require_not_self(actor, row.id)
         apply_account_setting(conn, svc, actor, row.id, protocol, enabled, seconds=seconds,
                               reason=reason)
 

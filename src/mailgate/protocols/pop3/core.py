@@ -27,6 +27,7 @@ from mailgate.auth.sasl import (
     ServerMechanism,
     create_mechanism,
 )
+from mailgate.protocols import refusals
 from mailgate.protocols.pop3 import replies
 from mailgate.protocols.pop3.backend import MaildropEntry, Principal
 from mailgate.protocols.pop3.events import (
@@ -178,7 +179,7 @@ class Pop3Core:
         self._answered(Authenticate)
         if isinstance(result, Refusal):
             self._auth_failures += 1
-            self._send(replies.refusal(result))
+            self._send(refusals.pop3(result))
             if self._auth_failures >= self._limits.auth_failures:
                 self._state = State.CLOSED
             return
@@ -335,7 +336,7 @@ class Pop3Core:
         if not name:
             self._error(replies.usage("USER"))
         elif not self._plaintext_allowed():
-            self._error(replies.refusal(Refusal("privacy")))
+            self._error(refusals.pop3(Refusal("privacy")))
         else:
             self._user = name
             self._ok(replies.USER_ACCEPTED)
@@ -346,7 +347,7 @@ class Pop3Core:
         if not has_argument:
             self._error(replies.usage("PASS"))
         elif not self._plaintext_allowed():
-            self._error(replies.refusal(Refusal("privacy")))
+            self._error(refusals.pop3(Refusal("privacy")))
         elif user is None:
             self._error(replies.USER_FIRST)
         else:
@@ -367,7 +368,7 @@ class Pop3Core:
             self._error(replies.UNSUPPORTED_MECHANISM)
             return None
         if not self._plaintext_allowed():
-            self._error(replies.refusal(Refusal("privacy")))
+            self._error(refusals.pop3(Refusal("privacy")))
             return None
         try:
             step = mechanism.start(words[1] if len(words) == 2 else None)

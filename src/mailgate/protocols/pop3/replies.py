@@ -7,8 +7,6 @@ conflict, so only `IN_USE` may contain them (`tests/unit/test_pop3_core.py` scan
 
 from __future__ import annotations
 
-from mailgate.protocols.refusals import Refusal, pop3
-
 GREETING = "+OK mailgate POP3 ready"
 SIGNING_OFF = "+OK mailgate POP3 signing off"
 NOOP = "+OK"
@@ -99,8 +97,3 @@ def sasl_failed(reason: str) -> str:
 
 def sasl_challenge(encoded: str) -> str:
     return f"+ {encoded}"
-
-
-def refusal(refused: Refusal) -> str:
-    """The refusal line from the one table (which keeps it free of l-o-c-k)."""
-    return pop3(refused)
