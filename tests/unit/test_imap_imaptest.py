@@ -157,7 +157,7 @@ def frame(command: bytes) -> list[Received]:
 
 
 @pytest.mark.skipif(not SCRIPTS.is_dir(), reason=f"imaptest scripts not found at {SCRIPTS}")
-@pytest.mark.parametrize("script", script_files, ids=lambda path: path.name)
+@pytest.mark.parametrize("script", script_files or [SCRIPTS], ids=lambda path: path.name)
 def test_every_imaptest_command_parses_as_the_script_expects(script: Path) -> None:
     header, commands = read_script(script)
     required = set(header.get("capabilities", "").upper().split())

@@ -1,10 +1,10 @@
 """The lexical layer of IMAP commands: tags, atoms, strings, literals, numbers, lists.
 
 `Reader` walks one framed command (its lines and literals) for the grammar modules
-(`parser`, `search`, `fetch`). Every method either returns the token it read or raises
-`CommandSyntaxError`, whose message is one short line safe to send to the client (it never
-quotes client bytes other than validated atoms). Keywords are matched case-insensitively:
-`keyword()` returns them upper-cased.
+(`arguments`, `parser`, `selected`, `search`, `fetch`). Every method returns the token it
+read or raises `CommandSyntaxError`, whose message is one short line safe to send to the
+client (it never quotes client bytes other than validated atoms). Keywords are matched
+case-insensitively: `keyword()` returns them upper-cased.
 """
 
 from __future__ import annotations
