@@ -45,6 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "tls_cert": "",
         "tls_key": "",
         "max_message_bytes": 52428800,
+        "quota_mib": 10240,
     },
 }
 

@@ -1,0 +1,205 @@
+"""FETCH responses from stored rows: precomputed structure joined, sections read by offset.
+
+ENVELOPE, BODYSTRUCTURE and BODY are kept in wire form at delivery, so most items are string
+joins; BODY[section]<partial> is a seek into the message file (`store.selected`). The only
+work done per FETCH is picking header fields (HEADER.FIELDS) and decoding BINARY parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailgate.protocols.imap.fetch import (
+    FetchAttribute,
+    FetchBinarySize,
+    FetchBody,
+    FetchItem,
+    Section,
+)
+from mailgate.store import flags as flagset
+from mailgate.store.selected import FetchRow, section_range
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_FIELD_START = re.compile(rb"(?m)^([^\s:]+)[ \t]*:")
+_CTE = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*([^\s;]*)")
+STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
+
+Reader = Callable[[str, int, int], bytes]  # (digest, start, end) -> bytes
+
+
+class UnknownEncoding(ValueError):
+    """BINARY of a part whose Content-Transfer-Encoding is unknown ([UNKNOWN-CTE])."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPlan:
+    """What a FETCH needs from the store, worked out once per command."""
+
+    items: tuple[FetchItem, ...]
+    structure: bool  # the blob columns (structure, part offsets) are needed
+    sets_seen: bool  # a non-peek body item: \\Seen is set on read-write mailboxes
+
+
+def plan(items: tuple[FetchItem, ...], uid: bool) -> FetchPlan:
+    if uid and FetchAttribute("UID") not in items:
+        items = (FetchAttribute("UID"), *items)
+    structure = any(not isinstance(i, FetchAttribute) or i.name in STRUCTURE_ITEMS
+                    or i.name in ("RFC822.HEADER", "RFC822.TEXT") for i in items)
+    sets_seen = any((isinstance(i, FetchBody) and not i.peek)
+                    or (isinstance(i, FetchAttribute) and i.name in ("RFC822", "RFC822.TEXT"))
+                    for i in items)
+    return FetchPlan(items, structure, sets_seen)
+
+
+def internal_date(when: float) -> str:
+    tm = time.gmtime(when)
+    return (f'"{tm.tm_mday:02d}-{_MONTHS[tm.tm_mon - 1]}-{tm.tm_year:04d} '
+            f'{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} +0000"')
+
+
+def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
+           extra_flags: bool = False) -> list[bytes]:
+    """The `* seq FETCH (...)` response as chunks to write (literals kept as bytes)."""
+    out: list[bytes] = []
+    text: list[str] = [f"* {seq} FETCH ("]
+    first = True
+
+    def item(value: str) -> None:
+        nonlocal first
+        text.append(value if first else " " + value)
+        first = False
+
+    def literal(name: str, data: bytes, binary: bool = False) -> None:
+        prefix = "~" if binary and b"\x00" in data else ""
+        item(f"{name} {prefix}{{{len(data)}}}\r\n")
+        out.append("".join(text).encode())
+        out.append(data)
+        text.clear()
+
+    for wanted in fetch_plan.items:
+        if isinstance(wanted, FetchAttribute):
+            name = wanted.name
+            if name == "FLAGS":
+                item(f"FLAGS ({' '.join(flagset.split(row.flags))})")
+            elif name == "UID":
+                item(f"UID {row.uid}")
+            elif name == "MODSEQ":
+                item(f"MODSEQ ({row.modseq})")
+            elif name == "INTERNALDATE":
+                item(f"INTERNALDATE {internal_date(row.internal_date)}")
+            elif name == "RFC822.SIZE":
+                item(f"RFC822.SIZE {row.size}")
+            elif name == "ENVELOPE":
+                item(f"ENVELOPE {row.envelope}")
+            elif name == "BODYSTRUCTURE":
+                item(f"BODYSTRUCTURE {row.bodystructure}")
+            elif name == "BODY":
+                item(f"BODY {row.body}")
+            elif name == "RFC822":
+                literal("RFC822", read(row.digest, 0, row.size))
+            elif name == "RFC822.HEADER":
+                literal("RFC822.HEADER", read(row.digest, 0, row.header_size or 0))
+            elif name == "RFC822.TEXT":
+                literal("RFC822.TEXT", read(row.digest, row.header_size or 0, row.size))
+        elif isinstance(wanted, FetchBody):
+            data = body_section(row, wanted, read)
+            if wanted.binary:
+                label = f"BINARY[{'.'.join(map(str, wanted.section.part))}]"
+            else:
+                label = f"BODY[{wanted.section}]"
+            if wanted.partial is not None:
+                label += f"<{wanted.partial[0]}>"
+            if data is None:
+                item(f"{label} NIL")
+            else:
+                literal(label, data, wanted.binary)
+        elif isinstance(wanted, FetchBinarySize):
+            data = binary_part(row, wanted.part, read)
+            item(f"BINARY.SIZE[{'.'.join(map(str, wanted.part))}] "
+                 f"{0 if data is None else len(data)}")
+    if extra_flags:
+        item(f"FLAGS ({' '.join(flagset.split(row.flags))})")
+    text.append(")\r\n")
+    out.append("".join(text).encode())
+    return out
+
+
+def body_section(row: FetchRow, wanted: FetchBody, read: Reader) -> bytes | None:
+    """BODY[section]<partial> or BINARY[part]<partial>; None when there is no such part."""
+    section = wanted.section
+    if wanted.binary:
+        data = binary_part(row, section.part, read)
+    elif section.fields:
+        spec = ".".join([*map(str, section.part), "HEADER"])
+        found = section_range(row, spec)
+        if found is None:
+            return None
+        data = header_fields(read(row.digest, *found), section.fields,
+                             keep=section.text == "HEADER.FIELDS")
+    else:
+        found = section_range(row, _spec(section))
+        if found is None:
+            return None if section.part else b""
+        if wanted.partial is not None:
+            start, end = found
+            first = min(start + wanted.partial[0], end)
+            return read(row.digest, first, min(first + wanted.partial[1], end))
+        return read(row.digest, *found)
+    if data is None or wanted.partial is None:
+        return data
+    origin, count = wanted.partial
+    return data[origin:origin + count]
+
+
+def _spec(section: Section) -> str:
+    return ".".join([*map(str, section.part), *([section.text] if section.text else [])])
+
+
+def header_fields(block: bytes, names: tuple[str, ...], keep: bool) -> bytes:
+    """The fields of a header block named (`keep`) or not named in `names`, then CRLF."""
+    wanted = {n.upper().encode() for n in names}
+    picked: list[bytes] = []
+    taking = False
+    for line in block.split(b"\r\n"):
+        if not line:
+            continue
+        if line[:1] in (b" ", b"\t"):
+            if taking:
+                picked.append(line)
+            continue
+        match = _FIELD_START.match(line)
+        taking = match is not None and (match[1].upper() in wanted) == keep
+        if taking:
+            picked.append(line)
+    return b"".join(line + b"\r\n" for line in picked) + b"\r\n"
+
+
+def binary_part(row: FetchRow, part: tuple[int, ...], read: Reader) -> bytes | None:
+    """BINARY[part]: the part's body with its Content-Transfer-Encoding undone (RFC 3516)."""
+    if not part:
+        return read(row.digest, 0, row.size)
+    path = ".".join(map(str, part))
+    body = section_range(row, path)
+    mime_header = section_range(row, path + ".MIME")
+    if body is None:
+        return None
+    header = read(row.digest, *mime_header) if mime_header else b""
+    found = _CTE.search(header)
+    encoding = found[1].lower() if found else b"7bit"
+    data = read(row.digest, *body)
+    if encoding in (b"7bit", b"8bit", b"binary", b""):
+        return data
+    if encoding == b"base64":
+        try:
+            return base64.b64decode(b"".join(data.split()), validate=False)
+        except (binascii.Error, ValueError):
+            raise UnknownEncoding("the part's base64 is damaged") from None
+    if encoding == b"quoted-printable":
+        return quopri.decodestring(data)
+    raise UnknownEncoding(f"unknown Content-Transfer-Encoding {encoding[:40].decode(errors='replace')}")

@@ -1,0 +1,184 @@
+"""The asyncio adapter of the IMAP door: sockets in, framed commands to `ImapSession`.
+
+One task per connection reads, frames (`framer.CommandFramer`) and runs one command at a
+time, so pipelined commands are answered in order; replies are written as they are made
+and the task waits for the socket to drain before it reads more. STARTTLS discards what
+the client sent before the handshake (command injection). One sweep per listener ends
+connections idle past the timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+
+from mailgate.auth.gate import is_loopback
+from mailgate.protocols.imap.framer import (
+    NEED_DATA,
+    CommandFramer,
+    FramingError,
+    Limits,
+    NeedContinuation,
+    Received,
+)
+from mailgate.protocols.imap.service import ImapService
+from mailgate.protocols.imap.session import ImapSession
+
+log = logging.getLogger("mailgate.imap")
+
+_READ_SIZE = 65536
+_SWEEP_INTERVAL = 15.0
+
+
+async def start_imap_server(backend: ImapService, host: str, port: int,
+                            ssl_context: ssl.SSLContext | None, implicit_tls: bool, *,
+                            sock: socket.socket | None = None,
+                            idle_timeout: float = 1800.0,
+                            signin_timeout: float = 60.0) -> asyncio.Server:
+    """Listen for IMAP: `imap` (STARTTLS offered when `ssl_context` is given) or, with
+    `implicit_tls`, `imaps`."""
+    if implicit_tls and ssl_context is None:
+        raise ValueError("implicit TLS needs an ssl_context")
+    listener = _Listener(backend, ssl_context, implicit_tls, idle_timeout, signin_timeout)
+    tls = ssl_context if implicit_tls else None
+    if sock is not None:
+        server = await asyncio.start_server(listener.serve, sock=sock, ssl=tls, backlog=1024)
+    else:
+        server = await asyncio.start_server(listener.serve, host, port, ssl=tls, backlog=1024)
+    listener.sweep_while_serving(server)
+    return server
+
+
+class _Listener:
+    """What the connections of one listening socket share, and the idle sweep."""
+
+    def __init__(self, backend: ImapService, ssl_context: ssl.SSLContext | None,
+                 implicit_tls: bool, idle_timeout: float, signin_timeout: float) -> None:
+        self.backend = backend
+        self.ssl_context = ssl_context
+        self.implicit_tls = implicit_tls
+        self.idle_timeout = idle_timeout
+        self.signin_timeout = signin_timeout
+        self.connections: set[_Connection] = set()
+        self.limits = Limits(literal=backend.max_message_bytes,
+                             command=backend.max_message_bytes * 2 + 65536)
+        self._server: asyncio.Server | None = None
+
+    def sweep_while_serving(self, server: asyncio.Server) -> None:
+        self._server = server
+        asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for conn in list(self.connections):
+            conn.expire_if_idle(now)
+        assert self._server is not None
+        if self._server.is_serving() or self.connections:
+            asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = _Connection(self, reader, writer)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+
+
+class _Connection:
+    """One IMAP connection: the `Output` of its session."""
+
+    def __init__(self, listener: _Listener, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self._listener = listener
+        self._reader = reader
+        self._writer = writer
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if isinstance(peername, tuple) else ""
+        self._framer = CommandFramer(listener.limits)
+        self._session = ImapSession(listener.backend, self, peer=peer,
+                                    loopback=is_loopback(peer),
+                                    tls_active=listener.implicit_tls,
+                                    tls_available=listener.ssl_context is not None)
+        loop = asyncio.get_running_loop()
+        self._started = self.last_activity = loop.time()
+
+    # -- Output ---------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def drain(self) -> None:
+        try:
+            await self._writer.drain()
+        except (ConnectionError, RuntimeError):
+            self._session.finish()
+
+    async def start_tls(self) -> bool:
+        context = self._listener.ssl_context
+        assert context is not None
+        self._framer.clear()  # nothing sent before the handshake counts
+        try:
+            await self._writer.drain()
+            await self._writer.start_tls(context)
+        except (OSError, ssl.SSLError, ConnectionError, asyncio.TimeoutError) as exc:
+            log.info("imap session %s: TLS negotiation failed: %r", self._session.id, exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if not self._writer.is_closing():
+            self._writer.close()
+
+    # -- the connection's life ------------------------------------------------------------
+
+    def expire_if_idle(self, now: float) -> None:
+        session = self._session
+        if not session.signed_in and now - self._started > self._listener.signin_timeout:
+            session.bye("Sign-in took too long.")
+        elif now - self.last_activity > self._listener.idle_timeout:
+            session.bye("Autologout: idle for too long.")
+
+    async def run(self) -> None:
+        session = self._session
+        try:
+            self.write(session.greeting())
+            while not session.closed:
+                event = self._framer.next_event(plain_line=session.wants_line)
+                if event is NEED_DATA:
+                    await self.drain()
+                    data = await self._reader.read(_READ_SIZE)
+                    if not data:
+                        break
+                    self.last_activity = asyncio.get_running_loop().time()
+                    self._framer.receive_data(data)
+                elif isinstance(event, NeedContinuation):
+                    if session.literal_allowed(event.size):
+                        self.write(b"+ Ready for literal data\r\n")
+                    else:
+                        self._framer.reject_literal()
+                        session.bad(event.tag, "Sign in before sending large literals")
+                elif isinstance(event, FramingError):
+                    session.bad(event.tag, event.message)
+                elif isinstance(event, Received):
+                    await self._run_command(event)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            session.finish()
+            try:
+                await self._writer.wait_closed()
+            except (ConnectionError, ssl.SSLError, OSError):
+                pass
+
+    async def _run_command(self, event: Received) -> None:
+        try:
+            await self._session.handle(event.command)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("imap session %s: internal error", self._session.id)
+            self._session.bye("Internal server error; the session ends here.")

@@ -1,0 +1,243 @@
+"""The IMAP commands on the selected folder's messages: FETCH, STORE, SEARCH, COPY, MOVE,
+EXPUNGE and CHECK (and their UID forms).
+
+FETCH runs in batches of `FETCH_BATCH` messages: one worker-thread hop per batch reads the
+rows (one query), the message sections (seeks) and renders the responses; the event loop
+only writes them out, waiting for the socket to drain between batches.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mailgate.protocols.imap import commands as c
+from mailgate.protocols.imap import fetching
+from mailgate.protocols.imap.fetch import FetchAttribute
+from mailgate.protocols.imap.searching import store_key, uses_modseq
+from mailgate.protocols.imap.view import MailboxView
+from mailgate.protocols.imap.wire import compact_set
+from mailgate.store import selected, transfer
+from mailgate.store.errors import MailboxNotFound
+from mailgate.store.flags import FlagOperation
+from mailgate.store.search import search as store_search
+from mailgate.store.uidsets import UidSet
+
+if TYPE_CHECKING:
+    from mailgate.protocols.imap.session import Handler, ImapSession
+
+FETCH_BATCH = 1000
+MODSEQ = FetchAttribute("MODSEQ")
+_OPERATIONS = {"": FlagOperation.REPLACE, "+": FlagOperation.ADD, "-": FlagOperation.REMOVE}
+
+
+def _view(session: ImapSession) -> MailboxView:
+    assert session.view is not None
+    return session.view
+
+
+def _account(session: ImapSession) -> int:
+    assert session.principal is not None
+    return session.principal.account_id
+
+
+def _numbers(view: MailboxView, uids: list[int], as_uids: bool) -> list[int]:
+    if as_uids:
+        return uids
+    return [seq for uid in uids if (seq := view.seq_of(uid)) is not None]
+
+
+async def fetch(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Fetch)
+    view = _view(session)
+    wanted = view.uid_set(command.messages, command.uid)
+    plan = fetching.plan(command.items, command.uid)
+    if command.changed_since is not None:  # CHANGEDSINCE implies MODSEQ (RFC 7162)
+        view.condstore = True
+        if MODSEQ not in plan.items:
+            plan = fetching.plan((*plan.items, MODSEQ), command.uid)
+    if command.vanished and command.changed_since is not None:
+        gone = await session.backend.read(selected.vanished_since, view.folder_id,
+                                          command.changed_since, wanted)
+        if gone:
+            session.send(f"* VANISHED (EARLIER) {compact_set(gone)}\r\n")
+    seen_now: set[int] = set()
+    if plan.sets_seen and not view.read_only:
+        seen_now = await _mark_seen(session, view, wanted)
+    announced = view.uids_in(wanted)
+    for start in range(0, len(announced), FETCH_BATCH):
+        batch = announced[start:start + FETCH_BATCH]
+        chunks = await session.backend.read(_render_batch, session.backend, view, batch,
+                                            plan, command.changed_since, seen_now)
+        if session.closed or session.view is not view:
+            return
+        for chunk in chunks:
+            session.send(chunk)
+        await session.out.drain()
+    if command.uid:
+        await session.report_changes()
+    session.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
+
+
+def _render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
+                  plan: fetching.FetchPlan, changed_since: int | None,
+                  seen_now: set[int]) -> list[bytes]:
+    """Worker thread: the rows of one batch and their rendered FETCH responses."""
+    out: list[bytes] = []
+    rows = selected.fetch(conn, view.folder_id, UidSet.of(batch), structure=plan.structure,
+                          changed_since=changed_since)
+    for row in rows:
+        seq = view.seq_of(row.uid)
+        if seq is None:
+            continue
+        out.extend(fetching.render(seq, row, plan, backend.read_range,
+                                   extra_flags=row.uid in seen_now))
+    return out
+
+
+async def _mark_seen(session: ImapSession, view: MailboxView, wanted: UidSet) -> set[int]:
+    """Reading a body sets \\Seen (RFC 9051 §6.4.5); the UIDs that got it now."""
+    unseen = [uid for uid in view.uids_in(wanted)
+              if "\\Seen" not in view.flags[view.seq_of(uid) - 1].split()]  # type: ignore[operator]
+    if not unseen:
+        return set()
+    result = await session.backend.write(transfer.store_flags, view.folder_id,
+                                         UidSet.of(unseen), FlagOperation.ADD, ["\\Seen"])
+    for state in result.stored:
+        view.record(state)
+    return set(unseen)
+
+
+async def store(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Store)
+    view = _view(session)
+    wanted = view.uid_set(command.messages, command.uid)
+    if view.read_only:
+        session.no(command.tag, "[READ-ONLY] The mailbox is open read-only")
+        return
+    if command.unchanged_since is not None:
+        view.condstore = True
+    result = await session.backend.write(transfer.store_flags, view.folder_id, wanted,
+                                         _OPERATIONS[command.mode], list(command.flags),
+                                         command.unchanged_since)
+    for state in result.stored:
+        seq = view.seq_of(state.uid)
+        if seq is None:
+            continue
+        view.record(state)
+        if not command.silent or command.unchanged_since is not None:
+            session.send(view.flag_update(seq, state, uid=command.uid))
+    if command.uid:
+        await session.report_changes()
+    name = f"{'UID ' if command.uid else ''}STORE"
+    if result.modified:
+        numbers = _numbers(view, result.modified, command.uid)
+        session.ok(command.tag, f"[MODIFIED {compact_set(numbers)}] {name} completed")
+    else:
+        session.ok(command.tag, f"{name} completed")
+
+
+async def search(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Search)
+    view = _view(session)
+    if command.charset is not None and command.charset.upper() not in ("UTF-8", "US-ASCII"):
+        session.no(command.tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
+        return
+    key = store_key(command.key, view, session.saved)
+    top = view.uids[-1] if view.uids else 0
+    result = await session.backend.read(store_search, view.folder_id, key, top)
+    uids = [u for u in result.uids if view.seq_of(u) is not None]
+    numbers = _numbers(view, uids, command.uid)
+    modseq = result.highest_modseq if uses_modseq(command.key) and numbers else None
+    returns = command.returns
+    if returns is None:
+        tail = f" (MODSEQ {modseq})" if modseq else ""
+        session.send(f"* SEARCH{''.join(f' {n}' for n in numbers)}{tail}\r\n")
+    else:
+        options = returns.options or frozenset({"ALL"})
+        if "SAVE" in options:
+            session.saved = uids
+            options = options - {"SAVE"} or frozenset()
+        if options:
+            session.send(_esearch(command.tag, command.uid, numbers, options, modseq))
+    if command.uid:
+        await session.report_changes()
+    session.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
+
+
+def _esearch(tag: str, uid: bool, numbers: list[int], options: frozenset[str],
+             modseq: int | None) -> str:
+    parts = [f'* ESEARCH (TAG "{tag}")']
+    if uid:
+        parts.append("UID")
+    if numbers:
+        if "MIN" in options:
+            parts.append(f"MIN {numbers[0]}")
+        if "MAX" in options:
+            parts.append(f"MAX {numbers[-1]}")
+        if "ALL" in options:
+            parts.append(f"ALL {compact_set(numbers)}")
+    if "COUNT" in options:
+        parts.append(f"COUNT {len(numbers)}")
+    if modseq:
+        parts.append(f"MODSEQ {modseq}")
+    return " ".join(parts) + "\r\n"
+
+
+async def copy(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Copy | c.Move)
+    view = _view(session)
+    wanted = view.uid_set(command.messages, command.uid)
+    moving = isinstance(command, c.Move)
+    if moving and view.read_only:
+        session.no(command.tag, "[READ-ONLY] The mailbox is open read-only")
+        return
+    name = f"{'UID ' if command.uid else ''}{'MOVE' if moving else 'COPY'}"
+    try:
+        if moving:
+            result = await session.backend.write(transfer.move, _account(session),
+                                                 view.folder_id, wanted, command.mailbox,
+                                                 session.backend.now())
+        else:
+            result = await session.backend.write(transfer.copy, _account(session),
+                                                 view.folder_id, wanted, command.mailbox)
+    except MailboxNotFound as error:
+        session.no(command.tag, f"[TRYCREATE] {error}")
+        return
+    code = ""
+    if result.source_uids:
+        code = (f"[COPYUID {result.uidvalidity} {compact_set(result.source_uids)} "
+                f"{compact_set(result.destination_uids)}] ")
+    if moving:
+        if code:
+            session.send(f"* OK {code}Moved\r\n")
+            code = ""
+        for line in view.remove(result.source_uids):
+            session.send(line)
+    await session.report_changes()
+    session.ok(command.tag, f"{code}{name} completed")
+
+
+async def expunge(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Expunge)
+    view = _view(session)
+    if view.read_only:
+        session.no(command.tag, "[READ-ONLY] The mailbox is open read-only")
+        return
+    wanted = None if command.uids is None else view.uid_set(command.uids, True)
+    gone = await session.backend.write(transfer.expunge, _account(session), view.folder_id,
+                                       wanted, session.backend.now())
+    for line in view.remove(gone):
+        session.send(line)
+    await session.report_changes()
+    session.ok(command.tag, f"{'UID ' if command.uids else ''}EXPUNGE completed")
+
+
+async def check(session: ImapSession, command: c.Command) -> None:
+    await session.report_changes()
+    session.ok(command.tag, "CHECK completed")
+
+
+COMMANDS: dict[type, Handler] = {
+    c.Fetch: fetch, c.Store: store, c.Search: search, c.Copy: copy, c.Move: copy,
+    c.Expunge: expunge, c.Check: check,
+}
