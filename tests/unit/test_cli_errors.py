@@ -54,6 +54,18 @@ CASES = [
     Case("bad_duration_unit", ("protocol", "set", f"alice@{D}", "pop", "on", "--for", "5x"),
          "invalid duration '5x'"),
     Case("zero_duration", ("case", "approve", "1", "--for", "0m"), "invalid duration '0m'"),
+    Case("empty_duration_is_not_permanent", ("protocol", "set", f"alice@{D}", "pop", "on",
+                                             "--for", ""), "invalid duration ''"),
+    Case("empty_duration_for_a_case", ("case", "approve", "1", "--for", ""),
+         "invalid duration ''"),
+    Case("overflowing_duration", ("protocol", "set", f"alice@{D}", "pop", "on", "--for",
+                                  "99999999999999999999d"), "is too long: at most 3650d"),
+    Case("overflowing_duration_for_a_case", ("case", "approve", "1", "--for",
+                                             "99999999999999999999d"), "at most 3650d"),
+    Case("non_ascii_digits_in_a_duration", ("protocol", "set", f"alice@{D}", "imap", "off",
+                                            "--for", "\u0663d"), "invalid duration '\u0663d'"),
+    Case("signed_duration", ("protocol", "set", f"alice@{D}", "imap", "off", "--for", "+5m"),
+         "invalid duration '+5m'"),
     Case("missing_password_on_stdin", ("account", "password", f"alice@{D}",
                                        "--password-stdin"), "no password on standard input",
          stdin=""),
@@ -166,3 +178,15 @@ def test_refusals_change_nothing(demo: Path):
     assert "account.password" not in actions
     assert actions.count("case.open") == 1  # carol's POP request in the demo
     assert actions.count("account.create") == 5
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("RETENTION", "99999999999999999999d", "policy.retention: duration "
+     "'99999999999999999999d' is too long: at most 3650d"),
+    ("DEACTIVATION_GRACE", "30 days", "policy.deactivation_grace: invalid duration '30 days'"),
+])
+def test_a_bad_duration_in_the_configuration_names_the_key(demo: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           key: str, value: str, says: str):
+    monkeypatch.setenv(f"MAILGATE_POLICY_{key}", value)
+    check_refusal(run_inprocess(demo, "account", "list"), Case("config", (), says))
