@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from mailgate import config, logs, tls
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
-from mailgate.db.engine import is_initialised, migrate
+from mailgate.db.engine import check_integrity, is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
 from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
@@ -86,6 +86,7 @@ def serve(ctx: Context) -> None:
     from mailgate import server
 
     svc = ctx.service
+    check_integrity(svc.reader)  # a damaged file is refused before anything listens
     logs.setup(svc.settings.get("server", "log_level"))
     click.echo("mailgate is starting; connect with:", err=True)
     for line in _how_to_connect(svc):
