@@ -18,6 +18,7 @@ from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
+from mailgate.listening import ListenerError
 from mailgate.service import Service
 
 
@@ -88,10 +89,23 @@ def serve(ctx: Context) -> None:
     svc = ctx.service
     check_integrity(svc.reader)  # a damaged file is refused before anything listens
     logs.setup(svc.settings.get("server", "log_level"))
-    click.echo("mailgate is starting; connect with:", err=True)
-    for line in _how_to_connect(svc):
-        click.echo(line, err=True)
-    asyncio.run(server.serve(svc))
+
+    async def serve_and_say_how_to_connect() -> None:
+        ready = asyncio.Event()
+        serving = asyncio.create_task(server.serve(svc, ready))
+        listening = asyncio.create_task(ready.wait())
+        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            click.echo("mailgate is serving; connect with:", err=True)
+            for line in _how_to_connect(svc):
+                click.echo(line, err=True)
+        listening.cancel()
+        await serving
+
+    try:
+        asyncio.run(serve_and_say_how_to_connect())
+    except ListenerError as exc:
+        fail(str(exc))
 
 
 @click.command("sessions")
