@@ -164,6 +164,17 @@ def test_lifecycle_commands(mg: Mailgate):
     assert ANN in text and "deactivated" in text
 
 
+def test_reasons_and_notes_of_up_to_1000_characters_are_kept(mg: Mailgate):
+    most = "ä" * 1000
+    mg.ok("protocol", "set", ANN, "imap", "off", "--reason", most)
+    mg.ok("case", "open", ANN, "imap", "on", "--note", most)
+    mg.ok("account", "compromise", ANN, "--reason", most)
+    mg.ok("account", "restore", ANN, "--password-stdin", "--note", most, stdin="ann-pass-9\n")
+    kept = [(e["action"], e.get("reason") or e.get("note")) for e in mg.json("audit")[-4:]]
+    assert kept == [("protocol.set", most), ("case.open", most), ("account.compromise", most),
+                    ("account.restore", most)]
+
+
 def test_plan_set_reports_refuses_and_applies(mg: Mailgate):
     dry = mg.json("plan", "set", "standard", "pop", "on", "--dry-run")
     assert {k: dry[k] for k in ("plan", "protocol", "old", "new", "affected",

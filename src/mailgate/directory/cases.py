@@ -12,6 +12,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record, transaction
 from mailgate.directory.doors import apply_account_setting, check_department_lock
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
+from mailgate.directory.notes import bounded
 from mailgate.directory.views import account_row
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
@@ -41,7 +42,7 @@ class Case:
 def open_case(svc: Service, actor: Actor, address: str, protocol: str, want: bool,
               note: str) -> int:
     protocol = normalise_protocol(protocol)
-    if not note.strip():
+    if not bounded(note, "--note").strip():
         raise DirectoryError("a case needs a note: --note TEXT")
     now = svc.clock()
     with transaction(svc.engine) as conn:

@@ -30,6 +30,7 @@ from mailgate.directory.errors import (
     NotFound,
     RecordedRefusal,
 )
+from mailgate.directory.notes import bounded
 from mailgate.directory.views import account_row, department_id, policy_view
 from mailgate.policy.catalogue import PROTOCOLS, normalise_method, normalise_protocol
 from mailgate.policy.decision import Decision, PolicyView, decide
@@ -98,6 +99,7 @@ def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enable
     """Open or close one door of one account; returns the door's decision afterwards."""
     protocol = normalise_protocol(protocol)
     authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
+    bounded(reason, "--reason")
     with transaction(svc.engine) as conn:
         row = account_row(conn, address)
         authority.require_not_self(actor, row.id)
