@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailgate.durations import parse_duration
+
 CONFIG_NAME = "mailgate.toml"
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -50,6 +52,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"))
+
+
 class ConfigError(ValueError):
     """The configuration file or an override is not valid."""
 
@@ -63,6 +68,13 @@ class Settings:
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
+
+    def seconds(self, section: str, key: str) -> int:
+        """A duration setting (`30d`), read with the CLI's own duration parser."""
+        try:
+            return parse_duration(str(self.get(section, key)))
+        except ValueError as exc:
+            raise ConfigError(f"{section}.{key}: {exc}") from None
 
     @property
     def database_url(self) -> str:
@@ -125,7 +137,10 @@ def load(data_dir: Path, environ: dict[str, str] | None = None) -> Settings:
             name = f"MAILGATE_{section.upper()}_{key.upper()}"
             if name in environ:
                 keys[key] = _coerce(environ[name], DEFAULTS[section].get(key, ""), name)
-    return Settings(data_dir=data_dir, values=values)
+    settings = Settings(data_dir=data_dir, values=values)
+    for section, key in DURATION_KEYS:
+        settings.seconds(section, key)  # a bad duration is refused now, not at first use
+    return settings
 
 
 def _toml_value(value: Any) -> str:

@@ -15,6 +15,7 @@ from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
+from mailgate.listening import bind_listeners
 from mailgate.periodic import Periodic
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
@@ -22,6 +23,7 @@ from mailgate.tls import server_context
 
 log = logging.getLogger("mailgate.server")
 PURGE_EVERY = 3600.0
+LISTENERS = ("pop3", "pop3s", "http")  # the listeners this release serves
 
 
 @dataclass
@@ -34,7 +36,8 @@ class Runtime:
     endpoints: list[str] = field(default_factory=list)
 
 
-async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> None:
+async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
+                      sockets: dict[str, socket.socket]) -> None:
     from mailgate.protocols.pop3.listener import start_pop3_server
     from mailgate.protocols.pop3.service import Pop3Service
 
@@ -44,7 +47,7 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> Non
         where = rt.svc.settings.listener(name)
         if where is None:
             continue
-        server = await start_pop3_server(backend, where[0], where[1], tls, implicit)
+        server = await start_pop3_server(backend, None, None, tls, implicit, sock=sockets[name])
         rt.servers.append(server)
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
@@ -58,6 +61,8 @@ async def _purge(svc: Service) -> None:
 async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
     await asyncio.to_thread(migrate, svc.engine)
+    # every port first: one in use stops us (ListenerError) before anything has started
+    sockets = bind_listeners(svc.settings, LISTENERS)
     rt = Runtime(svc)
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
@@ -69,12 +74,12 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     follower = EventFollower(svc, registry, on_change)
     recorder.start()
     await follower.start()
-    await _start_pop3(rt, gate, registry)
+    await _start_pop3(rt, gate, registry, sockets)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
         http = http_server(build_app(registry.count), where[0], where[1])
-        http_task = asyncio.get_running_loop().create_task(http.serve())
+        http_task = asyncio.get_running_loop().create_task(http.serve([sockets["http"]]))
         while not http.started:
             if http_task.done():
                 http_task.result()

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from mailgate import config
 from mailgate.auth.passwords import Passwords
 from mailgate.db.engine import is_initialised, make_engine
-from mailgate.durations import parse_duration
 from mailgate.policy.catalogue import normalise_protocol
 
 
@@ -56,8 +55,8 @@ class Service:
 
     @property
     def deactivation_grace(self) -> int:
-        return parse_duration(self.settings.get("policy", "deactivation_grace"))
+        return self.settings.seconds("policy", "deactivation_grace")
 
     @property
     def retention(self) -> int:
-        return parse_duration(self.settings.get("policy", "retention"))
+        return self.settings.seconds("policy", "retention")

@@ -158,7 +158,10 @@ def test_operator_story_from_init_to_audit_verify(tmp_path: Path):
     approved, phy_pop = together(data, ("case", "approve", "1", "--for", "7d"),
                                  ("protocol", "set", phy, "pop", "on"))
     assert "for 7d" in ok(approved)
-    ok(phy_pop)
+    # not even the mail team opens a door that phy's department denies (SPEC §3-4)
+    refused(phy_pop, "department Physics, which no account setting overrides; a dept-admin of "
+            "Physics or the mail team can lift it: mailgate department policy Physics pop "
+            "inherit")
 
     cases, shown = together(data, ("case", "list", "--json"), ("account", "show", ann, "--json"))
     [case] = json.loads(ok(cases))
@@ -192,5 +195,8 @@ def test_operator_story_from_init_to_audit_verify(tmp_path: Path):
     assert [e["action"] for e in log if e["account"] == ann] == [
         "account.create", "case.open", "case.escalate", "case.approve", "protocol.set",
         "account.compromise", "account.restore"]
+    assert [(e["action"], e["department"], e["protocol"], e["want"]) for e in log
+            if e["account"] == phy and e["action"].endswith(".refused")] == [
+        ("protocol.set.refused", "Physics", "pop", "on")]
     assert {e["actor"] for e in log} == {"system", hd, ann}
     assert "hash chain verified" in ok(run_cli(data, "audit", "verify"))

@@ -7,6 +7,7 @@ cases and plans, so the cells do not disturb each other.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -273,20 +274,81 @@ def test_role_names_in_the_audit_log_match_the_actor(world):
         "user", "helpdesk", "admin", "dept-admin", "dept-admin"]
 
 
-def test_not_even_an_admin_opens_a_door_the_department_denies(world):
+def last_audit(svc: Service) -> Any:
+    with svc.engine.connect() as conn:
+        row = conn.execute(select(schema.audit_log).order_by(
+            schema.audit_log.c.id.desc()).limit(1)).one()
+    return row, json.loads(row.details)
+
+
+def assert_refused_and_audited(world: World, attempt: Callable[[], Any], action: str,
+                               protocol: str) -> dict[str, Any]:
+    """The attempt raises NotAllowed naming the way forward; only its audit row is written."""
+    before = snapshot(world.svc)
+    with pytest.raises(NotAllowed) as info:
+        attempt()
+    message = str(info.value)
+    assert "department Physics" in message and "\n" not in message
+    assert f"mailgate department policy Physics {protocol} inherit" in message
+    assert "dept-admin of Physics or the mail team" in message
+    after = snapshot(world.svc)
+    assert after["audit_log"] == before["audit_log"] + 1
+    assert {**after, "audit_log": before["audit_log"]} == before
+    row, details = last_audit(world.svc)
+    assert row.action == action
+    assert (details["department"], details["protocol"], details["want"]) == (
+        "Physics", protocol, "on")
+    return details
+
+
+@pytest.fixture
+def web_denied(world: World) -> Iterator[str]:
+    """A fresh account in Physics, whose department denies webmail for the test's length."""
     t = world.account("Physics")
     doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=True)
-    try:
-        doors.set_protocol(world.svc, world.actors["admin"], t, "web", True)
-        case_id = cases.open_case(world.svc, SYSTEM, t, "owa", True, "needs webmail")
-        cases.approve(world.svc, world.actors["admin"], case_id)
-        with world.svc.engine.connect() as conn:
-            d = report(conn, account_row(conn, t), world.svc.clock()).decisions["web"]
-        assert (d.allowed, d.reason, d.locked) == (False, "department_policy", True)
-    finally:
-        doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=False)
+    yield t
+    doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=False)
+
+
+@pytest.mark.parametrize("seconds", [None, 3600], ids=["setting", "temporary_grant"])
+def test_not_even_an_admin_opens_a_door_the_department_denies(world, web_denied, seconds):
+    admin = world.actors["admin"]
+    details = assert_refused_and_audited(
+        world, lambda: doors.set_protocol(world.svc, admin, web_denied, "owa", True,
+                                          "VIP", seconds), "protocol.set.refused", "web")
+    assert (details["reason"], details["expires_in"]) == ("VIP", seconds)
+    assert last_audit(world.svc)[0].actor == admin.address
+    assert world.door(web_denied, "web") == (False, "department_policy")
+
+
+def test_a_case_to_open_a_door_the_department_denies_is_refused(world, web_denied):
+    user = world.actors["user"]  # in Physics too
+    details = assert_refused_and_audited(
+        world, lambda: cases.open_case(world.svc, user, user.address, "owa", True, "please"),
+        "case.open.refused", "web")
+    assert details["note"] == "please"
+
+
+def test_a_case_opened_before_the_denial_cannot_be_approved(world, web_denied):
+    doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=False)
+    case_id = cases.open_case(world.svc, SYSTEM, web_denied, "web", True, "needs webmail")
+    doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=True)
+    details = assert_refused_and_audited(
+        world, lambda: cases.approve(world.svc, world.actors["admin"], case_id, 3600),
+        "case.approve.refused", "web")
+    assert details["case"] == case_id
+    assert world.case(case_id).status == "open"
+
+
+def test_a_door_the_department_denies_may_still_be_closed_and_stays_closed_after(
+        world, web_denied):
+    after = doors.set_protocol(world.svc, world.actors["helpdesk"], web_denied, "web", False)
+    assert (after.allowed, after.reason) == (False, "department_policy")
+    case_id = cases.open_case(world.svc, SYSTEM, web_denied, "web", False, "close it")
+    cases.approve(world.svc, world.actors["helpdesk"], case_id)
+    doors.set_department_policy(world.svc, SYSTEM, "Physics", "web", deny=False)
     # once the department lifts its denial, the account's own setting applies
-    assert world.door(t, "web") == (True, "account_setting")
+    assert world.door(web_denied, "web") == (False, "account_setting")
 
 
 def test_staff_cannot_open_doors_on_their_own_account(world):

@@ -153,12 +153,16 @@ def test_case_needs_a_note_a_known_protocol_and_an_existing_account(svc, people)
     assert snapshot(svc) == before
 
 
-def test_case_for_a_door_the_department_denies_cannot_open_it_even_when_approved(svc,
-                                                                                 people):
+def test_case_for_a_door_the_department_denies_can_be_neither_opened_nor_approved(svc,
+                                                                                  people):
     doors.create_department(svc, SYSTEM, "Physics")
-    doors.set_department_policy(svc, SYSTEM, "Physics", "pop", deny=True)
     accounts.create(svc, SYSTEM, "phy@example.test", "a-password", department="Physics")
     case_id = cases.open_case(svc, people["hd"], "phy@example.test", "pop", True, "x")
-    cases.approve(svc, people["boss"], case_id, seconds=3600)
+    doors.set_department_policy(svc, SYSTEM, "Physics", "pop", deny=True)
+    with pytest.raises(NotAllowed, match="mailgate department policy Physics pop inherit"):
+        cases.approve(svc, people["boss"], case_id, seconds=3600)
+    with pytest.raises(NotAllowed, match="mailgate department policy Physics pop inherit"):
+        cases.open_case(svc, people["hd"], "phy@example.test", "pop", True, "again")
+    assert [c.status for c in cases.list_cases(svc, SYSTEM)] == ["open"]
     d = pop(svc, "phy@example.test")
     assert (d.allowed, d.reason, d.locked) == (False, "department_policy", True)

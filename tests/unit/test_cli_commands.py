@@ -164,6 +164,17 @@ def test_lifecycle_commands(mg: Mailgate):
     assert ANN in text and "deactivated" in text
 
 
+def test_reasons_and_notes_of_up_to_1000_characters_are_kept(mg: Mailgate):
+    most = "ä" * 1000
+    mg.ok("protocol", "set", ANN, "imap", "off", "--reason", most)
+    mg.ok("case", "open", ANN, "imap", "on", "--note", most)
+    mg.ok("account", "compromise", ANN, "--reason", most)
+    mg.ok("account", "restore", ANN, "--password-stdin", "--note", most, stdin="ann-pass-9\n")
+    kept = [(e["action"], e.get("reason") or e.get("note")) for e in mg.json("audit")[-4:]]
+    assert kept == [("protocol.set", most), ("case.open", most), ("account.compromise", most),
+                    ("account.restore", most)]
+
+
 def test_plan_set_reports_refuses_and_applies(mg: Mailgate):
     dry = mg.json("plan", "set", "standard", "pop", "on", "--dry-run")
     assert {k: dry[k] for k in ("plan", "protocol", "old", "new", "affected",
@@ -181,6 +192,41 @@ def test_plan_set_reports_refuses_and_applies(mg: Mailgate):
     assert doors(mg, f"new@{D}")["pop"] == (True, "plan_default")
     assert mg.json("plan", "set", "standard", "pop", "off", "--existing", "follow")[
         "affected"] == 1
+
+
+BOB_POP_DENIED = ("mailgate: POP is denied by the policy of department Physics, which no "
+                  "account setting overrides; a dept-admin of Physics or the mail team can lift "
+                  "it: mailgate department policy Physics pop inherit\n")
+
+
+def test_not_even_an_admin_turns_on_a_door_the_department_denies(mg: Mailgate):
+    before = len(mg.json("audit"))
+    for args in (("protocol", "set", BOB, "pop3", "on", "--reason", "VIP"),
+                 ("protocol", "set", BOB, "pop", "on", "--for", "7d"),
+                 ("case", "open", BOB, "pop", "on", "--note", "old phone")):
+        refused = mg(*args)
+        assert (refused.returncode, refused.stdout, refused.stderr) == (1, "", BOB_POP_DENIED)
+    log = mg.json("audit")
+    assert [(e["actor"], e["action"], e["account"], e["department"], e["protocol"], e["want"])
+            for e in log[before:]] == [
+        ("system", "protocol.set.refused", BOB, "Physics", "pop", "on"),
+        ("system", "protocol.set.refused", BOB, "Physics", "pop", "on"),
+        ("system", "case.open.refused", BOB, "Physics", "pop", "on")]
+    assert (log[before]["reason"], log[before + 1]["expires_in"]) == ("VIP", 604800)
+    assert mg.json("case", "list") == []
+    # nothing was stored: lifting the denial shows the plan default, not an "on"
+    mg.ok("department", "policy", "Physics", "pop", "inherit")
+    assert doors(mg, BOB)["pop"] == (False, "plan_default")
+
+
+def test_a_door_the_department_denies_can_be_turned_off_and_it_says_so(mg: Mailgate):
+    said = mg("protocol", "set", BOB, "pop", "off", "--reason", "ticket 7")
+    assert (said.returncode, said.stderr) == (0, "")
+    assert said.stdout == (f"pop off for {BOB} (its department denies it too; this setting "
+                           "keeps it off if that is lifted)\n")
+    assert mg.json("audit")[-1]["action"] == "protocol.set"
+    mg.ok("department", "policy", "Physics", "pop", "inherit")
+    assert doors(mg, BOB)["pop"] == (False, "account_setting")
 
 
 def test_role_grant_department_admin_and_its_limits(mg: Mailgate):

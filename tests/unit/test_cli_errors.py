@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from mailgate.db.schema import messages
+from mailgate.service import Service
 from support import Result, run_cli, run_inprocess
 
 D = "example.test"
 MESSAGE = "From: x@example.test\nSubject: hi\n\nhello\n"
+LONG = "{option} is 1001 characters long; at most 1000 are kept: shorten it"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,27 @@ CASES = [
     Case("bad_duration_unit", ("protocol", "set", f"alice@{D}", "pop", "on", "--for", "5x"),
          "invalid duration '5x'"),
     Case("zero_duration", ("case", "approve", "1", "--for", "0m"), "invalid duration '0m'"),
+    Case("empty_duration_is_not_permanent", ("protocol", "set", f"alice@{D}", "pop", "on",
+                                             "--for", ""), "invalid duration ''"),
+    Case("empty_duration_for_a_case", ("case", "approve", "1", "--for", ""),
+         "invalid duration ''"),
+    Case("overflowing_duration", ("protocol", "set", f"alice@{D}", "pop", "on", "--for",
+                                  "99999999999999999999d"), "is too long: at most 3650d"),
+    Case("overflowing_duration_for_a_case", ("case", "approve", "1", "--for",
+                                             "99999999999999999999d"), "at most 3650d"),
+    Case("non_ascii_digits_in_a_duration", ("protocol", "set", f"alice@{D}", "imap", "off",
+                                            "--for", "\u0663d"), "invalid duration '\u0663d'"),
+    Case("signed_duration", ("protocol", "set", f"alice@{D}", "imap", "off", "--for", "+5m"),
+         "invalid duration '+5m'"),
+    Case("overlong_compromise_reason", ("account", "compromise", f"alice@{D}", "--reason",
+                                        "x" * 1001), LONG.format(option="--reason")),
+    Case("overlong_restore_note", ("account", "restore", f"alice@{D}", "--password-stdin",
+                                   "--note", "x" * 1001), LONG.format(option="--note"),
+         stdin="a-new-password\n"),
+    Case("overlong_protocol_reason", ("protocol", "set", f"alice@{D}", "imap", "off",
+                                      "--reason", "é" * 1001), LONG.format(option="--reason")),
+    Case("overlong_case_note", ("case", "open", f"alice@{D}", "pop", "on", "--note",
+                                "x" * 1001), LONG.format(option="--note")),
     Case("missing_password_on_stdin", ("account", "password", f"alice@{D}",
                                        "--password-stdin"), "no password on standard input",
          stdin=""),
@@ -166,3 +191,47 @@ def test_refusals_change_nothing(demo: Path):
     assert "account.password" not in actions
     assert actions.count("case.open") == 1  # carol's POP request in the demo
     assert actions.count("account.create") == 5
+
+
+@pytest.mark.parametrize("key,value,says", [
+    ("RETENTION", "99999999999999999999d", "policy.retention: duration "
+     "'99999999999999999999d' is too long: at most 3650d"),
+    ("DEACTIVATION_GRACE", "30 days", "policy.deactivation_grace: invalid duration '30 days'"),
+])
+def test_a_bad_duration_in_the_configuration_names_the_key(demo: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           key: str, value: str, says: str):
+    monkeypatch.setenv(f"MAILGATE_POLICY_{key}", value)
+    check_refusal(run_inprocess(demo, "account", "list"), Case("config", (), says))
+
+
+def _stored_messages(data: Path) -> int:
+    svc = Service.open(data)
+    try:
+        with svc.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(messages)).scalar())
+    finally:
+        svc.dispose()
+
+
+def test_import_refuses_what_is_neither_a_maildir_nor_an_mbox(demo: Path, tmp_path: Path):
+    expected = ("expected a Maildir (a folder with cur/, new/ and tmp/) or an mbox file (whose "
+                "first line starts with 'From ')")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text(MESSAGE)
+    candidates = {"message.eml": MESSAGE.encode(), "empty": b"", "photo.jpg": b"\xff\xd8\xff",
+                  "from-header-only": b"From: x@example.test\n\nhi\n"}
+    for name, content in candidates.items():
+        (tmp_path / name).write_bytes(content)
+    before = _stored_messages(demo)
+    for name in ["notes", *candidates]:
+        path = tmp_path / name
+        refused = run_inprocess(demo, "import", f"alice@{D}", str(path), "--quiet")
+        says = f"{path} is a folder without cur/ or new/ inside: " if name == "notes" else \
+            f"{path} does not start with a 'From ' line: "
+        check_refusal(refused, Case(name, (), says + expected))
+    assert _stored_messages(demo) == before
+    (tmp_path / "bom.mbox").write_bytes(b"\xef\xbb\xbfFrom - \n" + MESSAGE.encode())
+    done = run_inprocess(demo, "import", f"alice@{D}", str(tmp_path / "bom.mbox"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert _stored_messages(demo) == before + 1

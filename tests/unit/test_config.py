@@ -81,3 +81,22 @@ def test_listener_without_a_port_is_a_config_error(tmp_path: Path, value):
     s = config.load(tmp_path, environ={"MAILGATE_LISTEN_IMAP": value})
     with pytest.raises(ConfigError, match=r"listen\.imap"):
         s.listener("imap")
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('[policy]\nretention = 14\n', "policy.retention: invalid duration '14'"),
+    ('[policy]\nretention = "1_4d"\n', "policy.retention: invalid duration '1_4d'"),
+    ('[policy]\ndeactivation_grace = "9999d"\n',
+     "policy.deactivation_grace: duration '9999d' is too long: at most 3650d"),
+])
+def test_duration_keys_use_the_cli_duration_parser(tmp_path: Path, content, needle):
+    (tmp_path / config.CONFIG_NAME).write_text(content)
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path, environ={})
+    assert needle in str(info.value)
+
+
+def test_duration_keys_read_as_seconds(tmp_path: Path):
+    s = config.load(tmp_path, environ={"MAILGATE_POLICY_RETENTION": "2w"})
+    assert (s.seconds("policy", "retention"), s.seconds("policy", "deactivation_grace")) == (
+        1209600, 2592000)

@@ -53,9 +53,10 @@ def case_escalate(ctx: Context, case_id: int) -> None:
 @click.option("--for", "duration", default=None, help="Time-limited, e.g. 7d; reverts itself.")
 @pass_ctx
 def case_approve(ctx: Context, case_id: int, duration: str | None) -> None:
-    seconds = parse_duration(duration) if duration else None
+    seconds = parse_duration(duration) if duration is not None else None
     cases.approve(ctx.service, ctx.actor(), case_id, seconds)
-    click.echo(f"case #{case_id} approved and applied" + (f" for {duration}" if duration else ""))
+    click.echo(f"case #{case_id} approved and applied"
+               + (f" for {duration}" if duration is not None else ""))
 
 
 @case.command("deny")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 from mailgate.cli import accounts, cases, mail, policy, server, usage
 from mailgate.cli.context import Context, data_dir_default
 from mailgate.config import ConfigError
+from mailgate.db.engine import DatabaseDamaged
 from mailgate.directory.errors import DirectoryError
 from mailgate.policy.catalogue import UnknownProtocol
 from mailgate.service import NotInitialised
@@ -44,7 +45,8 @@ def main() -> None:
     except click.ClickException as exc:
         click.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError) as exc:
+    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError,
+            DatabaseDamaged) as exc:
         click.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:

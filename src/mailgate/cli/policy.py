@@ -6,9 +6,7 @@ import click
 
 from mailgate.cli.context import Context, on_off, pass_ctx, print_json
 from mailgate.directory import accounts, doors
-from mailgate.directory.views import account_row, report
 from mailgate.durations import parse_duration
-from mailgate.policy.catalogue import normalise_protocol
 
 ON_OFF = click.Choice(["on", "off"])
 
@@ -27,18 +25,19 @@ def protocol() -> None:
 @pass_ctx
 def protocol_set(ctx: Context, address: str, name: str, value: str, reason: str,
                  duration: str | None) -> None:
-    """Turn PROTOCOL on or off for ADDRESS (takes effect within a second)."""
-    seconds = parse_duration(duration) if duration else None
-    doors.set_protocol(ctx.service, ctx.actor(), address, name, on_off(value), reason, seconds)
-    until = f" for {duration}" if duration else ""
-    click.echo(f"{name} {value} for {address.strip().lower()}{until}")
-    svc = ctx.service
-    with svc.reader.connect() as conn:
-        door = report(conn, account_row(conn, address), svc.clock()).decisions[
-            normalise_protocol(name)]
+    """Turn PROTOCOL on or off for ADDRESS (takes effect within a second).
+
+    A door the account's department denies cannot be turned on here: the department's policy
+    must change. Turning it off is allowed and kept for when that policy is lifted."""
+    seconds = parse_duration(duration) if duration is not None else None
+    door = doors.set_protocol(ctx.service, ctx.actor(), address, name, on_off(value), reason,
+                              seconds)
+    until = f" for {duration}" if duration is not None else ""
+    also = " (its department denies it too; this setting keeps it off if that is lifted)" \
+        if door.reason == "department_policy" else ""
+    click.echo(f"{name} {value} for {address.strip().lower()}{until}{also}")
     if door.allowed != on_off(value):
-        click.echo(f"note: the door stays {'open' if door.allowed else 'closed'}: "
-                   f"{door.detail}", err=True)
+        click.echo(f"note: the door stays closed: {door.detail}", err=True)
 
 
 @click.group("department")

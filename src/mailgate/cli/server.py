@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from mailgate import config, logs, tls
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
-from mailgate.db.engine import is_initialised, migrate
+from mailgate.db.engine import check_integrity, is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
 from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
+from mailgate.listening import ListenerError
 from mailgate.service import Service
 
 
@@ -86,11 +87,25 @@ def serve(ctx: Context) -> None:
     from mailgate import server
 
     svc = ctx.service
+    check_integrity(svc.reader)  # a damaged file is refused before anything listens
     logs.setup(svc.settings.get("server", "log_level"))
-    click.echo("mailgate is starting; connect with:", err=True)
-    for line in _how_to_connect(svc):
-        click.echo(line, err=True)
-    asyncio.run(server.serve(svc))
+
+    async def serve_and_say_how_to_connect() -> None:
+        ready = asyncio.Event()
+        serving = asyncio.create_task(server.serve(svc, ready))
+        listening = asyncio.create_task(ready.wait())
+        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+        if ready.is_set():
+            click.echo("mailgate is serving; connect with:", err=True)
+            for line in _how_to_connect(svc):
+                click.echo(line, err=True)
+        listening.cancel()
+        await serving
+
+    try:
+        asyncio.run(serve_and_say_how_to_connect())
+    except ListenerError as exc:
+        fail(str(exc))
 
 
 @click.command("sessions")

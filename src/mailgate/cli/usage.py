@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from mailgate.audit import log as audit_log
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.db.engine import check_integrity
 from mailgate.db.schema import accounts
 from mailgate.db.schema import audit_log as audit_table
 from mailgate.db.schema import usage as usage_table
@@ -58,6 +59,7 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
 @pass_ctx
 def audit_verify(ctx: Context) -> None:
     """Check the hash chain; name every row that was changed, removed or reordered."""
+    check_integrity(ctx.service.reader)  # a damaged file first: its rows cannot be trusted
     with ctx.service.reader.connect() as conn:
         problems = audit_log.verify(conn)
         total = conn.execute(select(audit_table.c.id)).all()

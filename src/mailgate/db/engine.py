@@ -1,12 +1,33 @@
-"""Engine factory for SQLite (embedded default) and PostgreSQL, and schema migration."""
+"""Engine factory for SQLite (embedded default) and PostgreSQL, schema migration, and the
+one place a damaged SQLite file is recognised."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import ExceptionContext
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+class DatabaseDamaged(Exception):
+    """The SQLite file is corrupt, truncated or not a database; the message names the file."""
+
+    def __init__(self, path: str | None, problem: str) -> None:
+        super().__init__(f"the database {path} is damaged ({' '.join(problem.split())}); "
+                         "restore it from a backup")
+
+
+def _damage_in(path: str | None, error: BaseException) -> DatabaseDamaged | None:
+    """SQLite reports a damaged file as SQLITE_CORRUPT or SQLITE_NOTADB (extended codes keep
+    the primary code in their low byte)."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    if isinstance(error, sqlite3.DatabaseError) and code in DAMAGE_CODES:
+        return DatabaseDamaged(path, str(error))
+    return None
 
 
 def make_engine(url: str, writer: bool = True) -> Engine:
@@ -30,6 +51,11 @@ def make_engine(url: str, writer: bool = True) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "handle_error")
+        def _sqlite_damage(context: ExceptionContext) -> DatabaseDamaged | None:
+            # on any statement or connection, wherever it runs (CLI, server, migrations)
+            return _damage_in(engine.url.database, context.original_exception)
 
         begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
@@ -62,3 +88,13 @@ def migrate(engine: Engine) -> None:
 
 def is_initialised(engine: Engine) -> bool:
     return inspect(engine).has_table("accounts")
+
+
+def check_integrity(engine: Engine) -> None:
+    """SQLite: read every page (`PRAGMA quick_check`); DatabaseDamaged if any is bad."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        problems = [str(r[0]) for r in conn.exec_driver_sql("PRAGMA quick_check(1)")]
+    if problems != ["ok"]:
+        raise DatabaseDamaged(engine.url.database, problems[0])

@@ -15,6 +15,7 @@ from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition
+from mailgate.directory.notes import bounded
 from mailgate.directory.views import (
     account_row,
     department_id,
@@ -70,7 +71,7 @@ def _transition(conn: Connection, row_id: int, **values: object) -> None:
 def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
     """Close every door, end live sessions (via the event), revoke app passwords and tokens."""
     authority.require_staff(actor, "mark an account compromised")
-    if not reason.strip():
+    if not bounded(reason, "--reason").strip():
         raise DirectoryError("a reason is required: --reason TEXT")
     now = svc.clock()
     with svc.engine.begin() as conn:
@@ -94,7 +95,7 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
 def restore(svc: Service, actor: Actor, address: str, password: str, note: str) -> None:
     """compromised -> active with a new password and protocol settings back to plan defaults."""
     authority.require_staff(actor, "restore a compromised account")
-    if not note.strip():
+    if not bounded(note, "--note").strip():
         raise DirectoryError("a note saying who verified the owner's identity is required: "
                              "--note TEXT")
     with svc.reader.connect() as conn:

@@ -6,6 +6,7 @@ Roles: every account is a `user`; staff roles are `helpdesk`, `admin` (the mail 
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from mailgate.directory.errors import NotAllowed
@@ -85,6 +86,17 @@ def require_protocol_change(actor: Actor, address: str, protocol: str, enabled: 
                 f"mailgate case open {address} {protocol} on --note TEXT")
     _refuse(f"only the help desk or the mail team can turn {name} {on_off}; request it with: "
             f"mailgate case open {address} {protocol} {on_off} --note TEXT")
+
+
+def require_department_allows(department: str | None, denied: frozenset[str], protocol: str,
+                              enabled: bool) -> None:
+    """Not even an admin opens, on one account, a door its department denies (SPEC §3-4):
+    only a change of the department's policy can. Closing it stays allowed."""
+    if not enabled or department is None or protocol not in denied:
+        return
+    _refuse(f"{DISPLAY[protocol]} is denied by the policy of department {department}, which no "
+            f"account setting overrides; a dept-admin of {department} or the mail team can lift "
+            f"it: mailgate department policy {shlex.quote(department)} {protocol} inherit")
 
 
 def require_department_policy(actor: Actor, department: str, department_id: int) -> None:

@@ -9,9 +9,10 @@ from sqlalchemy import select, update
 from mailgate.db.schema import accounts, cases
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
-from mailgate.directory.changes import record
-from mailgate.directory.doors import apply_account_setting
+from mailgate.directory.changes import record, transaction
+from mailgate.directory.doors import apply_account_setting, check_department_lock
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
+from mailgate.directory.notes import bounded
 from mailgate.directory.views import account_row
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
@@ -41,12 +42,14 @@ class Case:
 def open_case(svc: Service, actor: Actor, address: str, protocol: str, want: bool,
               note: str) -> int:
     protocol = normalise_protocol(protocol)
-    if not note.strip():
+    if not bounded(note, "--note").strip():
         raise DirectoryError("a case needs a note: --note TEXT")
     now = svc.clock()
-    with svc.engine.begin() as conn:
+    with transaction(svc.engine) as conn:
         row = account_row(conn, address)
         authority.require_case_open(actor, row.id, row.address)
+        check_department_lock(conn, now, actor, row, protocol, want, "case.open.refused",
+                              note=note)
         case_id = int(conn.execute(cases.insert().values(
             account_id=row.id, protocol=protocol, want=want, status="open",
             opened_by=actor.address, opened_at=now, note=note)).inserted_primary_key[0])
@@ -66,7 +69,7 @@ def _load(conn, case_id: int):  # type: ignore[no-untyped-def]
 def _decide(svc: Service, actor: Actor, case_id: int, status: str,
             seconds: int | None = None) -> None:
     now = svc.clock()
-    with svc.engine.begin() as conn:
+    with transaction(svc.engine) as conn:
         case = _load(conn, case_id)
         if case.status not in ("open", "escalated"):
             raise InvalidTransition(f"case #{case_id} is already {case.status}")
@@ -88,6 +91,9 @@ def _decide(svc: Service, actor: Actor, case_id: int, status: str,
                     f"only the mail team can approve turning {name} "
                     f"{'on' if case.want else 'off'}; escalate the case: "
                     f"mailgate case escalate {case_id}") from None
+            check_department_lock(conn, now, actor, account_row(conn, case.address),
+                                  case.protocol, case.want, "case.approve.refused",
+                                  case=case_id)
         conn.execute(update(cases).where(cases.c.id == case_id).values(
             status=status, decided_by=actor.address, decided_at=now,
             expires_at=now + seconds if seconds else None))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
 
 from mailgate.db.schema import (
     account_settings,
@@ -21,24 +22,49 @@ from mailgate.db.schema import (
 )
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
-from mailgate.directory.changes import record
-from mailgate.directory.errors import Conflict, DirectoryError, NotFound
+from mailgate.directory.changes import record, transaction
+from mailgate.directory.errors import (
+    Conflict,
+    DirectoryError,
+    NotAllowed,
+    NotFound,
+    RecordedRefusal,
+)
+from mailgate.directory.notes import bounded
 from mailgate.directory.views import account_row, department_id, policy_view
 from mailgate.policy.catalogue import PROTOCOLS, normalise_method, normalise_protocol
-from mailgate.policy.decision import decide
+from mailgate.policy.decision import Decision, PolicyView, decide
 from mailgate.service import Service
 
 NINETY_DAYS = 90 * 86400
 EXFILTRATION_DOORS = frozenset({"imap", "pop"})
 
 
+def check_department_lock(conn: Connection, now: float, actor: Actor, row: Row, protocol: str,
+                          enabled: bool, refused_action: str, **details: Any) -> PolicyView:
+    """The account's policy view, once sure the change does not open a door its department
+    denies; a refused attempt is audited as `refused_action` (kept by `changes.transaction`)."""
+    view = policy_view(conn, row, now)
+    try:
+        authority.require_department_allows(view.department, view.department_denials, protocol,
+                                            enabled)
+    except NotAllowed as refusal:
+        record(conn, now, actor, refused_action, account=row.address, scope="none",
+               protocol=protocol, department=view.department, want="on", **details)
+        raise RecordedRefusal(str(refusal)) from None
+    return view
+
+
 def apply_account_setting(conn: Connection, svc: Service, actor: Actor, row_id: int,
                           protocol: str, enabled: bool, *, seconds: int | None = None,
-                          case_id: int | None = None, reason: str = "") -> None:
-    """Write an account-level value (or a temporary grant) with audit, event and alert."""
+                          case_id: int | None = None, reason: str = "") -> Decision:
+    """Write an account-level value (or a temporary grant) with audit, event and alert;
+    returns the door's decision afterwards. Run it inside `changes.transaction`."""
     now = svc.clock()
     row = conn.execute(select(accounts).where(accounts.c.id == row_id)).one()
-    before = decide(policy_view(conn, row, now), protocol, now)
+    view = check_department_lock(conn, now, actor, row, protocol, enabled, "protocol.set.refused",
+                                 case=case_id, reason=reason, expires_in=seconds)
+    before = decide(view, protocol, now)
     if seconds:
         conn.execute(delete(temporary_grants).where(temporary_grants.c.account_id == row_id,
                                                     temporary_grants.c.protocol == protocol))
@@ -65,17 +91,20 @@ def apply_account_setting(conn: Connection, svc: Service, actor: Actor, row_id: 
                protocol=protocol,
                detail=f"{protocol} re-opened outside an approved case (a known exfiltration "
                       "step): review this change")
+    return after
 
 
 def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enabled: bool,
-                 reason: str = "", seconds: int | None = None) -> None:
+                 reason: str = "", seconds: int | None = None) -> Decision:
+    """Open or close one door of one account; returns the door's decision afterwards."""
     protocol = normalise_protocol(protocol)
     authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
-    with svc.engine.begin() as conn:
+    bounded(reason, "--reason")
+    with transaction(svc.engine) as conn:
         row = account_row(conn, address)
         authority.require_not_self(actor, row.id)
-        apply_account_setting(conn, svc, actor, row.id, protocol, enabled, seconds=seconds,
-                              reason=reason)
+        return apply_account_setting(conn, svc, actor, row.id, protocol, enabled,
+                                     seconds=seconds, reason=reason)
 
 
 def create_department(svc: Service, actor: Actor, name: str) -> None:

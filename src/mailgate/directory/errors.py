@@ -19,3 +19,8 @@ class InvalidTransition(DirectoryError):
 
 class NotAllowed(DirectoryError):
     """The actor's role does not permit this change; the message says who may and how."""
+
+
+class RecordedRefusal(NotAllowed):
+    """Refused, and the attempt itself is in the audit log: the change's transaction commits
+    that row (it wrote nothing else) before the refusal is raised."""

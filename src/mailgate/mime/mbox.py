@@ -21,6 +21,15 @@ _SEPARATOR = re.compile(
 )
 
 
+def looks_like_mbox(start: bytes) -> bool:
+    """Whether a file starting with these bytes is an mbox: its first line (after a UTF-8
+    byte order mark) is a ``From `` line. `HEAD_BYTES` of the file are enough."""
+    return start.removeprefix(_BOM).startswith(b"From ")
+
+
+HEAD_BYTES = len(_BOM) + len(b"From ")
+
+
 def split_mbox(data: bytes) -> list[bytes]:
     """Split an mbox file into messages, dropping the ``From `` separator lines.
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 import ssl
 import uuid
 from collections.abc import Iterable, Iterator
@@ -43,15 +44,17 @@ _MAX_SWEEP_INTERVAL = 30.0
 
 async def start_pop3_server(
     backend: Pop3Backend,
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     ssl_context: ssl.SSLContext | None,
     implicit_tls: bool,
     *,
     idle_timeout: float = 600.0,
+    sock: socket.socket | None = None,
 ) -> asyncio.Server:
-    """Listen for POP3 on host:port: `pop3` (STLS offered when `ssl_context` is given) or,
-    with `implicit_tls`, `pop3s`. Sessions idle for `idle_timeout` seconds are closed."""
+    """Listen for POP3 on host:port (or on `sock`, already bound): `pop3` (STLS offered when
+    `ssl_context` is given) or, with `implicit_tls`, `pop3s`. Sessions idle for
+    `idle_timeout` seconds are closed."""
     if implicit_tls and ssl_context is None:
         raise ValueError("implicit TLS needs an ssl_context")
     loop = asyncio.get_running_loop()
@@ -60,6 +63,7 @@ async def start_pop3_server(
         lambda: _Session(listener),
         host,
         port,
+        sock=sock,
         ssl=ssl_context if implicit_tls else None,
         backlog=1024,
     )
