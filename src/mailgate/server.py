@@ -17,13 +17,14 @@ from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
 from mailgate.listening import bind_listeners
 from mailgate.periodic import Periodic
+from mailgate.protocols.imap.watcher import FolderWatcher
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
 
 log = logging.getLogger("mailgate.server")
 PURGE_EVERY = 3600.0
-LISTENERS = ("pop3", "pop3s", "http")  # the listeners this release serves
+LISTENERS = ("imap", "imaps", "pop3", "pop3s", "http")  # the listeners this release serves
 
 
 @dataclass
@@ -52,6 +53,25 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
 
+async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
+                      sockets: dict[str, socket.socket]) -> FolderWatcher:
+    from mailgate.protocols.imap.listener import start_imap_server
+    from mailgate.protocols.imap.service import ImapService
+
+    watcher = FolderWatcher(rt.svc)
+    backend = ImapService(rt.svc, gate, registry, watcher)
+    tls = server_context(rt.svc.settings.cert_path, rt.svc.settings.key_path)
+    for name, implicit in (("imap", False), ("imaps", True)):
+        where = rt.svc.settings.listener(name)
+        if where is None:
+            continue
+        server = await start_imap_server(backend, "", 0, tls, implicit, sock=sockets[name])
+        rt.servers.append(server)
+        rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
+    watcher.start()
+    return watcher
+
+
 async def _purge(svc: Service) -> None:
     removed = await asyncio.to_thread(purge_expired, svc)
     if removed:
@@ -75,6 +95,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry, sockets)
+    watcher = await _start_imap(rt, gate, registry, sockets)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
@@ -110,6 +131,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
         if http is not None and http_task is not None:
             http.should_exit = True
             await http_task
+        await watcher.stop()
         await follower.stop()
         await recorder.stop()
         gate.close()

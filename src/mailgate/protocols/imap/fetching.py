@@ -23,6 +23,7 @@ from mailgate.protocols.imap.fetch import (
     Section,
 )
 from mailgate.store import flags as flagset
+from mailgate.store.errors import MailboxError
 from mailgate.store.selected import FetchRow, section_range
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -33,8 +34,10 @@ STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 Reader = Callable[[str, int, int], bytes]  # (digest, start, end) -> bytes
 
 
-class UnknownEncoding(ValueError):
-    """BINARY of a part whose Content-Transfer-Encoding is unknown ([UNKNOWN-CTE])."""
+class UnknownEncoding(MailboxError):
+    """BINARY of a part whose Content-Transfer-Encoding is unknown (RFC 3516)."""
+
+    code = "UNKNOWN-CTE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,4 +205,5 @@ def binary_part(row: FetchRow, part: tuple[int, ...], read: Reader) -> bytes | N
             raise UnknownEncoding("the part's base64 is damaged") from None
     if encoding == b"quoted-printable":
         return quopri.decodestring(data)
-    raise UnknownEncoding(f"unknown Content-Transfer-Encoding {encoding[:40].decode(errors='replace')}")
+    shown = encoding[:40].decode("ascii", errors="replace")
+    raise UnknownEncoding(f"unknown Content-Transfer-Encoding {shown}")

@@ -124,7 +124,7 @@ class _Connection:
         try:
             await self._writer.drain()
             await self._writer.start_tls(context)
-        except (OSError, ssl.SSLError, ConnectionError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
             log.info("imap session %s: TLS negotiation failed: %r", self._session.id, exc)
             return False
         return True
