@@ -83,6 +83,8 @@ class _Listener:
         self.connections.add(conn)
         try:
             await conn.run()
+        except asyncio.CancelledError:  # the server is stopping: this task ends here
+            conn.shut_down()
         finally:
             self.connections.discard(conn)
 
@@ -134,6 +136,9 @@ class _Connection:
             self._writer.close()
 
     # -- the connection's life ------------------------------------------------------------
+
+    def shut_down(self) -> None:
+        self._session.bye("The server is shutting down.")
 
     def expire_if_idle(self, now: float) -> None:
         session = self._session
