@@ -179,8 +179,23 @@ folders = Table(
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uidnext", BigInteger, nullable=False, default=1),
     Column("highestmodseq", BigInteger, nullable=False, default=1),
-    Column("subscribed", Boolean, nullable=False, default=True),
     UniqueConstraint("account_id", "name"),
+)
+
+# IMAP subscriptions: names, which need not exist as folders (RFC 9051 §6.3.7).
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(512), primary_key=True),
+)
+
+# The last UIDVALIDITY given out per account: a folder created again under a name that was
+# deleted or renamed away always gets a new one (RFC 3501 §2.3.1.1), like Dovecot's
+# dovecot-uidvalidity file.
+uidvalidity_counters = Table(
+    "uidvalidity_counters", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("last", BigInteger, nullable=False),
 )
 
 blobs = Table(
@@ -194,6 +209,10 @@ blobs = Table(
     Column("parts", Text, nullable=False),  # JSON: section -> [header_start, body_start, end]
     Column("subject", Text, nullable=False, default=""),
     Column("refs", Integer, nullable=False, default=0),
+    # The Date header as a UTC timestamp and its zone offset in minutes (SEARCH SENT*, SORT);
+    # NULL when the message has no usable Date.
+    Column("sent_date", Float, nullable=True),
+    Column("sent_tz", Integer, nullable=True),
 )
 
 messages = Table(
@@ -211,6 +230,17 @@ messages = Table(
     Column("origin_folder_id", Integer, nullable=True),
     UniqueConstraint("folder_id", "uid"),
     Index("ix_messages_folder_uid", "folder_id", "uid"),
+    Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+)
+
+# UIDs that left a folder (expunge, move, POP delete), with the folder's MODSEQ at that
+# moment: QRESYNC's VANISHED and the change poll of selected folders read them.
+expunged_uids = Table(
+    "expunged_uids", metadata,
+    Column("folder_id", ForeignKey("folders.id", ondelete="CASCADE"), primary_key=True),
+    Column("uid", BigInteger, primary_key=True),
+    Column("modseq", BigInteger, nullable=False),
+    Index("ix_expunged_folder_modseq", "folder_id", "modseq"),
 )
 
 mailbox_locks = Table(

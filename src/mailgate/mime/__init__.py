@@ -10,6 +10,7 @@ described in ``mailgate.mime.structure``, the wire forms in ``mailgate.mime.imap
 """
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .crlf import to_crlf
@@ -21,6 +22,7 @@ from .structure import Kind, Part, Walker
 __all__ = [
     "ParsedMessage",
     "parse",
+    "parts_range",
     "section_range",
     "split_mbox",
     "strip_from_line",
@@ -104,21 +106,27 @@ def section_range(message: ParsedMessage, section: str) -> tuple[int, int] | Non
     HEADER.FIELDS.NOT give the whole header range; filtering the fields is the
     caller's job).  Case does not matter.
     """
+    return parts_range(message.parts, message.size, section)
+
+
+def parts_range(parts: Mapping[str, Sequence[int]], size: int, section: str
+                ) -> tuple[int, int] | None:
+    """``section_range`` over the ``parts`` offsets as stored (JSON lists) and the size."""
     match = _SECTION.fullmatch(section.split(" ", 1)[0].upper())
     if match is None:
         return None
     path, specifier = match.group("path") or "", match.group("specifier") or ""
     if specifier.startswith("HEADER") or specifier == "TEXT":
-        offsets = message.parts.get(path + ".0" if path else "")
+        offsets = parts.get(path + ".0" if path else "")
         if offsets is None:
             return None
         return (offsets[1], offsets[2]) if specifier == "TEXT" else (offsets[0], offsets[1])
-    offsets = message.parts.get(path)
+    offsets = parts.get(path)
     if offsets is None:
         return None
     if specifier == "MIME":
         return (offsets[0], offsets[1]) if path else None
-    return (offsets[1], offsets[2]) if path else (0, message.size)
+    return (offsets[1], offsets[2]) if path else (0, size)
 
 
 def _number_message(message: Part, prefix: str, parts: dict[str, Offsets]) -> None:

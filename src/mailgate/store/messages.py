@@ -11,18 +11,17 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select, update
 
 from mailgate import mime
-from mailgate.db.schema import blobs, folders, messages
+from mailgate.db.schema import blobs, expunged_uids, folders, messages
 from mailgate.directory.errors import DirectoryError, NotFound
 from mailgate.directory.views import account_row, effective_state
+from mailgate.mime.dates import sent_date
 from mailgate.service import Service
 from mailgate.store.blobs import BlobStore
 from mailgate.store.folders import RECOVERABLE, folder_id
-
-FLAG_ORDER = ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft")
+from mailgate.store.sql import insert_ignore, literal_in
 
 
 class MessageRejected(DirectoryError):
@@ -48,16 +47,21 @@ class Stored:
     uid: int
     digest: str
     size: int
+    uidvalidity: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message row to add to a folder (its blob row exists already)."""
+
+    digest: str
+    size: int
+    internal_date: float
+    flags: str  # stored form, space-separated
 
 
 def blob_store(svc: Service) -> BlobStore:
     return BlobStore(svc.settings.blob_dir)
-
-
-def _insert_ignore(conn: Connection, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
-    """INSERT ... ON CONFLICT DO NOTHING, as one executemany (one compiled statement)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
 
 
 def write_message(store: BlobStore, limit: int, raw: bytes, durable: bool = True
@@ -80,10 +84,12 @@ def prepare(svc: Service, raw: bytes) -> tuple[str, bytes, mime.ParsedMessage]:
 
 
 def _blob_row(digest: str, parsed: mime.ParsedMessage) -> dict:  # type: ignore[type-arg]
+    sent = sent_date(parsed.date)
     return {"digest": digest, "size": parsed.size, "header_size": parsed.header_size,
             "envelope": parsed.envelope, "bodystructure": parsed.bodystructure,
             "body": parsed.body, "parts": json.dumps(parsed.parts, separators=(",", ":")),
-            "subject": parsed.subject[:1000], "refs": 0}
+            "subject": parsed.subject[:1000], "refs": 0,
+            "sent_date": sent[0] if sent else None, "sent_tz": sent[1] if sent else None}
 
 
 def _allocate(conn: Connection, folder: int, count: int) -> tuple[int, int, int]:
@@ -94,6 +100,46 @@ def _allocate(conn: Connection, folder: int, count: int) -> tuple[int, int, int]
     return int(row.uidnext) - count, int(row.highestmodseq), int(row.uidvalidity)
 
 
+def insert_messages(conn: Connection, folder: int, new: list[NewMessage]
+                    ) -> tuple[int, int, int]:
+    """Add message rows to a folder with consecutive new UIDs in the order given, one
+    blob reference each; returns (first uid, modseq, uidvalidity). A bounded number of
+    statements whatever the count."""
+    first, modseq, uidvalidity = _allocate(conn, folder, len(new))
+    conn.execute(messages.insert(), [
+        {"folder_id": folder, "uid": first + i, "modseq": modseq, "digest": m.digest,
+         "size": m.size, "internal_date": m.internal_date, "flags": m.flags,
+         "pop_uidl": f"{uidvalidity:08x}{first + i:08x}{m.digest[:8]}",
+         "deleted_at": None, "origin_folder_id": None}
+        for i, m in enumerate(new)])
+    _count_refs(conn, [m.digest for m in new], +1)
+    return first, modseq, uidvalidity
+
+
+def _count_refs(conn: Connection, digests: list[str], sign: int) -> None:
+    """Add (sign=+1) or drop (-1) one blob reference per message row, one executemany."""
+    counts: dict[str, int] = {}
+    for digest in digests:
+        counts[digest] = counts.get(digest, 0) + 1
+    conn.execute(update(blobs).where(blobs.c.digest == bindparam("d")).values(
+        refs=blobs.c.refs + bindparam("n")),
+        [{"d": d, "n": sign * n} for d, n in counts.items()])
+
+
+def store_into(conn: Connection, folder: int, folder_name: str,
+               items: list[tuple[str, mime.ParsedMessage, Incoming]], now: float
+               ) -> list[Stored]:
+    """Make already-written (and synced) blobs visible in one folder."""
+    if not items:
+        return []
+    insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
+    first, _, uidvalidity = insert_messages(conn, folder, [
+        NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags))
+        for digest, parsed, incoming in items])
+    return [Stored(folder_name, first + i, digest, parsed.size, uidvalidity)
+            for i, (digest, parsed, _) in enumerate(items)]
+
+
 def store_prepared(conn: Connection, account_id: int, folder_name: str,
                    items: list[tuple[str, mime.ParsedMessage, Incoming]], now: float,
                    create_folder: bool = False) -> list[Stored]:
@@ -101,24 +147,7 @@ def store_prepared(conn: Connection, account_id: int, folder_name: str,
     if not items:
         return []
     folder = folder_id(conn, account_id, folder_name, create=create_folder, now=now)
-    _insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
-    first, modseq, uidvalidity = _allocate(conn, folder, len(items))
-    rows, stored = [], []
-    for offset, (digest, parsed, incoming) in enumerate(items):
-        uid = first + offset
-        rows.append({"folder_id": folder, "uid": uid, "modseq": modseq, "digest": digest,
-                     "size": parsed.size, "internal_date": incoming.internal_date or now,
-                     "flags": " ".join(incoming.flags),
-                     "pop_uidl": f"{uidvalidity:08x}{uid:08x}{digest[:8]}",
-                     "deleted_at": None, "origin_folder_id": None})
-        stored.append(Stored(folder_name, uid, digest, parsed.size))
-    conn.execute(messages.insert(), rows)
-    counts: dict[str, int] = {}
-    for digest, _, _ in items:
-        counts[digest] = counts.get(digest, 0) + 1
-    conn.execute(update(blobs).where(blobs.c.digest == bindparam("d")).values(
-        refs=blobs.c.refs + bindparam("n")), [{"d": d, "n": n} for d, n in counts.items()])
-    return stored
+    return store_into(conn, folder, folder_name, items, now)
 
 
 def recipient(conn: Connection, address: str, now: float) -> int:
@@ -170,37 +199,61 @@ def message_digest(conn: Connection, account_id: int, message_id: int) -> str:
     return str(digest)
 
 
-def _move(conn: Connection, ids: list[int], target: int, now: float, *,
-          to_recoverable: bool) -> int:
-    """Move messages to another folder with fresh UIDs, keeping their POP UIDL."""
-    rows = conn.execute(select(messages.c.id, messages.c.folder_id, messages.c.origin_folder_id)
-                        .where(messages.c.id.in_(ids)).order_by(messages.c.id)).all()
+def lock_folders(conn: Connection, ids: Iterable[int]) -> None:
+    """Hold these folders' rows until commit, always in id order, so that concurrent
+    changes to one folder queue instead of deadlocking. (SQLite's writers already hold
+    the database's one write lock: nothing to do.)"""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(folders.c.id).where(folders.c.id.in_(sorted(set(ids))))
+                     .order_by(folders.c.id).with_for_update())
+
+
+def move_where(conn: Connection, condition: ColumnElement[bool], target: int, now: float, *,
+               to_recoverable: bool, sources: list[int] | None = None) -> list[tuple[int, int]]:
+    """Move the messages matching `condition` to `target` with fresh UIDs (in source UID
+    order), keeping flags and POP UIDL; returns (old uid, new uid) pairs.
+
+    Each source folder gets one new MODSEQ and remembers the UIDs that left it
+    (`expunged_uids`) for QRESYNC and the selected-folder poll. A bounded number of
+    statements: one UPDATE per source folder, executemany for the rows.
+    """
+    if sources is None:
+        sources = [int(f) for f in conn.execute(
+            select(messages.c.folder_id).where(condition).distinct()).scalars()]
+    if not sources:
+        return []
+    lock_folders(conn, [*sources, target])
+    rows = conn.execute(select(messages.c.id, messages.c.folder_id, messages.c.uid)
+                        .where(condition, messages.c.folder_id.in_(sources))
+                        .order_by(messages.c.folder_id, messages.c.uid)).all()
     if not rows:
-        return 0
+        return []
     first, modseq, _ = _allocate(conn, target, len(rows))
-    for offset, row in enumerate(rows):
-        values: dict[str, object] = {"folder_id": target, "uid": first + offset,
-                                     "modseq": modseq}
-        if to_recoverable:
-            values.update(deleted_at=now, origin_folder_id=row.folder_id)
-        else:
-            values.update(deleted_at=None, origin_folder_id=None)
-        conn.execute(update(messages).where(messages.c.id == row.id).values(**values))
-    for source in {r.folder_id for r in rows}:
-        conn.execute(update(folders).where(folders.c.id == source).values(
-            highestmodseq=folders.c.highestmodseq + 1))
-    return len(rows)
+    conn.execute(update(messages).where(messages.c.id == bindparam("mid")).values(
+        folder_id=target, uid=bindparam("new_uid"), modseq=modseq,
+        deleted_at=now if to_recoverable else None,
+        origin_folder_id=bindparam("origin")), [
+        {"mid": r.id, "new_uid": first + i, "origin": r.folder_id if to_recoverable else None}
+        for i, r in enumerate(rows)])
+    left_at = {source: int(conn.execute(
+        update(folders).where(folders.c.id == source)
+        .values(highestmodseq=folders.c.highestmodseq + 1)
+        .returning(folders.c.highestmodseq)).scalar_one())
+        for source in sorted({r.folder_id for r in rows})}
+    conn.execute(expunged_uids.insert(), [
+        {"folder_id": r.folder_id, "uid": r.uid, "modseq": left_at[r.folder_id]} for r in rows])
+    return [(int(r.uid), first + i) for i, r in enumerate(rows)]
 
 
 def to_recoverable(conn: Connection, account_id: int, message_ids: list[int],
                    now: float) -> int:
     """POP DELE / IMAP expunge: never destroy, keep in Recoverable Items for the retention."""
-    owned = [r for r in conn.execute(select(messages.c.id).join(
-        folders, folders.c.id == messages.c.folder_id).where(
-        messages.c.id.in_(message_ids), folders.c.account_id == account_id,
-        folders.c.name != RECOVERABLE)).scalars()]
-    return _move(conn, owned, folder_id(conn, account_id, RECOVERABLE), now,
-                 to_recoverable=True)
+    bin_ = folder_id(conn, account_id, RECOVERABLE)
+    owned = select(folders.c.id).where(folders.c.account_id == account_id,
+                                       folders.c.id != bin_)
+    return len(move_where(conn, and_(messages.c.id.in_(literal_in(message_ids)),
+                                     messages.c.folder_id.in_(owned)),
+                          bin_, now, to_recoverable=True))
 
 
 @dataclass(frozen=True)
@@ -219,7 +272,8 @@ def _recoverable_query(account_id: int, since: float):  # type: ignore[no-untype
     origin = folders.alias("origin")
     bin_ = folders.alias("bin")
     return (select(messages.c.id, messages.c.deleted_at, blobs.c.subject,
-                   func.coalesce(origin.c.name, "INBOX").label("folder"))
+                   func.coalesce(origin.c.name, "INBOX").label("folder"),
+                   origin.c.id.label("origin_id"))
             .join(bin_, bin_.c.id == messages.c.folder_id)
             .join(blobs, blobs.c.digest == messages.c.digest)
             .outerjoin(origin, origin.c.id == messages.c.origin_folder_id)
@@ -242,20 +296,21 @@ def restore_recoverable(svc: Service, address: str, ids: list[int] | None = None
     with svc.engine.begin() as conn:
         row = account_row(conn, address)
         items = conn.execute(_recoverable_query(row.id, now - svc.retention)).all()
-        wanted = [i for i in items if ids is None or i.id in ids]
+        asked = set(ids or ())
+        wanted = [i for i in items if ids is None or i.id in asked]
         if ids is not None and len(wanted) != len(set(ids)):
             missing = sorted(set(ids) - {i.id for i in wanted})
             raise NotFound(f"no recoverable message {missing[0]} for {row.address}")
-        by_origin: dict[int, list[int]] = {}
+        bin_ = folder_id(conn, row.id, RECOVERABLE)
+        inbox = None
+        by_target: dict[int, list[int]] = {}
         for item in wanted:
-            origin = conn.execute(select(messages.c.origin_folder_id).where(
-                messages.c.id == item.id)).scalar()
-            exists = origin is not None and conn.execute(select(folders.c.id).where(
-                folders.c.id == origin)).first() is not None
-            target = origin if exists else folder_id(conn, row.id, "INBOX")
-            by_origin.setdefault(int(target), []).append(item.id)
-        for target, moved in by_origin.items():
-            _move(conn, moved, target, now, to_recoverable=False)
+            if item.origin_id is None and inbox is None:
+                inbox = folder_id(conn, row.id, "INBOX")
+            by_target.setdefault(int(item.origin_id or inbox), []).append(item.id)
+        for target, moved in by_target.items():
+            move_where(conn, messages.c.id.in_(literal_in(moved)), target, now,
+                       to_recoverable=False, sources=[bin_])
         return len(wanted)
 
 
@@ -268,14 +323,13 @@ def purge_expired(svc: Service) -> int:
             messages.c.deleted_at.is_not(None), messages.c.deleted_at < cutoff)).all()
         if not doomed:
             return 0
-        conn.execute(delete(messages).where(messages.c.id.in_([d.id for d in doomed])))
-        for d in doomed:
-            conn.execute(update(blobs).where(blobs.c.digest == d.digest).values(
-                refs=blobs.c.refs - 1))
+        conn.execute(delete(messages).where(
+            messages.c.id.in_(literal_in([d.id for d in doomed]))))
+        _count_refs(conn, [d.digest for d in doomed], -1)
         gone = [r for r in conn.execute(select(blobs.c.digest).where(and_(
-            blobs.c.digest.in_({d.digest for d in doomed}), blobs.c.refs <= 0))).scalars()]
-        conn.execute(delete(blobs).where(blobs.c.digest.in_(gone)))
+            blobs.c.digest.in_(literal_in(list({d.digest for d in doomed}))),
+            blobs.c.refs <= 0))).scalars()]
+        conn.execute(delete(blobs).where(blobs.c.digest.in_(literal_in(gone))))
     for digest in gone:
         store.remove(digest)
     return len(doomed)
-
