@@ -1,5 +1,6 @@
-"""Test support shared by every test directory: data directories on each database backend
-and the real CLI in a subprocess. (Fixtures live in conftest.py and use this.)"""
+"""Test support shared by every test directory: data directories on each database backend,
+the real CLI in a subprocess, and test data (the repository's own fixtures and the
+project's ../shared folder). (Fixtures live in conftest.py and use this.)"""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 # Cheap password hashing in tests; the production cost is measured in bench/.
@@ -25,6 +27,37 @@ from mailgate.service import Service
 
 POSTGRES_URL = os.environ.get("MAILGATE_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+#: The repository's own small test data (each folder's README says what every file covers).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: The project's shared folder, beside the repository in development and in CI; a fresh
+#: clone may not have it.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: CI sets MAILGATE_REQUIRE_SHARED=1: a test that needs ../shared then fails instead of skipping.
+REQUIRE_SHARED = os.environ.get("MAILGATE_REQUIRE_SHARED") == "1"
+
+
+def shared_path(relative: str) -> Path:
+    """``../shared/<relative>``. Without it the calling test is skipped, naming what is
+    missing, or fails when MAILGATE_REQUIRE_SHARED=1."""
+    path = SHARED / relative
+    if not path.exists():
+        reason = f"{path} is not beside the repository"
+        if REQUIRE_SHARED:
+            pytest.fail(f"{reason} (MAILGATE_REQUIRE_SHARED=1 requires it)", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+def shared_files(folder: str, *suffixes: str) -> list[str]:
+    """The files of ``../shared/<folder>`` ending in ``suffixes``, as paths relative to
+    shared/, to parametrise a test that opens each with ``shared_path``. Without the folder
+    the one parameter is the folder itself, so that test runs once and skips (or fails)."""
+    found = SHARED / folder
+    if not found.is_dir():
+        return [folder]
+    return sorted(f"{folder}/{path.name}" for path in found.iterdir()
+                  if path.is_file() and path.name.endswith(suffixes))
 
 
 def _postgres_admin(sql: str) -> None:

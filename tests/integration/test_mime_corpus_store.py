@@ -1,12 +1,13 @@
-"""Every real-world message in shared/testdata/mime is accepted by deliver/import and kept as
-the original with CRLF line endings, otherwise byte for byte."""
+"""Every message of the MIME corpora — the real-world one in ../shared/testdata/mime (skipped
+without it) and the repository's own tests/fixtures/mime — is accepted by deliver/import and
+kept as the original with CRLF line endings, otherwise byte for byte."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mailgate import mime
 from mailgate.db.schema import folders, messages
@@ -15,11 +16,14 @@ from mailgate.directory.authority import Actor
 from mailgate.service import Service
 from mailgate.store import importer
 from mailgate.store.messages import blob_store, deliver
+from support import FIXTURES, shared_path
 
-#: shared/ lies beside the repository (in development and in CI alike).
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "mime"
-EML = sorted(CORPUS.glob("*.eml"))
-MBOX = sorted(CORPUS.glob("*.mbox"))
+MIME = "testdata/mime"
+
+
+def corpus(which: str) -> Path:
+    """The repository's own fixtures ("own") or the real-world corpus beside it ("shared")."""
+    return FIXTURES / "mime" if which == "own" else shared_path(MIME)
 
 
 @pytest.fixture
@@ -29,12 +33,16 @@ def mailbox(sqlite_svc: Service) -> Service:
 
 
 def test_corpus_is_present() -> None:
-    assert len(EML) > 50 and len(MBOX) > 5
+    shared = corpus("shared")
+    assert len(list(shared.glob("*.eml"))) > 50 and len(list(shared.glob("*.mbox"))) > 5
 
 
-def test_every_eml_is_delivered_and_kept_byte_for_byte(mailbox: Service) -> None:
+@pytest.mark.parametrize("which", ["own", "shared"])
+def test_every_eml_is_delivered_and_kept_byte_for_byte(mailbox: Service, which: str) -> None:
     store = blob_store(mailbox)
-    for path in EML:
+    emls = sorted(corpus(which).glob("*.eml"))
+    assert emls
+    for path in emls:
         raw = path.read_bytes()
         stored = deliver(mailbox, "mia@example.test", raw)
         kept = store.read(stored.digest)
@@ -42,18 +50,21 @@ def test_every_eml_is_delivered_and_kept_byte_for_byte(mailbox: Service) -> None
         assert b"\n" not in kept.replace(b"\r\n", b""), path.name
 
 
-def test_every_mbox_imports_every_message(mailbox: Service) -> None:
-    expected = 0
-    for path in MBOX:
-        parts = mime.split_mbox(path.read_bytes())
-        expected += len(parts)
+@pytest.mark.parametrize("which", ["own", "shared"])
+def test_every_mbox_imports_every_message_byte_for_byte(mailbox: Service, which: str) -> None:
+    expected: list[bytes] = []
+    for path in sorted(corpus(which).glob("*.mbox")):
+        expected += [mime.to_crlf(part) for part in mime.split_mbox(path.read_bytes())]
         importer.import_sources(mailbox, "mia@example.test",
                                 importer.mbox_sources(path, "Imported"))
     with mailbox.engine.connect() as conn:
-        count = conn.execute(select(func.count()).select_from(messages).join(
+        digests = conn.execute(select(messages.c.digest).join(
             folders, folders.c.id == messages.c.folder_id).where(
-            folders.c.name == "Imported")).scalar()
-    assert count == expected > 0
+            folders.c.name == "Imported").order_by(messages.c.uid)).scalars().all()
+    store = blob_store(mailbox)
+    assert len(digests) == len(expected) > 0
+    for index, (digest, original) in enumerate(zip(digests, expected, strict=True)):
+        assert store.read(digest) == original, index
 
 
 @pytest.mark.parametrize("workers", ["threads", "processes"])

@@ -1,4 +1,5 @@
-"""Tests for mailgate.mime: the corpus in shared/testdata/mime, RFC-shaped cases and properties."""
+"""Tests for mailgate.mime: the corpus in ../shared/testdata/mime (skipped without it), the
+repository's own fixtures in tests/fixtures/mime, RFC-shaped cases and properties."""
 
 import re
 from pathlib import Path
@@ -16,10 +17,11 @@ from mailgate.mime import (
     strip_from_line,
     to_crlf,
 )
+from support import FIXTURES, shared_files, shared_path
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "mime"
-CORPUS_FILES = sorted(p for p in DATA.glob("*") if p.suffix in (".eml", ".mbox"))
-requires_corpus = pytest.mark.skipif(not CORPUS_FILES, reason="shared MIME corpus not available")
+MIME = "testdata/mime"  # in ../shared: real-world messages
+OWN = FIXTURES / "mime"  # hand-written: the same risks, in every clone
+OWN_FILES = sorted(p for p in OWN.iterdir() if p.suffix in (".eml", ".mbox"))
 
 
 def corpus_messages(path: Path) -> list[bytes]:
@@ -29,7 +31,12 @@ def corpus_messages(path: Path) -> list[bytes]:
 
 
 def load(name: str, index: int = 0) -> tuple[bytes, ParsedMessage]:
-    raw = corpus_messages(DATA / name)[index]
+    """A message of the shared corpus, parsed."""
+    return load_file(shared_path(MIME) / name, index)
+
+
+def load_file(path: Path, index: int = 0) -> tuple[bytes, ParsedMessage]:
+    raw = corpus_messages(path)[index]
     return raw, parse(raw)
 
 
@@ -312,32 +319,33 @@ def check_parsed(raw: bytes, parsed: ParsedMessage) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The corpus.
+# The corpora: every message of the shared corpus and of the repository's own fixtures.
 
 
-@requires_corpus
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
-def test_corpus_parses_consistently(path: Path) -> None:
-    for raw in corpus_messages(path):
-        check_parsed(raw, parse(raw))
-
-
-@requires_corpus
-@pytest.mark.parametrize("path", CORPUS_FILES, ids=lambda p: p.name)
-def test_corpus_single_part_sections(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Every message parses consistently; a single part is the whole body as section 1."""
     for raw in corpus_messages(path):
         parsed = parse(raw)
-        body = read_sexp(parsed.body)
-        if not is_multipart(body):
+        check_parsed(raw, parsed)
+        if not is_multipart(read_sexp(parsed.body)):
             assert section(raw, parsed, "1") == raw[parsed.header_size :]
             assert section(raw, parsed, "TEXT") == raw[parsed.header_size :]
+
+
+@pytest.mark.parametrize("name", shared_files(MIME, ".eml", ".mbox"), ids=lambda n: Path(n).name)
+def test_corpus_parses_consistently(name: str) -> None:
+    check_file(shared_path(name))
+
+
+@pytest.mark.parametrize("path", OWN_FILES, ids=lambda p: p.name)
+def test_own_fixture_parses_consistently(path: Path) -> None:
+    check_file(path)
 
 
 # --------------------------------------------------------------------------------------
 # Dovecot imaptest mailboxes: expected values from imaptest's scripts and lib-imap tests.
 
 
-@requires_corpus
 def test_imaptest_bodystructure_folded_boundary() -> None:
     _, parsed = load("imaptest-fetch-bodystructure.mbox")
     assert parsed.bodystructure == (
@@ -347,7 +355,6 @@ def test_imaptest_bodystructure_folded_boundary() -> None:
     assert parsed.body == '(("text" "x-myown" ("charset" "us-ascii") NIL NIL "7bit" 7 1) "mixed")'
 
 
-@requires_corpus
 def test_imaptest_envelopes() -> None:
     date = '"Thu, 15 Feb 2007 01:02:03 +0200"'
     user = '((NIL NIL "user" "domain"))'
@@ -369,15 +376,14 @@ def test_imaptest_envelopes() -> None:
         f"({date} NIL {real} {real} {real} NIL NIL NIL NIL NIL)",
         f"({date} NIL {route} {route} {route} NIL NIL NIL NIL NIL)",
     ]
-    messages = corpus_messages(DATA / "imaptest-fetch-envelope.mbox")
+    messages = corpus_messages(shared_path(MIME) / "imaptest-fetch-envelope.mbox")
     assert [parse(raw).envelope for raw in messages] == expected
 
 
-@requires_corpus
 def test_imaptest_search_addresses() -> None:
     envelopes = [
         read_sexp(parse(raw).envelope)
-        for raw in corpus_messages(DATA / "imaptest-search-addresses.mbox")
+        for raw in corpus_messages(shared_path(MIME) / "imaptest-search-addresses.mbox")
     ]
     assert envelopes[2][2] == [[None, None, "user-from", "domain.org"]]  # comments in addr-spec
     assert envelopes[3][5] == [["RealTo", None, "user-to", "domain.org"]]  # (comment) name
@@ -396,14 +402,12 @@ def test_imaptest_search_addresses() -> None:
     ]
 
 
-@requires_corpus
 def test_imaptest_nil_subject_is_a_string() -> None:
     _, parsed = load("imaptest-nil.mbox")
     assert parsed.envelope.startswith('("Sat, 24 Mar 2007 23:00:00 +0200" "NiL" NIL')
     assert parsed.subject == "NiL"
 
 
-@requires_corpus
 def test_imaptest_binary_mime_section_sizes() -> None:
     raw, parsed = load("imaptest-fetch-binary-mime.mbox")
     sizes = {
@@ -416,7 +420,6 @@ def test_imaptest_binary_mime_section_sizes() -> None:
     assert section(raw, parsed, "2.MIME") == b"Content-Type: message/rfc822\r\n\r\n"
 
 
-@requires_corpus
 def test_imaptest_message_rfc822_digest_sections() -> None:
     raw, parsed = load("imaptest-fetch-body-message-rfc822-mime.mbox")
     submessage = crlf(
@@ -438,7 +441,6 @@ def test_imaptest_message_rfc822_digest_sections() -> None:
     assert digest[2] == "digest"
 
 
-@requires_corpus
 def test_imaptest_nested_message_rfc822_sections() -> None:
     raw, parsed = load("imaptest-fetch-body-message-rfc822-x2.mbox")
     inner = crlf("From: sub@domain.org\nDate: Sun, 12 Aug 2012 12:34:56 +0300\nSubject: submsg\n\n")
@@ -460,9 +462,8 @@ def test_imaptest_nested_message_rfc822_sections() -> None:
     assert outer[8][8][:2] == ["text", "plain"]
 
 
-@requires_corpus
 def test_rfc2047_subjects_are_decoded_but_envelope_keeps_them() -> None:
-    messages = corpus_messages(DATA / "imaptest-sort-subject.mbox")
+    messages = corpus_messages(shared_path(MIME) / "imaptest-sort-subject.mbox")
     subjects = [parse(raw).subject for raw in messages]
     assert {"Re: b", "RE: C", "Re: c", "_", ""} <= set(subjects)  # "=?iso-8859-1?q?_?=" is ""
     assert not any("=?" in subject for subject in subjects)
@@ -477,7 +478,6 @@ def test_rfc2047_subjects_are_decoded_but_envelope_keeps_them() -> None:
 # Real-world shapes from the corpus.
 
 
-@requires_corpus
 def test_multipart_alternative_inside_mixed() -> None:
     raw, parsed = load("mime4j-boundary-name-clash.eml")  # inner boundary extends the outer one
     top = read_sexp(parsed.bodystructure)
@@ -491,7 +491,6 @@ def test_multipart_alternative_inside_mixed() -> None:
     assert section(raw, parsed, "2") == b"JVBERi0xLj4Kc3RhcnR4cmVmCjUzNjEwCiUlRU9GCg==\r\n"
 
 
-@requires_corpus
 def test_group_syntax_in_envelope() -> None:
     _, parsed = load("rubymail-empty_group_lists.eml")
     assert read_sexp(parsed.envelope)[5] == [
@@ -500,7 +499,6 @@ def test_group_syntax_in_envelope() -> None:
     ]
 
 
-@requires_corpus
 def test_missing_final_boundary_runs_to_end_of_message() -> None:
     raw, parsed = load("flanker-missing-final-boundary.eml")
     assert section(raw, parsed, "1") == b"Some body\r\n"
@@ -510,7 +508,6 @@ def test_missing_final_boundary_runs_to_end_of_message() -> None:
     assert parsed.parts["2"][2] == parsed.size
 
 
-@requires_corpus
 def test_no_content_type_means_text_plain_us_ascii() -> None:
     _, parsed = load("flanker-no-ctype.eml")
     assert parsed.bodystructure == (
@@ -518,7 +515,6 @@ def test_no_content_type_means_text_plain_us_ascii() -> None:
     )
 
 
-@requires_corpus
 def test_unusable_boundaries() -> None:
     # the boundary parameter never starts a part: one empty text/plain part, as Dovecot
     _, parsed = load("cpython-msg_31.eml")
@@ -535,7 +531,6 @@ def test_unusable_boundaries() -> None:
     assert section(raw, parsed, "2") == b"part 2\r\n"
 
 
-@requires_corpus
 def test_part_headers_without_blank_line() -> None:
     raw, parsed = load("cpython-msg_47.eml")
     assert section(raw, parsed, "1.MIME") == b"Content-Type: text/plain\r\nbar\r\n\r\n"
@@ -544,27 +539,198 @@ def test_part_headers_without_blank_line() -> None:
     assert parsed.header_size == parsed.size
 
 
-@requires_corpus
 def test_raw_utf8_headers_become_literals() -> None:
     _, parsed = load("rubymail-utf8_headers.eml")
     assert parsed.subject == "Säying Hello"
     assert "(NIL {13}\r\nSäying Hello (({9}\r\nJöhn Doe NIL {5}\r\njdöe" in parsed.envelope
 
 
-@requires_corpus
 def test_split_mbox_on_corpus() -> None:
     def count(name: str) -> int:
-        return len(split_mbox((DATA / name).read_bytes()))
+        return len(split_mbox((shared_path(MIME) / name).read_bytes()))
 
     assert count("imaptest-default.mbox") == 6
     assert count("imaptest-sort-subject.mbox") == 15
     assert count("mimekit-content-length.mbox") == 29
     assert count("mimekit-issue1189.mbox") == 4
-    unmunged = split_mbox((DATA / "mimekit-unmunged.mbox").read_bytes())
+    unmunged = split_mbox((shared_path(MIME) / "mimekit-unmunged.mbox").read_bytes())
     assert len(unmunged) == 2  # "From Russia with love" in the bodies is not a separator
     assert all(message.startswith(b"From: Jeffrey Stedfast") for message in unmunged)
-    first = split_mbox((DATA / "imaptest-fetch-binary-mime.mbox").read_bytes())[0]
+    first = split_mbox((shared_path(MIME) / "imaptest-fetch-binary-mime.mbox").read_bytes())[0]
     assert len(to_crlf(first)) == 602  # imaptest's BINARY.SIZE[]
+
+
+# --------------------------------------------------------------------------------------
+# The repository's own fixtures (tests/fixtures/mime/README.md says what each one covers).
+
+
+def test_own_fixtures_are_described() -> None:
+    readme = (OWN / "README.md").read_text()
+    assert len(OWN_FILES) >= 10
+    for path in OWN_FILES:
+        assert f"`{path.name}`" in readme, path.name
+
+
+def test_own_nested_multiparts() -> None:
+    raw, parsed = load_file(OWN / "nested-multipart.eml")
+    assert parsed.bodystructure == (
+        '((("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 11 0 NIL NIL NIL NIL)'
+        '(("text" "html" ("charset" "utf-8") NIL NIL "7bit" 44 0 NIL NIL NIL NIL)'
+        '("image" "png" NIL "<logo@example.org>" NIL "base64" 12 NIL NIL NIL NIL)'
+        ' "related" ("boundary" "rel") NIL NIL NIL) "alternative" ("boundary" "alt") NIL NIL NIL)'
+        '("application" "octet-stream" ("name" "data.bin") NIL NIL "base64" 8 NIL'
+        ' ("attachment" ("filename" "data.bin")) NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)'
+    )
+    assert read_sexp(parsed.envelope)[1:3] == [
+        "Nested multiparts", [["Ann Example", None, "ann", "example.org"]]
+    ]
+    assert sorted(parsed.parts) == ["", "1", "1.1", "1.2", "1.2.1", "1.2.2", "2"]
+    assert section(raw, parsed, "TEXT").startswith(b"This is the preamble.\r\n\r\n--outer\r\n")
+    assert section(raw, parsed, "TEXT").endswith(b"--outer--\r\nThis is the epilogue.\r\n")
+    assert section(raw, parsed, "1").startswith(b"--alt\r\n")
+    assert section(raw, parsed, "1").endswith(b"--rel--\r\n--alt--\r\n")
+    assert section(raw, parsed, "1.MIME") == (
+        b'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n'
+    )
+    assert section(raw, parsed, "1.1") == b"Plain text."
+    assert section(raw, parsed, "1.2.1") == b'<p>HTML <img src="cid:logo@example.org"></p>'
+    assert section(raw, parsed, "1.2.2") == b"iVBORw0KGgo="
+    assert section(raw, parsed, "1.2.2.MIME").startswith(b"Content-Type: image/png\r\n")
+    assert section(raw, parsed, "2") == b"AAECAw=="
+
+
+def test_own_missing_final_boundaries() -> None:
+    raw, parsed = load_file(OWN / "missing-final-boundary.eml")
+    assert section(raw, parsed, "1") == b"first"
+    assert section(raw, parsed, "2.1") == b"inner, and no close delimiter follows\r\n"
+    assert parsed.parts["2"][2] == parsed.parts["2.1"][2] == parsed.size
+    assert read_sexp(parsed.body)[1][1:] == ["alternative"]
+
+
+def test_own_bad_boundaries() -> None:
+    path = OWN / "bad-boundaries.mbox"
+    empty_part = '(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0) "mixed")'
+    for index, params in enumerate([None, ["boundary", "absent"], ["boundary", ""], None]):
+        raw, parsed = load_file(path, index)
+        assert parsed.body == empty_part, index
+        assert read_sexp(parsed.bodystructure)[2] == params, index
+        assert section(raw, parsed, "1") == b"", index
+        assert section(raw, parsed, "TEXT").startswith(b"--"), index  # the body is kept whole
+    raw, parsed = load_file(path, 4)
+    assert section(raw, parsed, "1") == b"one"  # "--pad \t": transport padding
+    assert section(raw, parsed, "2") == b"two"
+    assert parsed.parts["2"][2] < parsed.size  # "--pad-- junk" still closes the multipart
+    assert len(read_sexp(parsed.body)) == 3
+
+
+def test_own_encoded_words() -> None:
+    _, parsed = load_file(OWN / "encoded-words.eml")
+    assert parsed.subject == "Grüße aus Köln and café €"
+    envelope = read_sexp(parsed.envelope)
+    assert envelope[1] == (
+        "=?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?_aus_K=C3=B6ln?= and =?iso-8859-1?q?caf=E9?="
+        " =?UTF-8?B?IOKCrA==?="
+    )  # ENVELOPE sends the field unfolded but not decoded
+    assert envelope[2] == [["=?utf-8?q?Andr=C3=A9_M=C3=BCller?=", None, "andre", "example.org"]]
+    assert envelope[5] == [
+        ["=?ISO-8859-1?B?SvZyZw==?=", None, "joerg", "example.org"],
+        [None, None, "plain", "example.org"],
+    ]
+
+
+def test_own_broken_encoded_words() -> None:
+    path = OWN / "broken-encoded-words.mbox"
+    subjects = [parse(raw).subject for raw in corpus_messages(path)]
+    assert subjects == [
+        "café",  # unknown charset: UTF-8
+        "Grüße",  # missing base64 padding
+        "=?utf-8?q?not closed",
+        "bad =ZZ hex",
+        "\ufffd bytes",
+        "beforeinsideafter",  # decoded even inside a word, as Dovecot does
+        "=?utf-8?x?unknown-encoding?=",
+    ]
+    raw, parsed = load_file(path, 2)
+    assert read_sexp(parsed.envelope)[1] == "=?utf-8?q?not closed"
+    assert section(raw, parsed, "TEXT").startswith(b"an encoded word that never ends")
+
+
+def test_own_raw_8bit_headers() -> None:
+    raw, parsed = load_file(OWN / "raw-8bit-headers.eml")
+    assert b"Gr\xc3\xbc\xc3\x9fe \xff and Latin-1 caf\xe9" in raw
+    assert parsed.subject == "Grüße \ufffd and Latin-1 caf\ufffd"
+    assert parsed.envelope.startswith(
+        '("Tue, 1 Oct 2024 10:00:00 +0000" {30}\r\nGrüße \ufffd and Latin-1 caf\ufffd'
+        ' (({13}\r\nJörg Müller NIL "joerg" "example.org"))'
+    )
+    assert read_sexp(parsed.envelope)[5] == [["Ren\ufffd", None, "rene", "example.org"]]
+
+
+def test_own_bare_lf_and_cr() -> None:
+    original = (OWN / "bare-lf-and-cr.eml").read_bytes()
+    assert b"1.0\rContent-Type" in original and b"CR\rend\n" in original  # not CRLF
+    raw, parsed = load_file(OWN / "bare-lf-and-cr.eml")
+    assert raw == to_crlf(original)
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", raw) is None
+    assert parsed.header_size == raw.index(b"\r\n\r\n") + 4
+    assert read_sexp(parsed.bodystructure)[2:4] == ["mixed", ["boundary", "b"]]
+    assert section(raw, parsed, "1") == b"bare LF\r\nthen CRLF\r\nthen CR\r\nend"
+    assert section(raw, parsed, "2") == b"second"
+    assert read_sexp(parsed.body)[0][6:8] == [len(b"bare LF\r\nthen CRLF\r\nthen CR\r\nend"), 3]
+
+
+def test_own_mbox_from_lines_and_quoting() -> None:
+    data = (OWN / "quoting.mbox").read_bytes()
+    first, second, third = split_mbox(data)
+    assert first.startswith(b"From: ann@example.org\n")
+    assert b"\n>From here on," in first and b"\n>>From nested" in first  # quoting is kept
+    assert b"\nFrom Russia with love:" in first  # an unquoted body line, no separator
+    assert first.endswith(b"no separator.\n\n")  # the blank line before a separator stays
+    assert second.endswith(b"two-space separator\n\n")
+    assert third == (
+        b'From: carol@example.org\nSubject: third, after a Thunderbird "From -" line\n\nlast\n'
+    )
+    raw, parsed = load_file(OWN / "quoting.mbox")
+    assert read_sexp(parsed.envelope)[1] == "first"
+    assert section(raw, parsed, "1").count(b"From ") == 3
+    raw, parsed = load_file(OWN / "quoting.mbox", 1)
+    assert section(raw, parsed, "TEXT") == b""
+
+
+def test_own_forwarded_message() -> None:
+    raw, parsed = load_file(OWN / "forwarded-message.eml")
+    forwarded = read_sexp(parsed.bodystructure)[1]
+    assert forwarded[:2] == ["message", "rfc822"]
+    assert forwarded[6] == len(section(raw, parsed, "2"))
+    assert forwarded[7] == [
+        "Mon, 30 Sep 2024 09:00:00 +0000", "the report",
+        [["Carol", None, "carol", "example.org"]], [["Carol", None, "carol", "example.org"]],
+        [["Carol", None, "carol", "example.org"]], [["Ann", None, "ann", "example.org"]],
+        None, None, None, "<report@example.org>",
+    ]  # fmt: skip
+    assert [child[:2] for child in forwarded[8][:2]] == [["text", "plain"], ["text", "html"]]
+    assert forwarded[9] == section(raw, parsed, "2").count(b"\n") == 17
+    assert section(raw, parsed, "1") == b"See below."
+    assert section(raw, parsed, "2.MIME") == b"Content-Type: message/rfc822\r\n\r\n"
+    assert section(raw, parsed, "2.HEADER").startswith(b"From: Carol <carol@example.org>\r\n")
+    assert section(raw, parsed, "2.HEADER").endswith(b'boundary="inner"\r\n\r\n')
+    assert section(raw, parsed, "2.TEXT").startswith(b"--inner\r\n")
+    assert section(raw, parsed, "2") == section(raw, parsed, "2.HEADER") + section(
+        raw, parsed, "2.TEXT")
+    assert section(raw, parsed, "2.1") == b"report"
+    assert section(raw, parsed, "2.2") == b"<b>report</b>"
+    assert section(raw, parsed, "2.2.MIME") == b"Content-Type: text/html\r\n\r\n"
+
+
+def test_own_empty_body() -> None:
+    raw, parsed = load_file(OWN / "empty-body.eml")
+    assert raw.endswith(b"+0000\r\n\r\n")
+    assert parsed.header_size == parsed.size == len(raw)
+    assert parsed.bodystructure == (
+        '("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL)'
+    )
+    assert read_sexp(parsed.envelope)[1] == "nothing to say"
+    assert section(raw, parsed, "1") == section(raw, parsed, "TEXT") == b""
 
 
 # --------------------------------------------------------------------------------------
