@@ -272,7 +272,11 @@ def _match_list(variables: Variables, items: Sequence[Arg], actual: Sequence[Arg
                 matched[i] = True
                 break
         else:
-            return Outcome(False, count, f"no {render(wanted)} in ({render(actual)})")
+            shown = render(wanted, directives=False)
+            expanded = expand(variables, shown, keep_unbound=True)
+            if expanded != shown:
+                shown += f" (= {expanded})"
+            return Outcome(False, count, f"no {shown} in ({render(actual)})")
         count += 1
     if noextra == 1 or bans:
         for i in range(0, len(actual), chain):

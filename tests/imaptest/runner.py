@@ -269,7 +269,8 @@ class _GroupRun:
             if outcome.ok:
                 if expected.existence is Existence.MUST_NOT:
                     self.fail(f"unwanted untagged reply `* {render(response.args)}` (matches "
-                              f"line {expected.line} `! {render(expected.pattern)}`)", index)
+                              f"line {expected.line} `! {render(expected.pattern, False)}`)",
+                              index)
                     return
                 state.found[i] = found_some = True
                 if step.ordered:
@@ -290,7 +291,7 @@ class _GroupRun:
                    if e.existence is Existence.MUST and not state.found[i]]
         if missing:
             first = step.untagged[missing[0]]
-            text = render(first.pattern)
+            text = render(first.pattern, directives=False)
             message = (f"missing {len(missing)} untagged repl{'y' if len(missing) == 1 else 'ies'}"
                        f" ({state.mismatches} other replies), first: line {first.line} `* {text}`")
             expanded = expand(self.variables, text, keep_unbound=True)

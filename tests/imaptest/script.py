@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imaptest.tokens import Arg, ArgSyntaxError, Kind, Line, Literal, Part, atom, parse_args
+from imaptest.tokens import Arg, Kind, Line, Literal, Part, atom, parse_args
 
 DEFAULT_MBOX = "default.mbox"
 NOT_GROUPS = frozenset({"README.md", "AUTHORS", "COPYING", "COPYING.MIT"})
@@ -331,11 +331,7 @@ class _Parser:
 
     def _pattern(self, line: Line) -> tuple[Arg, ...]:
         try:
-            args = parse_args(line)
-        except ArgSyntaxError as exc:
-            raise self.fail(str(exc)) from None
-        try:
-            return _directives(args, _reply_name(args), (), None)
+            return expected_reply(line)
         except ValueError as exc:
             raise self.fail(str(exc)) from None
 
@@ -345,6 +341,13 @@ class _Parser:
             if step.expects_bye or any(c.plain.lower() == "logout" for c in step.commands):
                 return
         script.steps.append(Step(connection=0, commands=[Command(0, 0, ("logout",), REPLY_OK)]))
+
+
+def expected_reply(line: Line) -> tuple[Arg, ...]:
+    """An expected reply as a script states it, with imaptest's implicit directives added.
+    Raises ValueError (ArgSyntaxError) on a line that does not parse."""
+    args = parse_args(line)
+    return _directives(args, _reply_name(args), (), None)
 
 
 def _result_prefix(text: str) -> tuple[tuple[Arg, ...] | None, int, str]:

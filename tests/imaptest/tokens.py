@@ -152,11 +152,11 @@ def parse_args(parts: Sequence[Part], lenient: bool = False) -> tuple[Arg, ...]:
 MAX_SHOWN = 120
 
 
-def _escape(text: str) -> str:
+def _escape(text: str, quoted: bool = False) -> str:
     out = []
     for char in text:
         code = ord(char)
-        if char in '"\\':
+        if quoted and char in '"\\':
             out.append("\\" + char)
         elif char == "\r":
             out.append("\\r")
@@ -176,17 +176,21 @@ def show_text(text: str) -> str:
     return _escape(text)
 
 
-def render_arg(arg: Arg) -> str:
+def render_arg(arg: Arg, directives: bool = True) -> str:
     if arg.kind is Kind.LIST:
-        return "(" + render(arg.items) + ")"
+        return "(" + render(arg.items, directives) + ")"
     if arg.kind is Kind.ATOM or arg.kind is Kind.NIL:
         return show_text(arg.text)
-    shown = _escape(arg.text[:MAX_SHOWN]) + ("..." if len(arg.text) > MAX_SHOWN else "")
+    shown = _escape(arg.text[:MAX_SHOWN], quoted=True) + ("..." if len(arg.text) > MAX_SHOWN
+                                                         else "")
     if arg.kind is Kind.LITERAL:
         return f"{'~' if arg.binary else ''}{{{len(arg.text)}}}\"{shown}\""
     return f'"{shown}"'
 
 
-def render(args: Iterable[Arg]) -> str:
-    """One printable line for messages (like Dovecot's imap_args_to_str, escaped)."""
-    return " ".join(render_arg(a) for a in args)
+def render(args: Iterable[Arg], directives: bool = True) -> str:
+    """One printable line for messages (like Dovecot's imap_args_to_str, escaped); without
+    `$!` directives if asked (they are mostly imaptest's implicit ones)."""
+    shown = [render_arg(a, directives) for a in args
+             if directives or not (a.atom() or "").startswith("$!")]
+    return " ".join(shown)
