@@ -18,6 +18,7 @@ the step; at the end every `*` one must have been seen. A failed step does not s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import urllib.parse
@@ -144,8 +145,9 @@ class _GroupRun:
     def _run(self) -> None:
         server, script = self.server, self.script
         try:
+            setup_timeout = max(server.timeout, DEFAULT_TIMEOUT)
             for index in range(script.connections):
-                self.conns.append(Connection(server.host, server.port, index, server.timeout,
+                self.conns.append(Connection(server.host, server.port, index, setup_timeout,
                                              server.tls, self.trace))
             skip = prepare(self.conns, script, self.source, server.user, server.password)
         except (OSError, TimeoutError) as exc:
@@ -379,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of the test groups (default: %(default)s)")
     parser.add_argument("--tls", action="store_true", help="implicit TLS (imaps)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds a step may wait for its replies")
+                        help="seconds a step may wait for its replies (setup waits at least "
+                             "the default)")
     parser.add_argument("--verbose", action="store_true",
                         help="every failure of a failed group, and the end of its conversation")
     args = parser.parse_args(argv)
@@ -405,11 +408,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"  also: {failure}")
                 for text in result.trace:
                     print(f"  | {text}")
+        for text in summary(results):
+            print(text)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    for text in summary(results):
-        print(text)
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
