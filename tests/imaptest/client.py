@@ -338,7 +338,8 @@ def missing_capabilities(conn: Connection, script: Script) -> list[str]:
 def prepare(conns: list[Connection], script: Script, source: MboxSource, user: str,
             password: str) -> str | None:
     """Bring the connections to the group's start state; return why the group is skipped
-    (a missing capability or second user), None when it can run."""
+    (a missing capability or second user), None when it can run. A `user N:` header logs
+    connection N in as that user (with the same password)."""
     first = conns[0]
     if script.state is StartState.NONAUTH:
         if not first.capabilities_seen:
@@ -346,7 +347,8 @@ def prepare(conns: list[Connection], script: Script, source: MboxSource, user: s
         return _skip_reason(first, script)
     for conn in conns:
         conn.capabilities_seen = False
-        _expect_ok(conn, (f"LOGIN {quote(user)} {quote(password)}",))
+        login = script.users.get(conn.index + 1, user)
+        _expect_ok(conn, (f"LOGIN {quote(login)} {quote(password)}",))
     if not first.capabilities_seen:
         _expect_ok(first, ("CAPABILITY",))
     reason = _skip_reason(first, script)
@@ -378,5 +380,5 @@ def _skip_reason(conn: Connection, script: Script) -> str | None:
     if missing:
         return "server lacks " + " ".join(missing)
     if script.needs_user2:
-        return "needs a second user (header 'user 2: $user2')"
+        return "needs a second user (header 'user N: $user2'), which the runner does not have"
     return None

@@ -135,9 +135,12 @@ class _GroupRun:
         if step is not None:
             steps = self.script.steps
             command = command or (steps[step].commands[0] if steps[step].commands else None)
-            where = f"line {command.line}" if command and command.line else "added logout"
-            shown = show_text(command.plain)[:80] if command else "(greeting)"
-            message = f"step {step + 1}/{len(steps)} ({where}) `{shown}`: {message}"
+            if command is None:
+                context = f"(line {steps[step].untagged[0].line}) greeting"
+            else:
+                where = f"line {command.line}" if command.line else "added logout"
+                context = f"({where}) `{show_text(command.plain)[:80]}`"
+            message = f"step {step + 1}/{len(steps)} {context}: {message}"
         self.result.failures.append(message)
 
     # -- setup
@@ -167,10 +170,10 @@ class _GroupRun:
                 return
 
     def _bind_user_variables(self) -> None:
-        user = self.server.user
-        local, _, domain = user.partition("@")
         values = self.variables.values
         for index in range(self.script.connections):
+            user = self.script.users.get(index + 1, self.server.user)
+            local, _, domain = user.partition("@")
             suffix = "" if index == 0 else str(index + 1)
             values[f"user{suffix}"] = user
             values[f"username{suffix}"] = local
@@ -294,8 +297,8 @@ class _GroupRun:
         if missing:
             first = step.untagged[missing[0]]
             text = render(first.pattern, directives=False)
-            message = (f"missing {len(missing)} untagged repl{'y' if len(missing) == 1 else 'ies'}"
-                       f" ({state.mismatches} other replies), first: line {first.line} `* {text}`")
+            message = (f"missing {_replies(len(missing))} ({_replies(state.mismatches)} "
+                       f"matched nothing), first: line {first.line} `* {text}`")
             expanded = expand(self.variables, text, keep_unbound=True)
             if expanded != text:
                 message += f" = `* {expanded}`"
@@ -324,6 +327,10 @@ class _GroupRun:
                           'BYE and closed the connection (only "" allows that)', index, command)
         self._finish(index, step, state)
         return True
+
+
+def _replies(count: int) -> str:
+    return f"{count} untagged repl{'y' if count == 1 else 'ies'}"
 
 
 def _gives_message(parts: Line) -> bool:

@@ -107,7 +107,7 @@ class Script:
     mbox: Path
     capabilities: tuple[str, ...] = ()
     connections: int = 1
-    users: dict[int, str] = field(default_factory=dict)
+    users: dict[int, str] = field(default_factory=dict)  # `user N:` headers, by N
     needs_user2: bool = False
     messages: int | None = 0  # None: all of the mbox
     state: StartState = StartState.SELECTED
@@ -236,9 +236,10 @@ class _Parser:
         elif key == "ignore_extra_untagged":
             script.ignore_extra_untagged = value.startswith("y")
         elif key.startswith("user ") and key[5:].isdigit() and int(key[5:]) > 0:
-            if value in ("$user2", "${user2}"):
+            if value in ("$user2", "${user2}"):  # imaptest's second configured user
                 script.needs_user2 = True
-            script.users[int(key[5:])] = value
+            else:
+                script.users[int(key[5:])] = value
         elif key == "messages":
             script.messages = None if value == "all" else int(value) if value.isdigit() else 0
         elif key == "state":

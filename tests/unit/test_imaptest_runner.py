@@ -97,6 +97,25 @@ state: auth
 
 ok xhang
 """,
+    "greeting": """\
+state: auth
+
+* ok [capability $] fake
+ok noop
+""",
+    "greeting-wrong": """\
+state: auth
+
+* ok [capability imap5]
+ok noop
+""",
+    "second-user": """\
+connections: 2
+state: auth
+user 2: user2@example.test
+
+2 ok noop
+""",
 }
 
 
@@ -138,6 +157,7 @@ class FakeImap(socketserver.StreamRequestHandler):
             if verb == "XHANG":
                 continue
             if verb == "LOGIN":
+                self.server.logins.append(args)
                 self.send(f"{tag} OK [CAPABILITY IMAP4rev1 ID] logged in")
             elif verb == "CREATE":
                 messages.clear()
@@ -172,6 +192,7 @@ class FakeServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), FakeImap)
         self.messages: list[str] = []
         self.appends: list[str] = []
+        self.logins: list[str] = []
         self.continuations = 0
 
 
@@ -243,6 +264,23 @@ def test_missing_capability_skips(server: FakeServer, groups: Path) -> None:
 def test_silent_server_times_out(server: FakeServer, groups: Path) -> None:
     result = run("hangs", server, groups, timeout=1.0)
     assert result.failures == ["step 1/2 (line 3) `xhang`: no tagged reply within 1 s"]
+
+
+def test_first_block_of_untagged_replies_checks_the_greeting(server: FakeServer,
+                                                            groups: Path) -> None:
+    assert run("greeting", server, groups).status == "passed"
+    wrong = run("greeting-wrong", server, groups)
+    assert wrong.failures == ["step 1/3 (line 3) greeting: missing 1 untagged reply "
+                              "(1 untagged reply matched nothing), first: line 3 "
+                              "`* ok [capability imap5]`; "
+                              "closest `* OK [CAPABILITY IMAP4rev1] fake ready`: expected "
+                              "imap5], got IMAP4rev1]"]
+
+
+def test_user_header_logs_a_connection_in_as_that_user(server: FakeServer,
+                                                       groups: Path) -> None:
+    assert run("second-user", server, groups).status == "passed"
+    assert server.logins == [f'"{USER}" "{PASSWORD}"', f'"user2@example.test" "{PASSWORD}"']
 
 
 def test_cli_prints_a_line_per_group_and_the_score(server: FakeServer, groups: Path) -> None:
