@@ -220,6 +220,9 @@ class _GroupRun:
         except ProtocolError as exc:
             self.fail(str(exc), index)
             return False
+        except OSError as exc:
+            self.fail(f"connection {conn.index + 1} failed: {exc}", index)
+            return False
         self._finish(index, step, state)
         return True
 
