@@ -305,9 +305,10 @@ class DovecotReference:
     """A throwaway Debian Dovecot from ../shared/tools/dovecot-reference."""
 
     def __init__(self, workdir: Path, users: int = 10, maildir: Path | None = None,
-                 pop3: int | None = None) -> None:
+                 pop3: int | None = None, scheme: str = "ARGON2ID") -> None:
         self.dir = workdir
         self.users = users
+        self.scheme = scheme
         self.maildir = maildir
         self.pop3 = pop3 or free_port()
         self.imap = free_port()
@@ -318,7 +319,7 @@ class DovecotReference:
     def start(self) -> DovecotReference:
         args = [str(DOVECOT_REFERENCE), "start", str(self.dir), "--imap", str(self.imap),
                 "--pop3", str(self.pop3), "--lmtp", str(self.lmtp), "--users", str(self.users),
-                "--password", PASSWORD]
+                "--password", PASSWORD, "--scheme", self.scheme]
         if self.maildir is not None:
             args += ["--maildir", str(self.maildir)]
         # Output to a file, not a pipe: the Dovecot daemon inherits it and never closes it.
