@@ -179,6 +179,8 @@ folders = Table(
     Column("uidvalidity", BigInteger, nullable=False),
     Column("uidnext", BigInteger, nullable=False, default=1),
     Column("highestmodseq", BigInteger, nullable=False, default=1),
+    # \Recent (RFC 3501): the first UID no read-write session has claimed as recent yet
+    Column("recent_uid", BigInteger, nullable=False, default=1, server_default="1"),
     UniqueConstraint("account_id", "name"),
 )
 

@@ -103,7 +103,7 @@ class Folder:
 
 @dataclass(frozen=True)
 class MailboxStatus:
-    """STATUS items (RFC 9051 §6.3.11, CONDSTORE, STATUS=SIZE); RECENT is always 0."""
+    """STATUS items (RFC 9051 §6.3.11, CONDSTORE, STATUS=SIZE, RFC 3501 RECENT)."""
 
     messages: int
     unseen: int
@@ -305,19 +305,22 @@ def status(conn: Connection, account_id: int, names: Iterable[str] | None = None
                                                   else_=0)), 0).label("unseen"),
                       func.coalesce(func.sum(case((has_flag("\\Deleted"), 1), else_=0)),
                                     0).label("deleted"),
-                      func.coalesce(func.sum(messages.c.size), 0).label("size"))
+                      func.coalesce(func.sum(messages.c.size), 0).label("size"),
+                      func.coalesce(func.sum(case((messages.c.uid >= folders.c.recent_uid, 1),
+                                                  else_=0)), 0).label("recent"))
                .select_from(folders)
                .outerjoin(messages, messages.c.folder_id == folders.c.id)
                .where(_visible(account_id))
                .group_by(folders.c.id, folders.c.name, folders.c.uidvalidity,
-                         folders.c.uidnext, folders.c.highestmodseq))
+                         folders.c.uidnext, folders.c.highestmodseq, folders.c.recent_uid))
     if names is not None:
         wanted = [normalise(n) for n in names]
         if not wanted:
             return {}
         counted = counted.where(folders.c.name.in_(wanted))
     return {r.name: MailboxStatus(int(r.messages), int(r.unseen), int(r.deleted), int(r.size),
-                                  int(r.uidnext), int(r.uidvalidity), int(r.highestmodseq))
+                                  int(r.uidnext), int(r.uidvalidity), int(r.highestmodseq),
+                                  int(r.recent))
             for r in conn.execute(counted) if not is_reserved(r.name)}
 
 

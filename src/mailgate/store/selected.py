@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from mailgate.db.schema import blobs, expunged_uids, folders, messages
 from mailgate.mime import parts_range
@@ -206,3 +206,18 @@ def vanished_since(conn: Connection, folder_id: int, modseq: int, uids: UidSet |
     if uids is not None:
         query = query.where(uids.condition(expunged_uids.c.uid))
     return [int(u) for u in conn.execute(query.order_by(expunged_uids.c.uid)).scalars()]
+
+
+def claim_recent(conn: Connection, folder_id: int, below: int, claim: bool = True) -> int:
+    """\\Recent (RFC 3501 §2.3.2): the first UID under `below` that no read-write session
+    has seen; with `claim` (a read-write session) the UIDs up to `below` become its own
+    recent messages, and no other session's. Run it in a write transaction to claim."""
+    first = conn.execute(select(folders.c.recent_uid).where(folders.c.id == folder_id)
+                         ).scalar()
+    if first is None:
+        raise MailboxNotFound("the selected mailbox was deleted")
+    if claim and first < below:
+        conn.execute(update(folders).where(folders.c.id == folder_id,
+                                           folders.c.recent_uid < below)
+                     .values(recent_uid=below))
+    return min(int(first), below)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import quopri
 import re
 import time
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from mailgate.protocols.imap.fetch import (
     FetchItem,
     Section,
 )
-from mailgate.store import flags as flagset
 from mailgate.store.errors import MailboxError
 from mailgate.store.selected import FetchRow, section_range
 
@@ -67,8 +65,9 @@ def internal_date(when: float) -> str:
 
 
 def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
-           extra_flags: bool = False) -> list[bytes]:
-    """The `* seq FETCH (...)` response as chunks to write (literals kept as bytes)."""
+           flags: Callable[[int, str], str], extra_flags: bool = False) -> list[bytes]:
+    """The `* seq FETCH (...)` response as chunks to write (literals kept as bytes);
+    `flags(uid, stored)` writes a message's flags as this session shows them."""
     out: list[bytes] = []
     text: list[str] = [f"* {seq} FETCH ("]
     first = True
@@ -89,7 +88,7 @@ def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
         if isinstance(wanted, FetchAttribute):
             name = wanted.name
             if name == "FLAGS":
-                item(f"FLAGS ({' '.join(flagset.split(row.flags))})")
+                item(f"FLAGS ({flags(row.uid, row.flags)})")
             elif name == "UID":
                 item(f"UID {row.uid}")
             elif name == "MODSEQ":
@@ -127,7 +126,7 @@ def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
             item(f"BINARY.SIZE[{'.'.join(map(str, wanted.part))}] "
                  f"{0 if data is None else len(data)}")
     if extra_flags:
-        item(f"FLAGS ({' '.join(flagset.split(row.flags))})")
+        item(f"FLAGS ({flags(row.uid, row.flags)})")
     text.append(")\r\n")
     out.append("".join(text).encode())
     return out
@@ -204,6 +203,22 @@ def binary_part(row: FetchRow, part: tuple[int, ...], read: Reader) -> bytes | N
         except (binascii.Error, ValueError):
             raise UnknownEncoding("the part's base64 is damaged") from None
     if encoding == b"quoted-printable":
-        return quopri.decodestring(data)
+        return decode_quoted_printable(data)
     shown = encoding[:40].decode("ascii", errors="replace")
     raise UnknownEncoding(f"unknown Content-Transfer-Encoding {shown}")
+
+
+def decode_quoted_printable(data: bytes) -> bytes:
+    """RFC 2045 §6.7 on CRLF text: trailing white space dropped, `=` at a line's end a soft
+    break, `=XX` an octet."""
+    lines = data.split(b"\r\n")
+    out = []
+    for index, line in enumerate(lines):
+        line = line.rstrip(b" \t")
+        if line.endswith(b"="):
+            out.append(binascii.a2b_qp(line[:-1]))
+        else:
+            out.append(binascii.a2b_qp(line))
+            if index < len(lines) - 1:
+                out.append(b"\r\n")
+    return b"".join(out)

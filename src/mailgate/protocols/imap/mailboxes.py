@@ -11,7 +11,7 @@ from mailgate.protocols.imap.wire import mailbox as wire_mailbox
 from mailgate.store import mailboxes as store
 from mailgate.store.errors import MailboxNotFound
 from mailgate.store.messages import Incoming, MessageRejected
-from mailgate.store.names import pattern_matcher
+from mailgate.store.names import parents, pattern_matcher
 
 if TYPE_CHECKING:
     from mailgate.protocols.imap.session import Handler, ImapSession
@@ -90,6 +90,9 @@ async def list_(session: ImapSession, command: c.Command) -> None:
             continue
         if special_only and not name.special_use:
             continue
+        if child_info and all(any(match(sub) for match in matchers)
+                              for sub in subscribed if sub.startswith(name.name + "/")):
+            continue  # its subscribed children are all listed themselves (RFC 5258 §3.5)
         extra = ' ("CHILDINFO" ("SUBSCRIBED"))' if child_info else ""
         flags = list(attributes)
         if show_subscribed and name.name in subscribed and "\\Subscribed" not in flags:
@@ -132,11 +135,17 @@ async def lsub(session: ImapSession, command: c.Command) -> None:
     account = _account(session)
     entries = await session.backend.read(store.list_mailboxes, account, True)
     match = pattern_matcher(command.reference, command.pattern)
+    shown: dict[str, str] = {}
+    subscribed = {entry.name for entry in entries}
     for entry in entries:
         if match(entry.name):
-            flags = "\\Noselect" if not entry.exists else ""
-            session.send(f"* LSUB ({flags}) \"/\" "
-                         f"{wire_mailbox(entry.name, utf8=session.utf8)}\r\n")
+            shown[entry.name] = "" if entry.exists else "\\Noselect"
+        elif "%" in command.pattern:  # RFC 3501 §6.3.9: the level % stopped at
+            for parent in parents(entry.name):
+                if match(parent) and parent not in subscribed:
+                    shown.setdefault(parent, "\\Noselect")
+    for name in sorted(shown):
+        session.send(f"* LSUB ({shown[name]}) \"/\" {wire_mailbox(name, utf8=session.utf8)}\r\n")
     session.ok(command.tag, "LSUB completed")
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 FETCH_BATCH = 1000
 MODSEQ = FetchAttribute("MODSEQ")
+FLAGS = FetchAttribute("FLAGS")
 _OPERATIONS = {"": FlagOperation.REPLACE, "+": FlagOperation.ADD, "-": FlagOperation.REMOVE}
 
 
@@ -51,10 +52,10 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
     view = _view(session)
     wanted = view.uid_set(command.messages, command.uid)
     plan = fetching.plan(command.items, command.uid)
-    if command.changed_since is not None:  # CHANGEDSINCE implies MODSEQ (RFC 7162)
-        view.condstore = True
-        if MODSEQ not in plan.items:
-            plan = fetching.plan((*plan.items, MODSEQ), command.uid)
+    if command.changed_since is not None and MODSEQ not in plan.items:
+        plan = fetching.plan((*plan.items, MODSEQ), command.uid)  # CHANGEDSINCE implies it
+    if MODSEQ in plan.items:
+        session.enable_condstore()
     if command.vanished and command.changed_since is not None:
         gone = await session.backend.read(selected.vanished_since, view.folder_id,
                                           command.changed_since, wanted)
@@ -63,6 +64,8 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
     seen_now: set[int] = set()
     if plan.sets_seen and not view.read_only:
         seen_now = await _mark_seen(session, view, wanted)
+        if FLAGS in plan.items:
+            seen_now = set()  # the FLAGS item already shows the new \Seen
     announced = view.uids_in(wanted)
     for start in range(0, len(announced), FETCH_BATCH):
         batch = announced[start:start + FETCH_BATCH]
@@ -89,7 +92,7 @@ def _render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: i
         seq = view.seq_of(row.uid)
         if seq is None:
             continue
-        out.extend(fetching.render(seq, row, plan, backend.read_range,
+        out.extend(fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
                                    extra_flags=row.uid in seen_now))
     return out
 
@@ -115,7 +118,7 @@ async def store(session: ImapSession, command: c.Command) -> None:
         session.no(command.tag, "[READ-ONLY] The mailbox is open read-only")
         return
     if command.unchanged_since is not None:
-        view.condstore = True
+        session.enable_condstore()
     result = await session.backend.write(transfer.store_flags, view.folder_id, wanted,
                                          _OPERATIONS[command.mode], list(command.flags),
                                          command.unchanged_since)
@@ -143,6 +146,8 @@ async def search(session: ImapSession, command: c.Command) -> None:
         session.no(command.tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
         return
     key = store_key(command.key, view, session.saved)
+    if uses_modseq(command.key):
+        session.enable_condstore()
     top = view.uids[-1] if view.uids else 0
     result = await session.backend.read(store_search, view.folder_id, key, top)
     uids = [u for u in result.uids if view.seq_of(u) is not None]
@@ -157,6 +162,10 @@ async def search(session: ImapSession, command: c.Command) -> None:
         if "SAVE" in options:
             session.saved = uids
             options = options - {"SAVE"} or frozenset()
+        if modseq and uids and options <= {"MIN", "MAX"}:  # RFC 7162 §3.1.5
+            ends = {uids[0] if "MIN" in options else uids[-1], uids[-1] if "MAX" in options
+                    else uids[0]}
+            modseq = max(view.modseqs[view.seq_of(u) - 1] for u in ends)  # type: ignore[operator]
         if options:
             session.send(_esearch(command.tag, command.uid, numbers, options, modseq))
     if command.uid:

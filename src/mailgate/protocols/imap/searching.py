@@ -1,7 +1,7 @@
 """SEARCH programs as the client wrote them, turned into the store's search keys.
 
 Message numbers become the UID ranges they name in the session's view, `$` the saved
-result (RFC 5182), and NEW/RECENT never match (there is no \\Recent, as in IMAP4rev2).
+result (RFC 5182), and RECENT the session's own recent messages.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from mailgate.store.uidsets import UidSet
 
 
 def store_key(key: ast.SearchKey, view: MailboxView, saved: list[int]) -> keys.SearchKey:
-    """The store's key for a parsed one; BadSequence for numbers beyond the mailbox."""
+    """The store's key for a parsed one."""
     match key:
         case ast.SearchAll():
             return keys.All()
         case ast.SearchFlag(flag, present):
             found: keys.SearchKey = keys.Flag(flag)
+            if flag == "\\Recent":  # the session's own recent messages (RFC 3501)
+                found = keys.Uids(UidSet.of(sorted(view.recent)))
             return found if present else keys.Not(found)
         case ast.SearchText(field, value):
             if field == "BODY":
@@ -36,7 +38,7 @@ def store_key(key: ast.SearchKey, view: MailboxView, saved: list[int]) -> keys.S
         case ast.SearchMessages(messages, uid):
             if messages.saved:
                 return keys.Uids(UidSet.of(saved))
-            return keys.Uids(view.uid_set(messages, uid))
+            return keys.Uids(view.uid_set(messages, uid, strict=False))
         case ast.SearchModSeq(modseq):
             return keys.ModSeq(modseq)
         case ast.SearchNot(inner):

@@ -207,12 +207,22 @@ class ImapSession:
         try:
             changes = await self.backend.read(selected.changes_since, view.folder_id,
                                               view.mark.uidnext, view.mark.highestmodseq)
+            recent_from = None
+            if changes.new:
+                recent_from = await self._recent_from(view, changes.mark.uidnext)
         except MailboxNotFound:
             self.bye("The selected mailbox was deleted.")
             return
         if self.view is view:
-            for line in view.apply(changes, expunges=expunges):
+            for line in view.apply(changes, expunges=expunges, recent_from=recent_from):
                 self.send(line)
+
+    async def _recent_from(self, view: MailboxView, below: int) -> int:
+        """The first UID under `below` that is recent for this session (claimed when the
+        mailbox is open read-write, RFC 3501 §2.3.2)."""
+        if view.read_only:
+            return await self.backend.read(selected.claim_recent, view.folder_id, below, False)
+        return await self.backend.write(selected.claim_recent, view.folder_id, below)
 
     def _watch(self) -> None:
         if self.view is not None and not self.closed:
@@ -351,12 +361,23 @@ class ImapSession:
         if self.view is not None:
             self.view.condstore = "CONDSTORE" in self.enabled
             self.view.qresync = "QRESYNC" in self.enabled
+            self.view.announce_recent = not self.rev2
         self.send(f"* ENABLED {' '.join(newly)}\r\n".replace("ENABLED \r", "ENABLED\r"))
         self.ok(command.tag, "ENABLE completed")
 
     async def _namespace(self, command: c.Command) -> None:
         self.send('* NAMESPACE (("" "/")) NIL NIL\r\n')
         self.ok(command.tag, "NAMESPACE completed")
+
+    def enable_condstore(self) -> None:
+        """A CONDSTORE-enabling command (RFC 7162 §3.1): MODSEQ from now on, and the
+        selected mailbox's HIGHESTMODSEQ once."""
+        if "CONDSTORE" in self.enabled:
+            return
+        self.enabled.add("CONDSTORE")
+        if self.view is not None:
+            self.view.condstore = True
+            self.send(f"* OK [HIGHESTMODSEQ {self.view.mark.highestmodseq}] Highest\r\n")
 
     # -- selecting ----------------------------------------------------------------------------
 
@@ -383,6 +404,9 @@ class ImapSession:
         view = MailboxView.of(folder.id, folder.name, command.read_only, snap)
         view.condstore = "CONDSTORE" in self.enabled
         view.qresync = "QRESYNC" in self.enabled
+        view.announce_recent = not self.rev2
+        first_recent = await self._recent_from(view, view.mark.uidnext)
+        view.recent = {uid for uid in view.uids if uid >= first_recent}
         keywords = sorted({f for stored in view.flags for f in flagset.split(stored)
                            if not f.startswith("\\")})
         flags = " ".join([*SYSTEM_FLAGS, *keywords])
@@ -391,7 +415,7 @@ class ImapSession:
         self.send(f"* OK [PERMANENTFLAGS ({permanent})] Flags permitted\r\n")
         self.send(f"* {len(view)} EXISTS\r\n")
         if not self.rev2:
-            self.send("* 0 RECENT\r\n")
+            self.send(f"* {len(view.recent)} RECENT\r\n")
             unseen = snap.first_unseen()
             if unseen is not None:
                 self.send(f"* OK [UNSEEN {unseen}] First unseen\r\n")

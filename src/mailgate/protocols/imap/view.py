@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailgate.protocols.imap.sequences import SequenceSet
 from mailgate.protocols.imap.wire import compact_set
@@ -37,6 +37,8 @@ class MailboxView:
     modseqs: array[int]
     qresync: bool = False  # VANISHED instead of EXPUNGE (RFC 7162)
     condstore: bool = False  # MODSEQ in unsolicited FETCH responses
+    recent: set[int] = field(default_factory=set)  # this session's \\Recent UIDs
+    announce_recent: bool = True  # `* n RECENT` after EXISTS (IMAP4rev1 only)
 
     @classmethod
     def of(cls, folder_id: int, name: str, read_only: bool, snap: Snapshot) -> MailboxView:
@@ -55,8 +57,9 @@ class MailboxView:
             return index + 1
         return None
 
-    def uid_set(self, messages: SequenceSet, uid: bool) -> UidSet:
-        """The UIDs a sequence set names: as UIDs (`uid`) or as message numbers."""
+    def uid_set(self, messages: SequenceSet, uid: bool, strict: bool = True) -> UidSet:
+        """The UIDs a sequence set names: as UIDs (`uid`) or as message numbers; message
+        numbers beyond the mailbox are BadSequence when `strict` (SEARCH ignores them)."""
         if uid:
             largest = self.uids[-1] if self.uids else 0
             if not self.uids and messages.uses_star:
@@ -64,7 +67,10 @@ class MailboxView:
             return UidSet.of(messages.resolve(largest))
         ranges = messages.resolve(len(self.uids))
         if ranges and ranges[-1][1] > len(self.uids):
-            raise BadSequence("message number beyond the mailbox")
+            if strict:
+                raise BadSequence("message number beyond the mailbox")
+            ranges = tuple((low, min(high, len(self.uids))) for low, high in ranges
+                           if low <= len(self.uids))
         return UidSet.of((self.uids[low - 1], self.uids[high - 1]) for low, high in ranges)
 
     def uids_in(self, wanted: UidSet) -> list[int]:
@@ -87,6 +93,7 @@ class MailboxView:
         if not gone:
             return []
         removed = [self.uids[seq - 1] for seq in gone]
+        self.recent.difference_update(removed)
         for seq in gone:  # highest first: the lower numbers stay valid
             del self.uids[seq - 1]
             del self.flags[seq - 1]
@@ -95,11 +102,13 @@ class MailboxView:
             return [f"* VANISHED {compact_set(removed)}\r\n".encode()]
         return [b"* %d EXPUNGE\r\n" % seq for seq in gone]
 
-    def apply(self, changes: FolderChanges, *, expunges: bool = True) -> list[bytes]:
+    def apply(self, changes: FolderChanges, *, expunges: bool = True,
+              recent_from: int | None = None) -> list[bytes]:
         """Fold the store's changes in; the untagged responses announcing them.
 
         With `expunges` False (during FETCH, STORE and SEARCH, RFC 9051 §7.5.1) nothing is
-        applied unless nothing left the mailbox; the caller asks again later.
+        applied unless nothing left the mailbox; the caller asks again later. New messages
+        from UID `recent_from` on are this session's recent ones.
         """
         known_vanished = [uid for uid in changes.vanished if self.seq_of(uid) is not None]
         if known_vanished and not expunges:
@@ -120,8 +129,12 @@ class MailboxView:
                 self.uids.append(state.uid)
                 self.flags.append(state.flags)
                 self.modseqs.append(state.modseq)
+                if recent_from is not None and state.uid >= recent_from:
+                    self.recent.add(state.uid)
             if fresh:
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
+                if self.announce_recent:
+                    out.append(b"* %d RECENT\r\n" % len(self.recent))
         self.mark = changes.mark
         return out
 
@@ -130,7 +143,14 @@ class MailboxView:
         items = []
         if uid or self.qresync:
             items.append(f"UID {state.uid}")
-        items.append(f"FLAGS ({' '.join(flagset.split(state.flags))})")
+        items.append(f"FLAGS ({self.shown_flags(state.uid, state.flags)})")
         if self.condstore:
             items.append(f"MODSEQ ({state.modseq})")
         return f"* {seq} FETCH ({' '.join(items)})\r\n".encode()
+
+    def shown_flags(self, uid: int, stored: str) -> str:
+        """The flags of a message as FETCH FLAGS writes them, \\Recent included."""
+        flags = " ".join(flagset.split(stored))
+        if uid in self.recent:
+            return f"\\Recent {flags}" if flags else "\\Recent"
+        return flags

@@ -59,6 +59,10 @@ def upgrade() -> None:
     op.create_index("ix_messages_folder_modseq", "messages", ["folder_id", "modseq"])
 
     op.add_column("blobs", sa.Column("sent_date", sa.Float(), nullable=True))
+    # \Recent (RFC 3501): UIDs from here on have not been seen by a read-write session yet.
+    op.add_column("folders", sa.Column("recent_uid", sa.BigInteger(), nullable=False,
+                                       server_default="1"))
+    op.execute("UPDATE folders SET recent_uid = uidnext")
     op.add_column("blobs", sa.Column("sent_tz", sa.Integer(), nullable=True))
     _fill_sent_dates()
 
@@ -99,6 +103,7 @@ def envelope_date(envelope: str) -> str | None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE folders DROP COLUMN recent_uid")
     op.drop_column("blobs", "sent_tz")
     op.drop_column("blobs", "sent_date")
     op.drop_index("ix_messages_folder_modseq", table_name="messages")
