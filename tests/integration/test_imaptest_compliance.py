@@ -28,8 +28,6 @@ DOVECOT_SKIPS = {"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 NOT_YET = {
     "append-binary": "binary APPEND is stored as sent; BODY[] of a part with NUL needs a "
                      "conversion to base64 at APPEND",
-    "catenate": "CATENATE is not offered yet",
-    "catenate-multiappend": "CATENATE is not offered yet",
     "esort": "ESORT is not offered yet",
     "nil": "full-text SEARCH keys need the index",
     "notify": "NOTIFY is not offered yet",

@@ -7,6 +7,7 @@ import calendar
 from typing import TYPE_CHECKING
 
 from mailgate.protocols.imap import commands as c
+from mailgate.protocols.imap.catenate import assemble
 from mailgate.protocols.imap.wire import mailbox as wire_mailbox
 from mailgate.store import mailboxes as store
 from mailgate.store.errors import MailboxNotFound
@@ -176,16 +177,23 @@ def _status_line(session: ImapSession, name: str, found: store.MailboxStatus,
 async def append(session: ImapSession, command: c.Command) -> None:
     assert isinstance(command, c.Append)
     items = []
+    try:
+        if any(m.catenate is not None for m in command.messages):  # [TRYCREATE] goes first
+            await session.backend.read(store.find_mailbox, _account(session), command.mailbox)
+    except MailboxNotFound as error:
+        session.no(command.tag, f"[TRYCREATE] {error}")
+        return
     for message in command.messages:
-        if message.data is None:
-            session.no(command.tag, "[CANNOT] CATENATE is not supported")
-            return
-        if not message.data:
+        data = message.data
+        if message.catenate is not None:
+            data = await session.backend.read(assemble, session.backend.blobs,
+                                              _account(session), message.catenate, session.utf8)
+        if not data:
             session.no(command.tag, "[CANNOT] An empty message cannot be stored")
             return
         when = None if message.internal_date is None else \
             float(calendar.timegm(message.internal_date.utctimetuple()))
-        items.append(Incoming(message.data, message.flags, when))
+        items.append(Incoming(data, message.flags, when))
     try:
         result = await session.backend.append(_account(session), command.mailbox, items)
     except MailboxNotFound as error:

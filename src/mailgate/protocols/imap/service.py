@@ -33,7 +33,7 @@ class ImapService:
         self.watcher = watcher
         self._gate = gate
         self._registry = registry
-        self._blobs = messages.blob_store(svc)
+        self.blobs = messages.blob_store(svc)
         self.max_message_bytes = int(svc.settings.get("storage", "max_message_bytes"))
         self.quota_kib = int(svc.settings.get("storage", "quota_mib")) * 1024
         self._tasks: set[asyncio.Task[None]] = set()
@@ -73,7 +73,7 @@ class ImapService:
         return await asyncio.to_thread(transfer.append, self.svc, account_id, mailbox, items)
 
     def read_range(self, digest: str, start: int, end: int) -> bytes:
-        return self._blobs.read_range(digest, start, end)
+        return self.blobs.read_range(digest, start, end)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` on the loop, keeping a reference until it ends."""
