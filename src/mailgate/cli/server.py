@@ -67,7 +67,14 @@ def _how_to_connect(svc: Service) -> list[str]:
     s = svc.settings
     lines = []
     pop3, pop3s, http = s.listener("pop3"), s.listener("pop3s"), s.listener("http")
+    imap, imaps = s.listener("imap"), s.listener("imaps")
     cert = s.cert_path
+    if imaps:
+        lines.append(f"  IMAPS:        curl --cacert {cert} imaps://{imaps[0]}:{imaps[1]}/INBOX "
+                     "-u ADDRESS:PASSWORD")
+    if imap:
+        lines.append(f"  IMAP:         {imap[0]} port {imap[1]} with STARTTLS (any mail client; "
+                     f"the CA is {cert})")
     if pop3:
         lines.append(f"  POP3 (STLS):  curl --cacert {cert} --ssl-reqd "
                      f"pop3://{pop3[0]}:{pop3[1]}/ -u ADDRESS:PASSWORD")
