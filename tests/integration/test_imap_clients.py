@@ -225,3 +225,25 @@ def test_bad_input_gets_bad_and_changes_nothing(imap_server: RunningServer) -> N
     client = _signed_in(imap_server)
     assert "\xff" not in "".join(name for _, _, name in client.list_folders())
     client.logout()
+
+
+def test_compress_deflate_both_ways(imap_server: RunningServer) -> None:
+    import zlib
+
+    sock = _raw(imap_server)
+    _exchange(sock, b'c1 LOGIN "alice@example.test" "' + PASSWORD.encode() + b'"\r\n', b"c1")
+    assert b"c2 OK" in _exchange(sock, b"c2 COMPRESS DEFLATE\r\n", b"c2")
+    deflate, inflate = zlib.compressobj(6, zlib.DEFLATED, -15), zlib.decompressobj(-15)
+    sock.sendall(deflate.compress(b"c3 SELECT INBOX\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+    seen = b""
+    while b"c3 OK" not in seen:
+        chunk = sock.recv(65536)
+        assert chunk, seen
+        seen += inflate.decompress(chunk)
+    assert b"* 0 EXISTS" in seen
+    sock.sendall(deflate.compress(b"c4 COMPRESS DEFLATE\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH))
+    seen = b""
+    while b"c4 " not in seen:
+        seen += inflate.decompress(sock.recv(65536))
+    assert b"c4 NO [COMPRESSIONACTIVE]" in seen
+    sock.close()

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import zlib
 
 from mailgate.auth.gate import is_loopback
 from mailgate.protocols.imap.framer import (
@@ -106,12 +107,21 @@ class _Connection:
                                     tls_available=listener.ssl_context is not None)
         loop = asyncio.get_running_loop()
         self._started = self.last_activity = loop.time()
+        self._deflate: zlib._Compress | None = None
+        self._inflate: zlib._Decompress | None = None
 
     # -- Output ---------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
         if not self._writer.is_closing():
+            if self._deflate is not None:
+                data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             self._writer.write(data)
+
+    def start_compression(self) -> None:
+        """COMPRESS=DEFLATE (RFC 4978): raw DEFLATE both ways from the next octet on."""
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._inflate = zlib.decompressobj(-15)
 
     async def drain(self) -> None:
         try:
@@ -159,6 +169,11 @@ class _Connection:
                     if not data:
                         break
                     self.last_activity = asyncio.get_running_loop().time()
+                    if self._inflate is not None:
+                        data = self._inflate.decompress(data, _READ_SIZE * 16)
+                        if self._inflate.unconsumed_tail:  # a deflate bomb: not from a client
+                            session.bye("Compressed input too large.")
+                            break
                     self._framer.receive_data(data)
                 elif isinstance(event, NeedContinuation):
                     if session.literal_allowed(event.size):
@@ -170,7 +185,7 @@ class _Connection:
                     session.bad(event.tag, event.message)
                 elif isinstance(event, Received):
                     await self._run_command(event)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, zlib.error):
             pass
         finally:
             session.finish()

@@ -39,6 +39,7 @@ AUTHENTICATED_CAPABILITIES = (
     "NAMESPACE", "UNSELECT", "UIDPLUS", "MOVE", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CHILDREN",
     "LIST-EXTENDED", "LIST-STATUS", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE",
     "ESEARCH", "SEARCHRES", "MULTIAPPEND", "CATENATE", "BINARY", "UTF8=ACCEPT", "STATUS=SIZE",
+    "COMPRESS=DEFLATE",
 )
 ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC",
               "UTF8=ACCEPT": "UTF8=ACCEPT"}
@@ -63,6 +64,8 @@ class Output(Protocol):
     async def drain(self) -> None: ...
 
     async def start_tls(self) -> bool: ...
+
+    def start_compression(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -91,6 +94,7 @@ class ImapSession:
         self._idle_tag: str | None = None
         self._waking = False
         self.closed = False
+        self.compressed = False
         from mailgate.protocols.imap import mailboxes, messages  # the command tables
         self._handlers: dict[type, Callable[[ImapSession, c.Command], Awaitable[None]]] = {
             **_COMMANDS, **mailboxes.COMMANDS, **messages.COMMANDS}
@@ -365,6 +369,14 @@ class ImapSession:
         self.send(f"* ENABLED {' '.join(newly)}\r\n".replace("ENABLED \r", "ENABLED\r"))
         self.ok(command.tag, "ENABLE completed")
 
+    async def _compress(self, command: c.Command) -> None:
+        if self.compressed:
+            self.no(command.tag, "[COMPRESSIONACTIVE] DEFLATE is already active")
+            return
+        self.ok(command.tag, "DEFLATE active")
+        self.compressed = True
+        self.out.start_compression()
+
     async def _namespace(self, command: c.Command) -> None:
         self.send('* NAMESPACE (("" "/")) NIL NIL\r\n')
         self.ok(command.tag, "NAMESPACE completed")
@@ -489,6 +501,7 @@ _COMMANDS: dict[type, Handler] = {
     c.Logout: ImapSession._logout, c.Id: ImapSession._id, c.StartTls: ImapSession._starttls,
     c.Login: ImapSession._login, c.Authenticate: ImapSession._authenticate,
     c.Enable: ImapSession._enable, c.Namespace: ImapSession._namespace,
+    c.Compress: ImapSession._compress,
     c.Select: ImapSession._select, c.Close: ImapSession._close,
     c.Unselect: ImapSession._unselect, c.Idle: ImapSession._idle,
 }
@@ -502,7 +515,7 @@ _STATES: dict[type, frozenset[State]] = {
     c.Login: frozenset({State.NOT_AUTHENTICATED}),
     c.Authenticate: frozenset({State.NOT_AUTHENTICATED}),
     **{kind: _SIGNED_IN for kind in (
-        c.Enable, c.Namespace, c.Select, c.Create, c.Delete, c.Rename, c.Subscribe,
+        c.Enable, c.Compress, c.Namespace, c.Select, c.Create, c.Delete, c.Rename, c.Subscribe,
         c.Unsubscribe, c.List, c.Lsub, c.Status, c.Append, c.Idle, c.GetQuota,
         c.GetQuotaRoot, c.SetQuota)},
 }
