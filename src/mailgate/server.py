@@ -9,7 +9,6 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from mailgate import metrics
 from mailgate.audit.recorder import Recorder
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
@@ -62,11 +61,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
-
-    def on_change(_accounts: set[int] | None) -> None:
-        metrics.LIVE_SESSIONS.set(registry.count())
-
-    follower = EventFollower(svc, registry, on_change)
+    follower = EventFollower(svc, registry)
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry)
