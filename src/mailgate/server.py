@@ -14,6 +14,7 @@ from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
+from mailgate.nodes import Heartbeat
 from mailgate.periodic import Periodic
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
@@ -28,7 +29,7 @@ class Runtime:
     """The running parts of one node."""
 
     svc: Service
-    node: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    node: str = field(default_factory=lambda: f"{socket.gethostname()[:50]}-{os.getpid()}")
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
 
@@ -62,6 +63,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
     follower = EventFollower(svc, registry)
+    heartbeat = Heartbeat(svc, rt.node)
+    await heartbeat.start(sole=False)
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry)
@@ -102,5 +105,6 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
             await http_task
         await follower.stop()
         await recorder.stop()
+        await heartbeat.stop()
         gate.close()
         log.info("mailgate stopped")

@@ -18,6 +18,7 @@ from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
+from mailgate.nodes import on_live_node, seen_since
 from mailgate.service import Service
 
 
@@ -98,10 +99,11 @@ def serve(ctx: Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
-    """Signed-in sessions on every node (optionally of one account)."""
+    """Signed-in sessions on every running node (optionally of one account)."""
     authority.require_staff(ctx.actor(), "see live sessions")
     query = (select(live_sessions, accounts.c.address)
              .join(accounts, accounts.c.id == live_sessions.c.account_id)
+             .where(on_live_node(live_sessions.c.node, seen_since(ctx.service)))
              .order_by(live_sessions.c.started_at))
     if address:
         query = query.where(accounts.c.address == normalise_address(address))

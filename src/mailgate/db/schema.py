@@ -170,6 +170,13 @@ live_sessions = Table(
     Column("started_at", Float, nullable=False),
 )
 
+nodes = Table(
+    "nodes", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),  # the heartbeat of a running `serve`
+)
+
 folders = Table(
     "folders", metadata,
     Column("id", Integer, primary_key=True),
