@@ -55,8 +55,10 @@ async def _purge(svc: Service) -> None:
         log.info("purged expired recoverable items", extra={"count": removed})
 
 
-async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
+async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: bool = False
+                ) -> None:
+    """Run until SIGTERM/SIGINT (or until the returned task is cancelled). `sole_node`: no
+    other node can use this database (see `serve_lock`)."""
     await asyncio.to_thread(migrate, svc.engine)
     rt = Runtime(svc)
     recorder = Recorder(svc)
@@ -64,7 +66,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     gate = Gate(svc, recorder)
     follower = EventFollower(svc, registry)
     heartbeat = Heartbeat(svc, rt.node)
-    await heartbeat.start(sole=False)
+    await heartbeat.start(sole=sole_node)
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from mailgate import config, logs, tls
+from mailgate import config, logs, serve_lock, tls
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
 from mailgate.db.engine import is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
@@ -87,11 +87,15 @@ def serve(ctx: Context) -> None:
     from mailgate import server
 
     svc = ctx.service
-    logs.setup(svc.settings.get("server", "log_level"))
-    click.echo("mailgate is starting; connect with:", err=True)
-    for line in _how_to_connect(svc):
-        click.echo(line, err=True)
-    asyncio.run(server.serve(svc))
+    try:
+        with serve_lock.hold(svc) as sole_node:
+            logs.setup(svc.settings.get("server", "log_level"))
+            click.echo("mailgate is starting; connect with:", err=True)
+            for line in _how_to_connect(svc):
+                click.echo(line, err=True)
+            asyncio.run(server.serve(svc, sole_node=sole_node))
+    except serve_lock.ServeRefused as exc:
+        fail(str(exc))
 
 
 @click.command("sessions")
