@@ -166,6 +166,7 @@ live_sessions = Table(
     Column("node", String(64), nullable=False),
     Column("account_id", Integer, nullable=False),
     Column("protocol", String(16), nullable=False),
+    Column("method", String(16), nullable=False),  # password | app_password | oauth
     Column("peer", String(64), nullable=False),
     Column("started_at", Float, nullable=False),
 )

@@ -39,6 +39,7 @@ class LiveSession:
     peer: str
     close: Callable[[Decision], None]
     started_at: float = field(default_factory=time.time)
+    credential_epoch: int | None = None  # see Principal: a password change ends the session
 
 
 class SessionRegistry:
@@ -55,7 +56,7 @@ class SessionRegistry:
         if self._recorder:
             self._recorder.session_opened({
                 "id": session.id, "node": self.node, "account_id": session.account_id,
-                "protocol": session.protocol, "peer": session.peer,
+                "protocol": session.protocol, "method": session.method, "peer": session.peer,
                 "started_at": session.started_at})
 
     def unregister(self, session_id: str, account_id: int) -> None:
@@ -164,6 +165,7 @@ class EventFollower:
                         continue
                     if view is None:
                         continue
-                    decisions[session.id] = decide(view, session.protocol, now,
-                                                   method=session.method, peer=session.peer)
+                    decisions[session.id] = decide(
+                        view, session.protocol, now, method=session.method, peer=session.peer,
+                        signed_in_epoch=session.credential_epoch)
         return decisions
