@@ -11,6 +11,7 @@ deletes those of nodes gone, or, when it is the database's only node (SQLite, se
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from sqlalchemy import ColumnElement, delete, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +43,10 @@ class Heartbeat:
         interval = float(svc.settings.get("server", "heartbeat_seconds"))
         self._loop = Periodic("beating the node's heartbeat", interval,
                               lambda: asyncio.to_thread(self.beat))
+        # A beat still running in its thread when the loop is cancelled must not bring the
+        # node's row back after it left.
+        self._beating = threading.Lock()
+        self._left = False
 
     async def start(self, sole: bool) -> None:
         """Clear what nodes gone (every other node, when `sole`) left behind, then beat."""
@@ -53,6 +58,11 @@ class Heartbeat:
         await asyncio.to_thread(self._leave)
 
     def beat(self) -> None:
+        with self._beating:
+            if not self._left:
+                self._beat()
+
+    def _beat(self) -> None:
         now = self._svc.clock()
         with self._svc.engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -72,6 +82,8 @@ class Heartbeat:
         self.beat()
 
     def _leave(self) -> None:
+        with self._beating:
+            self._left = True
         with self._svc.engine.begin() as conn:
             for table in NODE_ROWS:
                 conn.execute(delete(table).where(table.c.node == self.node))
