@@ -30,7 +30,7 @@ def _left_behind(svc: Service, now: float) -> None:
         for account_id, node in enumerate(("gone", "alive", "me", "never-seen"), start=1):
             conn.execute(live_sessions.insert().values(
                 id=f"session-{node}", node=node, account_id=account_id, protocol="pop",
-                peer="127.0.0.1", started_at=now))
+                method="password", peer="127.0.0.1", started_at=now))
             conn.execute(mailbox_locks.insert().values(
                 account_id=account_id, holder=f"session-{node}", node=node, acquired_at=now))
 
@@ -46,6 +46,8 @@ async def test_starting_node_clears_rows_of_nodes_gone_and_its_own_then_leaves_c
         assert _owners(svc, nodes) == {"alive", "me"}
     finally:
         await heartbeat.stop()
+    assert _owners(svc, nodes) == {"alive"}
+    heartbeat.beat()  # a beat still in flight when the node left
     assert _owners(svc, nodes) == {"alive"}
 
 
