@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,16 @@ def _postgres_database() -> str:
     name = "mg_" + uuid.uuid4().hex[:12]
     _postgres_admin(f"CREATE DATABASE {name}")
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new empty database on the test PostgreSQL server for the block; yields its URL."""
+    url = _postgres_database()
+    try:
+        yield url
+    finally:
+        _postgres_admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 def drop_service(service: Service) -> None:

@@ -17,6 +17,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "domain": "example.test",
         "hostname": "localhost",
         "log_level": "info",
+        "heartbeat_seconds": 5,
+        "node_timeout_seconds": 30,
     },
     "listen": {
         "imap": "127.0.0.1:1143",

@@ -9,13 +9,13 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
-from mailgate import metrics
 from mailgate.audit.recorder import Recorder
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
 from mailgate.listening import bind_listeners
+from mailgate.nodes import Heartbeat
 from mailgate.periodic import Periodic
 from mailgate.protocols.imap.watcher import FolderWatcher
 from mailgate.service import Service
@@ -32,7 +32,7 @@ class Runtime:
     """The running parts of one node."""
 
     svc: Service
-    node: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    node: str = field(default_factory=lambda: f"{socket.gethostname()[:50]}-{os.getpid()}")
     servers: list[asyncio.AbstractServer] = field(default_factory=list)
     endpoints: list[str] = field(default_factory=list)
 
@@ -78,8 +78,10 @@ async def _purge(svc: Service) -> None:
         log.info("purged expired recoverable items", extra={"count": removed})
 
 
-async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
+async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: bool = False
+                ) -> None:
+    """Run until SIGTERM/SIGINT (or until the returned task is cancelled). `sole_node`: no
+    other node can use this database (see `serve_lock`)."""
     await asyncio.to_thread(migrate, svc.engine)
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)
@@ -87,11 +89,9 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
-
-    def on_change(_accounts: set[int] | None) -> None:
-        metrics.LIVE_SESSIONS.set(registry.count())
-
-    follower = EventFollower(svc, registry, on_change)
+    follower = EventFollower(svc, registry)
+    heartbeat = Heartbeat(svc, rt.node)
+    await heartbeat.start(sole=sole_node)
     recorder.start()
     await follower.start()
     await _start_pop3(rt, gate, registry, sockets)
@@ -134,5 +134,6 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
         await watcher.stop()
         await follower.stop()
         await recorder.stop()
+        await heartbeat.stop()
         gate.close()
         log.info("mailgate stopped")

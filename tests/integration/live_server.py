@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+import poplib
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
              "http")
+
+
+def wait_until(condition: Callable[[], object], timeout: float,
+               failure: Callable[[], str] = lambda: "condition not reached in time") -> float:
+    """Poll `condition` until it holds; returns the seconds it took (AssertionError after
+    `timeout`: a generous deadline, so a slow machine only makes the test slower)."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(failure())
+        time.sleep(0.02)
+    return time.monotonic() - started
 
 
 def free_port() -> int:
@@ -61,13 +75,29 @@ class RunningServer:
         with urllib.request.urlopen(url, timeout=5) as answer:
             return dict(json.loads(answer.read()))
 
+    def metrics(self) -> dict[str, float]:
+        """The samples of the node's own /metrics page, by name (labels included)."""
+        url = f"http://127.0.0.1:{self.ports['http']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            lines = answer.read().decode().splitlines()
+        return {name: float(value) for name, _, value in
+                (line.rpartition(" ") for line in lines if line and not line.startswith("#"))}
+
+    def sessions(self) -> list[dict[str, object]]:
+        """`mailgate sessions --json`: what the operator sees, from every node."""
+        return list(json.loads(self.cli("sessions", "--json").stdout))
+
+    def pop_session(self, address: str, password: str) -> poplib.POP3:
+        """A POP3 client signed in (loopback: plaintext USER/PASS is allowed)."""
+        client = poplib.POP3("127.0.0.1", self.ports["pop3"], timeout=10)
+        client.user(address)
+        client.pass_(password)
+        return client
+
     def wait_for_live_sessions(self, count: int, timeout: float = 5.0) -> None:
         """Until the server has noticed clients going away (it happens asynchronously)."""
-        deadline = time.monotonic() + timeout
-        while self.health()["live_sessions"] != count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"live sessions stayed at {self.health()}")
-            time.sleep(0.02)
+        wait_until(lambda: self.health()["live_sessions"] == count, timeout,
+                   lambda: f"live sessions stayed at {self.health()}")
 
     def stop(self) -> int:
         if self.proc.poll() is None:

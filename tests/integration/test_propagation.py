@@ -17,13 +17,13 @@ from mailgate.service import Service
 SYSTEM = Actor.system()
 
 
-async def _cli(svc: Service, *args: str) -> float:
+async def _cli(svc: Service, *args: str, stdin: bytes | None = None) -> float:
     """Run the real CLI in another process; return the time it exited."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mailgate", "--data", str(svc.settings.data_dir), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=_env(svc))
-    _, err = await proc.communicate()
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=_env(svc))
+    _, err = await proc.communicate(stdin)
     assert proc.returncode == 0, err.decode()
     return time.monotonic()
 
@@ -43,7 +43,8 @@ class Watch:
     """A fake live session that records when and why it was closed."""
 
     def __init__(self, registry: SessionRegistry, account_id: int, address: str,
-                 protocol: str = "pop", session_id: str = "s1") -> None:
+                 protocol: str = "pop", session_id: str = "s1", method: str = "password",
+                 credential_epoch: int | None = None) -> None:
         self.closed = asyncio.Event()
         self.decision: Decision | None = None
         self.at = 0.0
@@ -52,8 +53,8 @@ class Watch:
             self.decision, self.at = decision, time.monotonic()
             self.closed.set()
 
-        registry.register(LiveSession(session_id, account_id, address, protocol, "password",
-                                      "127.0.0.1", close))
+        registry.register(LiveSession(session_id, account_id, address, protocol, method,
+                                      "127.0.0.1", close, credential_epoch=credential_epoch))
 
 
 async def _setup(svc: Service, address: str, department: str | None = None
@@ -132,5 +133,27 @@ async def test_expiring_grant_ends_session_without_any_change_event(svc: Service
         svc.clock = lambda: time.time() + 61  # jump past the expiry
         await asyncio.wait_for(watch.closed.wait(), timeout=1.0)
         assert watch.decision is not None and watch.decision.reason == "plan_default"
+    finally:
+        await follower.stop()
+
+
+async def test_password_change_ends_sessions_signed_in_with_the_old_password_only(
+        svc: Service) -> None:
+    address = "hal@example.test"
+    registry, follower, account_id = await _setup(svc, address)
+    old = Watch(registry, account_id, address, credential_epoch=0)
+    app = Watch(registry, account_id, address, session_id="s2", method="app_password",
+                credential_epoch=0)
+    new = Watch(registry, account_id, address, session_id="s3", credential_epoch=1)
+    try:
+        exited = await _cli(svc, "account", "password", address, "--password-stdin",
+                            stdin=b"a-new-password-42\n")
+        await asyncio.wait_for(old.closed.wait(), timeout=1.0)
+        assert old.at - exited < 1.0
+        assert old.decision is not None and old.decision.reason == "password_changed"
+        await asyncio.sleep(0.3)  # several follower ticks
+        assert not app.closed.is_set()  # another credential
+        assert not new.closed.is_set()  # signed in with the new password (epoch 1)
+        assert registry.count() == 2
     finally:
         await follower.stop()

@@ -147,7 +147,8 @@ def test_as_a_staff_account_applies_its_role_and_is_audited_as_it(mg: Mailgate):
 
 def test_lifecycle_commands(mg: Mailgate):
     assert mg.ok("account", "password", ANN, "--password-stdin",
-                 stdin="ann-pass-2\n").strip() == f"password changed for {ANN}"
+                 stdin="ann-pass-2\n").strip() == \
+        f"password changed for {ANN}; ended 0 live sessions"
     assert "compromised" in mg.ok("account", "compromise", ANN, "--reason", "phished")
     assert mg.json("account", "show", ANN)["state"] == "compromised"
     assert "restored" in mg.ok("account", "restore", ANN, "--password-stdin", "--note",

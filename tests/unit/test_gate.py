@@ -138,3 +138,17 @@ async def test_every_attempt_is_recorded_in_audit_and_usage(gate, svc: Service) 
     assert (counters.protocol, counters.method, counters.successes, counters.failures) == \
         ("pop", "password", 1, 1)
     assert counters.last_success_at is not None
+
+
+async def test_recheck_ends_a_password_session_whose_password_changed_meanwhile(
+        gate, svc: Service) -> None:
+    """The gap between sign-in and registration: a password change landing there is caught."""
+    the_gate, _, _ = gate
+    principal = await the_gate.authenticate("pop", "USER", "ana@example.test", PASSWORD,
+                                            "127.0.0.1", tls=True)
+    assert isinstance(principal, Principal)
+    assert (await the_gate.recheck(principal, "pop", "127.0.0.1")).allowed
+    accounts.set_password(svc, SYSTEM, "ana@example.test", "another-password")
+    decision = await the_gate.recheck(principal, "pop", "127.0.0.1")
+    assert not decision.allowed and decision.reason == "password_changed"
+    assert "sign in again with the new password" in decision.detail

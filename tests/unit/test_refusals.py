@@ -60,3 +60,12 @@ def test_a_department_name_with_those_letters_is_defused_in_pop3_only() -> None:
     line = refusals.pop3(Refusal("door", decision))
     assert "lock" not in line.lower() and "Bl-ockchain Lab" in line
     assert "Blockchain Lab" in refusals.imap(Refusal("door", decision))
+
+
+def test_a_session_ended_by_a_password_change_is_not_told_its_door_closed() -> None:
+    decision = Decision("imap", False, "password_changed",
+                        "The password of this account was changed, which ends this IMAP "
+                        "session; sign in again with the new password.", "credential")
+    assert refusals.imap_bye(decision) == (
+        "* BYE [CONTACTADMIN] PasswordChanged: The password of this account was changed, "
+        "which ends this IMAP session; sign in again with the new password.")

@@ -34,6 +34,7 @@ class Principal:
     account_id: int
     address: str
     method: str
+    credential_epoch: int | None = None  # the account's, when this sign-in was checked
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Gate:
                                        client_id, decision.allowed, decision.reason))
         if not decision.allowed:
             return Refusal("door", decision)
-        return Principal(row.id, row.address, method)
+        return Principal(row.id, row.address, method, row.credential_epoch)
 
     def _load(self, username: str) -> tuple[Row | None, PolicyView | None]:
         now = self._svc.clock()
@@ -128,9 +129,11 @@ class Gate:
 
     async def recheck(self, principal: Principal, protocol: str, peer: str) -> Decision:
         """The decision for a session just registered: closes the gap between sign-in and
-        registration, in which a change could otherwise slip past the event follower."""
+        registration, in which a change (a new password too) could otherwise slip past the
+        event follower."""
         row, view = await asyncio.get_running_loop().run_in_executor(
             self._db_pool, self._load, principal.address)
         if row is None or view is None:
             raise LookupError(principal.address)
-        return decide(view, protocol, self._svc.clock(), method=principal.method, peer=peer)
+        return decide(view, protocol, self._svc.clock(), method=principal.method, peer=peer,
+                      signed_in_epoch=principal.credential_epoch)

@@ -99,9 +99,10 @@ def list_(ctx: Context, as_json: bool) -> None:
 @click.option("--password-stdin", is_flag=True, required=True)
 @pass_ctx
 def password(ctx: Context, address: str, password_stdin: bool) -> None:
-    """Set a new password (ends cached sign-ins)."""
-    accounts.set_password(ctx.service, ctx.actor(), address, read_password_stdin())
-    click.echo(f"password changed for {address.strip().lower()}")
+    """Set a new password; ends the live sessions that signed in with the old one."""
+    ended = accounts.set_password(ctx.service, ctx.actor(), address, read_password_stdin())
+    click.echo(f"password changed for {address.strip().lower()}; ended {ended} live "
+               f"session{'' if ended == 1 else 's'}")
 
 
 @account.command("compromise")

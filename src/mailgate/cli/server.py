@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from mailgate import config, logs, tls
+from mailgate import config, logs, serve_lock, tls
 from mailgate.cli.context import Context, fail, pass_ctx, print_json
 from mailgate.db.engine import check_integrity, is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
@@ -19,6 +19,7 @@ from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
 from mailgate.listening import ListenerError
+from mailgate.nodes import on_live_node, seen_since
 from mailgate.service import Service
 
 
@@ -95,23 +96,24 @@ def serve(ctx: Context) -> None:
 
     svc = ctx.service
     check_integrity(svc.reader)  # a damaged file is refused before anything listens
-    logs.setup(svc.settings.get("server", "log_level"))
-
-    async def serve_and_say_how_to_connect() -> None:
-        ready = asyncio.Event()
-        serving = asyncio.create_task(server.serve(svc, ready))
-        listening = asyncio.create_task(ready.wait())
-        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
-        if ready.is_set():
-            click.echo("mailgate is serving; connect with:", err=True)
-            for line in _how_to_connect(svc):
-                click.echo(line, err=True)
-        listening.cancel()
-        await serving
-
     try:
-        asyncio.run(serve_and_say_how_to_connect())
-    except ListenerError as exc:
+        with serve_lock.hold(svc) as sole_node:
+            logs.setup(svc.settings.get("server", "log_level"))
+
+            async def serve_and_say_how_to_connect() -> None:
+                ready = asyncio.Event()
+                serving = asyncio.create_task(server.serve(svc, ready, sole_node=sole_node))
+                listening = asyncio.create_task(ready.wait())
+                await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+                if ready.is_set():
+                    click.echo("mailgate is serving; connect with:", err=True)
+                    for line in _how_to_connect(svc):
+                        click.echo(line, err=True)
+                listening.cancel()
+                await serving
+
+            asyncio.run(serve_and_say_how_to_connect())
+    except (ListenerError, serve_lock.ServeRefused) as exc:
         fail(str(exc))
 
 
@@ -120,10 +122,11 @@ def serve(ctx: Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
-    """Signed-in sessions on every node (optionally of one account)."""
+    """Signed-in sessions on every running node (optionally of one account)."""
     authority.require_staff(ctx.actor(), "see live sessions")
     query = (select(live_sessions, accounts.c.address)
              .join(accounts, accounts.c.id == live_sessions.c.account_id)
+             .where(on_live_node(live_sessions.c.node, seen_since(ctx.service)))
              .order_by(live_sessions.c.started_at))
     if address:
         query = query.where(accounts.c.address == normalise_address(address))

@@ -166,8 +166,16 @@ live_sessions = Table(
     Column("node", String(64), nullable=False),
     Column("account_id", Integer, nullable=False),
     Column("protocol", String(16), nullable=False),
+    Column("method", String(16), nullable=False),  # password | app_password | oauth
     Column("peer", String(64), nullable=False),
     Column("started_at", Float, nullable=False),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),  # the heartbeat of a running `serve`
 )
 
 folders = Table(

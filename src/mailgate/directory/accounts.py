@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from mailgate.db.schema import (
     account_settings,
     accounts,
     app_passwords,
+    live_sessions,
     roles,
     temporary_grants,
 )
@@ -24,6 +25,7 @@ from mailgate.directory.views import (
     normalise_address,
     plan_id,
 )
+from mailgate.nodes import on_live_node, seen_since
 from mailgate.service import Service
 
 STATES = ("active", "compromised", "deactivating", "deactivated", "pending")
@@ -51,7 +53,9 @@ def create(svc: Service, actor: Actor, address: str, password: str | None, name:
                after={"state": state, "plan": plan, "department": department, "name": name})
 
 
-def set_password(svc: Service, actor: Actor, address: str, password: str) -> None:
+def set_password(svc: Service, actor: Actor, address: str, password: str) -> int:
+    """Set a new password; returns how many live sessions (password sign-ins, on any node)
+    this ends: every node's event follower ends them, as the credential epoch moved on."""
     with svc.reader.connect() as conn:
         row = account_row(conn, address)
     if actor.account_id != row.id:
@@ -61,7 +65,12 @@ def set_password(svc: Service, actor: Actor, address: str, password: str) -> Non
     with svc.engine.begin() as conn:
         conn.execute(update(accounts).where(accounts.c.id == row.id).values(
             password_hash=new_hash, credential_epoch=accounts.c.credential_epoch + 1))
-        record(conn, now, actor, "account.password", account=row.address, account_id=row.id)
+        ended = conn.execute(select(func.count()).select_from(live_sessions).where(
+            live_sessions.c.account_id == row.id, live_sessions.c.method == "password",
+            on_live_node(live_sessions.c.node, seen_since(svc)))).scalar_one()
+        record(conn, now, actor, "account.password", account=row.address, account_id=row.id,
+               live_sessions_ended=ended)
+    return int(ended)
 
 
 def _transition(conn: Connection, row_id: int, **values: object) -> None:

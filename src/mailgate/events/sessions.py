@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
 
+from mailgate import metrics
 from mailgate.audit.recorder import Recorder
 from mailgate.db.schema import accounts, temporary_grants
 from mailgate.directory.views import policy_view
@@ -38,10 +39,11 @@ class LiveSession:
     peer: str
     close: Callable[[Decision], None]
     started_at: float = field(default_factory=time.time)
+    credential_epoch: int | None = None  # see Principal: a password change ends the session
 
 
 class SessionRegistry:
-    """Signed-in sessions of this node, by account."""
+    """Signed-in sessions of this node, by account; `/metrics` counts them as they come and go."""
 
     def __init__(self, node: str, recorder: Recorder | None = None) -> None:
         self.node = node
@@ -50,10 +52,11 @@ class SessionRegistry:
 
     def register(self, session: LiveSession) -> None:
         self._by_account.setdefault(session.account_id, {})[session.id] = session
+        metrics.LIVE_SESSIONS.inc()
         if self._recorder:
             self._recorder.session_opened({
                 "id": session.id, "node": self.node, "account_id": session.account_id,
-                "protocol": session.protocol, "peer": session.peer,
+                "protocol": session.protocol, "method": session.method, "peer": session.peer,
                 "started_at": session.started_at})
 
     def unregister(self, session_id: str, account_id: int) -> None:
@@ -61,6 +64,7 @@ class SessionRegistry:
         if sessions and sessions.pop(session_id, None) is not None:
             if not sessions:
                 del self._by_account[account_id]
+            metrics.LIVE_SESSIONS.dec()
             if self._recorder:
                 self._recorder.session_closed(session_id)
 
@@ -84,6 +88,7 @@ class SessionRegistry:
                         "session": session.id, "account": session.address,
                         "protocol": session.protocol, "reason": decision.reason})
                     self.unregister(session.id, account_id)
+                    metrics.SESSIONS_CLOSED.inc()
                     try:
                         session.close(decision)
                     except Exception:
@@ -95,16 +100,13 @@ class SessionRegistry:
 class EventFollower:
     """Re-decides live sessions of affected accounts after every change, within a second."""
 
-    def __init__(self, svc: Service, registry: SessionRegistry,
-                 on_change: Callable[[set[int] | None], None] = lambda ids: None) -> None:
+    def __init__(self, svc: Service, registry: SessionRegistry) -> None:
         self._svc = svc
         self._registry = registry
-        self._on_change = on_change
         interval = int(svc.settings.get("policy", "propagation_poll_ms")) / 1000
         self._loop = Periodic("following events", interval, self.tick)
         self._last_id = 0
         self._last_tick = svc.clock()
-        self.closed_total = 0
 
     async def start(self) -> None:
         self._last_id = await asyncio.to_thread(self._latest)
@@ -120,11 +122,9 @@ class EventFollower:
     async def tick(self) -> None:
         live = set(self._registry.accounts())
         snapshot = {s.id: s for a in live for s in self._registry.sessions(a)}
-        decisions, affected = await asyncio.to_thread(self._decide, live, snapshot)
-        if affected is None or affected:
-            self._on_change(affected)
+        decisions = await asyncio.to_thread(self._decide, live, snapshot)
         if decisions:
-            self.closed_total += self._registry.close_denied(decisions)
+            self._registry.close_denied(decisions)
 
     def _affected(self, conn: Connection, now: float) -> set[int] | None:
         """Accounts touched since the last tick; None means 'maybe any account'."""
@@ -151,7 +151,7 @@ class EventFollower:
         return None if wide else changed
 
     def _decide(self, live: set[int], snapshot: dict[str, LiveSession]
-                ) -> tuple[dict[str, Decision], set[int] | None]:
+                ) -> dict[str, Decision]:
         now = self._svc.clock()
         with self._svc.reader.connect() as conn:
             affected = self._affected(conn, now)
@@ -165,6 +165,7 @@ class EventFollower:
                         continue
                     if view is None:
                         continue
-                    decisions[session.id] = decide(view, session.protocol, now,
-                                                   method=session.method, peer=session.peer)
-        return decisions, affected
+                    decisions[session.id] = decide(
+                        view, session.protocol, now, method=session.method, peer=session.peer,
+                        signed_in_epoch=session.credential_epoch)
+        return decisions

@@ -2,7 +2,8 @@
 
 Precedence, first match wins: account state, department denial, temporary grant, account
 setting, plan default. For an allowed door, the sign-in method and client network are then
-checked. The same function answers `account show` and every live sign-in.
+checked, and for a live password session whether the password changed since it signed in.
+The same function answers `account show` and every live sign-in.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class PolicyView:
     networks: dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]] = field(
         default_factory=dict
     )
+    credential_epoch: int = 0  # bumped by every password, compromise, restore, deactivation
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Decision:
     allowed: bool
     reason: str
     detail: str
-    source: str  # state | department | case | account | plan | method | network
+    source: str  # state | department | case | account | plan | method | network | credential
     locked: bool = False
 
 
@@ -126,12 +128,19 @@ def decide(
     now: float,
     method: str | None = None,
     peer: str | None = None,
+    signed_in_epoch: int | None = None,
 ) -> Decision:
-    """Decide one door for one account; with method/peer, for one sign-in attempt."""
+    """Decide one door for one account; with method/peer, for one sign-in attempt; with the
+    credential epoch a live session signed in at, for that session."""
     door = _door_decision(view, protocol, now)
     if not door.allowed:
         return door
     name = DISPLAY[protocol]
+    if method == "password" and signed_in_epoch is not None \
+            and signed_in_epoch != view.credential_epoch:
+        return Decision(protocol, False, "password_changed",
+                        f"The password of this account was changed, which ends this {name} "
+                        "session; sign in again with the new password.", "credential")
     if method is not None:
         allowed = view.methods.get(protocol, frozenset(METHODS))
         if method not in allowed:

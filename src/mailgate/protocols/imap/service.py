@@ -48,7 +48,8 @@ class ImapService:
         """Register the signed-in session; a door closed meanwhile ends it at once."""
         self._registry.register(LiveSession(session_id, principal.account_id,
                                             principal.address, PROTOCOL, principal.method,
-                                            peer, on_close))
+                                            peer, on_close,
+                                            credential_epoch=principal.credential_epoch))
         decision = await self._gate.recheck(principal, PROTOCOL, peer)
         if not decision.allowed:
             self._registry.close_denied({session_id: decision})

@@ -7,17 +7,19 @@ from collections.abc import Callable
 
 from mailgate.auth.gate import Gate, Principal
 from mailgate.events.sessions import LiveSession, SessionRegistry
+from mailgate.nodes import seen_since
 from mailgate.protocols.pop3.backend import MaildropEntry
 from mailgate.protocols.refusals import Refusal
 from mailgate.service import Service
-from mailgate.store import messages
+from mailgate.store import locks, messages
 
 PROTOCOL = "pop"
 INLINE_READ_LIMIT = 128 * 1024
 
 
 class Pop3Service:
-    """Implements `Pop3Backend`; one maildrop holder per account on this node ([IN-USE])."""
+    """Implements `Pop3Backend`; one maildrop holder per account across every node ([IN-USE]):
+    `_holders` answers for this node's sessions at once, `store.locks` for the other nodes."""
 
     messages_are_crlf = True  # the store keeps every message with CRLF line ends
 
@@ -39,22 +41,39 @@ class Pop3Service:
             return None
         self._holders[principal.account_id] = session_id
         try:
-            items = await asyncio.to_thread(self._load, principal.account_id)
+            items = await asyncio.to_thread(self._take_and_load, principal.account_id,
+                                            session_id)
         except BaseException:
             del self._holders[principal.account_id]
             raise
+        if items is None:  # a session on another node holds it
+            del self._holders[principal.account_id]
+            return None
         self._messages[session_id] = {i.message_id: (i.digest, i.size) for i in items}
         self._registry.register(LiveSession(
             session_id, principal.account_id, principal.address, PROTOCOL, principal.method,
-            peer, lambda _decision: on_close()))
+            peer, lambda _decision: on_close(), credential_epoch=principal.credential_epoch))
         decision = await self._gate.recheck(principal, PROTOCOL, peer)
         if not decision.allowed:  # the door closed between sign-in and registration
             self._registry.close_denied({session_id: decision})
         return [MaildropEntry(i.message_id, i.uidl, i.size) for i in items]
 
-    def _load(self, account_id: int) -> list[messages.MaildropItem]:
-        with self._svc.reader.connect() as conn:
-            return messages.maildrop(conn, account_id)
+    def _take_and_load(self, account_id: int, session_id: str
+                       ) -> list[messages.MaildropItem] | None:
+        with self._svc.engine.begin() as conn:
+            if not locks.take(conn, account_id, session_id, self._registry.node,
+                              self._svc.clock(), seen_since(self._svc)):
+                return None
+        try:
+            with self._svc.reader.connect() as conn:
+                return messages.maildrop(conn, account_id)
+        except BaseException:
+            self._give_back(account_id, session_id)
+            raise
+
+    def _give_back(self, account_id: int, session_id: str) -> None:
+        with self._svc.engine.begin() as conn:
+            locks.release(conn, account_id, session_id)
 
     def _blob(self, principal: Principal, message_id: int) -> tuple[str, int]:
         session = self._holders.get(principal.account_id)
@@ -85,7 +104,8 @@ class Pop3Service:
         await asyncio.to_thread(move)
 
     async def close_maildrop(self, principal: Principal, session_id: str) -> None:
-        if self._holders.get(principal.account_id) == session_id:
-            del self._holders[principal.account_id]
         self._messages.pop(session_id, None)
         self._registry.unregister(session_id, principal.account_id)
+        if self._holders.get(principal.account_id) == session_id:
+            del self._holders[principal.account_id]
+            await asyncio.to_thread(self._give_back, principal.account_id, session_id)

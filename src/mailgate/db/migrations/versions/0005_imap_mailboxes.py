@@ -7,7 +7,7 @@
 - an index on messages (folder_id, modseq) for "changed since".
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 from mailgate.mime.dates import sent_date
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
