@@ -11,7 +11,8 @@ import click
 from sqlalchemy import select
 
 from mailgate import config, logs, tls
-from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.cli import output
+from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.engine import is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
 from mailgate.directory import authority
@@ -45,14 +46,14 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
     if not settings.cert_path.exists():
         tls.make_self_signed(settings.cert_path, settings.key_path,
                              settings.get("server", "hostname"))
-    click.echo(f"initialised {ctx.data_dir} for {domain}")
-    click.echo(f"  config: {path}")
-    click.echo(f"  database: {settings.database_url.split('@')[-1]}")
-    click.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
+    output.echo(f"initialised {ctx.data_dir} for {domain}")
+    output.echo(f"  config: {path}")
+    output.echo(f"  database: {settings.database_url.split('@')[-1]}")
+    output.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
     if demo:
-        click.echo("demo accounts (password in brackets):")
+        output.echo("demo accounts (password in brackets):")
         for account in create_demo(svc, domain):
-            click.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
+            output.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
 
 
 def _command() -> str:
@@ -87,9 +88,9 @@ def serve(ctx: Context) -> None:
 
     svc = ctx.service
     logs.setup(svc.settings.get("server", "log_level"))
-    click.echo("mailgate is starting; connect with:", err=True)
+    output.echo("mailgate is starting; connect with:", err=True)
     for line in _how_to_connect(svc):
-        click.echo(line, err=True)
+        output.echo(line, err=True)
     asyncio.run(server.serve(svc))
 
 
@@ -111,13 +112,13 @@ def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
                  "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}
                 for r in conn.execute(query)]
     if as_json:
-        print_json(rows)
+        output.print_json(rows)
         return
     if not rows:
-        click.echo("no live sessions")
+        output.echo("no live sessions")
     for r in rows:
-        click.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
-                   f"{r['started_at']}  node {r['node']}  {r['id']}")
+        output.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
+                    f"{r['started_at']}  node {r['node']}  {r['id']}")
 
 
 def register(cli: click.Group) -> None:

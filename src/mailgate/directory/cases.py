@@ -12,7 +12,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.doors import apply_account_setting
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
-from mailgate.directory.views import account_row
+from mailgate.directory.views import account_row, require_plain
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
 
@@ -43,6 +43,7 @@ def open_case(svc: Service, actor: Actor, address: str, protocol: str, want: boo
     protocol = normalise_protocol(protocol)
     if not note.strip():
         raise DirectoryError("a case needs a note: --note TEXT")
+    require_plain(note, "note")
     now = svc.clock()
     with svc.engine.begin() as conn:
         row = account_row(conn, address)

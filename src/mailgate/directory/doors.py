@@ -23,7 +23,7 @@ from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, NotFound
-from mailgate.directory.views import account_row, department_id, policy_view
+from mailgate.directory.views import account_row, department_id, policy_view, require_plain
 from mailgate.policy.catalogue import PROTOCOLS, normalise_method, normalise_protocol
 from mailgate.policy.decision import decide
 from mailgate.service import Service
@@ -70,6 +70,7 @@ def apply_account_setting(conn: Connection, svc: Service, actor: Actor, row_id: 
 def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enabled: bool,
                  reason: str = "", seconds: int | None = None) -> None:
     protocol = normalise_protocol(protocol)
+    require_plain(reason, "reason")
     authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
     with svc.engine.begin() as conn:
         row = account_row(conn, address)
@@ -80,7 +81,7 @@ def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enable
 
 def create_department(svc: Service, actor: Actor, name: str) -> None:
     authority.require_admin(actor, "create departments")
-    name = name.strip()
+    name = require_plain(name.strip(), "department name")
     if not name or len(name) > 128:
         raise DirectoryError("a department needs a name of 1 to 128 characters")
     with svc.engine.begin() as conn:
