@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from mailgate import metrics
 from mailgate.audit.recorder import Recorder
+from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
@@ -58,6 +59,7 @@ async def _purge(svc: Service) -> None:
 async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
     await asyncio.to_thread(migrate, svc.engine)
+    await asyncio.to_thread(seal, svc)
     rt = Runtime(svc)
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import OperationalError
 
+from mailgate.audit.key import AuditKeyError
 from mailgate.cli import accounts, cases, mail, output, policy, server, usage
 from mailgate.cli.context import Context, data_dir_default
 from mailgate.config import ConfigError
@@ -44,7 +45,8 @@ def main() -> None:
     except click.ClickException as exc:
         output.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError) as exc:
+    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, AuditKeyError,
+            ValueError) as exc:
         output.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:

@@ -11,6 +11,7 @@ import click
 from sqlalchemy import select
 
 from mailgate import config, logs, tls
+from mailgate.audit.seal import seal
 from mailgate.cli import output
 from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.engine import is_initialised, migrate
@@ -42,6 +43,7 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
         fail(f"{ctx.data_dir} is already initialised; use a new --data directory for a demo")
     migrate(svc.engine)
     ensure_standard_plan(svc)
+    seal(svc)
     settings = svc.settings
     if not settings.cert_path.exists():
         tls.make_self_signed(settings.cert_path, settings.key_path,
@@ -50,6 +52,7 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
     output.echo(f"  config: {path}")
     output.echo(f"  database: {settings.database_url.split('@')[-1]}")
     output.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
+    output.echo(f"  audit key (back it up; only this user may read it): {svc.audit_key.path}")
     if demo:
         output.echo("demo accounts (password in brackets):")
         for account in create_demo(svc, domain):

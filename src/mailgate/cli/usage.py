@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from mailgate.audit import log as audit_log
+from mailgate.audit.verify import verify
 from mailgate.cli import output
 from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.schema import accounts
@@ -61,14 +61,14 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
 def audit_verify(ctx: Context) -> None:
     """Check the hash chain; name every row that was changed, removed or reordered."""
     with ctx.service.reader.connect() as conn:
-        problems = audit_log.verify(conn)
-        total = conn.execute(select(audit_table.c.id)).all()
+        total, problems = verify(conn, ctx.service.audit_key)
     if problems:
         for p in problems:
-            output.echo(f"row {p.row_id}: {p.problem}", err=True)
-        fail(f"audit log verification failed: {len(problems)} problem(s), first at row "
-             f"{problems[0].row_id}")
-    output.echo(f"audit log intact: {len(total)} entries, hash chain verified")
+            output.echo(str(p), err=True)
+        first = problems[0].row_id
+        fail(f"audit log verification failed: {len(problems)} problem(s)"
+             + (f", first at row {first}" if first is not None else ""))
+    output.echo(f"audit log intact: {total} entries, keyed hash chain verified")
 
 
 @click.group("report")
