@@ -207,6 +207,18 @@ def test_new_rows_chain_onto_the_log_from_one(svc):
     assert log[0].prev_hash == audit.GENESIS
 
 
+def test_an_append_rolled_back_with_its_change_leaves_no_gap(svc):
+    """PostgreSQL's sequence does not roll back: ids must still come from the head."""
+    change(svc, "first")
+    with pytest.raises(RuntimeError), svc.engine.begin() as conn:
+        audit.append(conn, at=1.0, actor="system", role="system", action="account.create",
+                     account=None, details={})
+        raise RuntimeError("the change failed after its audit row was written")
+    change(svc, "second")
+    assert [r.id for r in rows(svc)] == [1, 2]
+    assert problems(svc) == []
+
+
 def test_verify_notices_rows_cut_off_the_end(svc):
     every_kind_of_change(svc)
     last = rows(svc)[-1].id

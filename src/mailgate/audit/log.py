@@ -107,10 +107,15 @@ def serialise_writers(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
 
 
+def _top(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(audit_log.c.id))).scalar() or 0)
+
+
 def high_water(conn: Connection) -> int:
     """The highest id ever written as far as the database remembers (rows cut off the end
-    included): SQLite's AUTOINCREMENT record, PostgreSQL's serial sequence."""
-    top = int(conn.execute(select(func.max(audit_log.c.id))).scalar() or 0)
+    included): SQLite's AUTOINCREMENT record, PostgreSQL's serial sequence. Only for when the
+    head is gone: PostgreSQL's sequence does not roll back, so it may run ahead."""
+    top = _top(conn)
     if conn.dialect.name == "sqlite":
         seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'"))
     else:
@@ -161,9 +166,8 @@ def append_with(conn: Connection, secret: bytes, key: AuditKey,
         return
     serialise_writers(conn)
     head = read_head(conn)
-    top = high_water(conn)
     if head is not None and head.verifies(secret):
-        prev, next_id = head.last_hash, max(head.last_id, top) + 1
+        prev, next_id = head.last_hash, max(head.last_id, _top(conn)) + 1
     else:
         last = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(1)).first()
         if last is not None and stored_row_hash(secret, last) != last.hash:
@@ -171,7 +175,7 @@ def append_with(conn: Connection, secret: bytes, key: AuditKey,
                 f"nothing at the end of the audit log verifies with {key.path}: it is not the "
                 "key this log was written with, or the log was rewritten; run 'mailgate audit "
                 "verify'")
-        prev, next_id = (last.hash if last is not None else GENESIS), top + 1
+        prev, next_id = (last.hash if last is not None else GENESIS), high_water(conn) + 1
         entries = [_damage_entry(head, last, entries[0]["at"]), *entries]
     rows = []
     for entry in entries:
