@@ -22,6 +22,7 @@ os.environ.setdefault("MAILGATE_AUTH_ARGON2_TIME_COST", "1")
 os.environ.setdefault("MAILGATE_AUTH_ARGON2_MEMORY_KIB", "1024")
 
 from mailgate import config
+from mailgate.audit.seal import seal
 from mailgate.cli.main import main
 from mailgate.db.engine import migrate
 from mailgate.directory.bootstrap import ensure_standard_plan
@@ -94,7 +95,9 @@ def drop_service(service: Service) -> None:
         _postgres_admin(f"DROP DATABASE IF EXISTS {service.engine.url.database} WITH (FORCE)")
 
 
-def make_service(data_dir: Path, backend: str = "sqlite") -> Service:
+def make_service(data_dir: Path, backend: str = "sqlite", revision: str = "head") -> Service:
+    """A data directory on `backend`, initialised as `init` does; with an older `revision`,
+    only its schema, as a version from before that revision left it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config.write_default(data_dir, "example.test")
     if backend == "postgresql":
@@ -103,8 +106,10 @@ def make_service(data_dir: Path, backend: str = "sqlite") -> Service:
         svc = Service.open(data_dir, require_init=False)
     finally:
         os.environ.pop("MAILGATE_STORAGE_DATABASE_URL", None)
-    migrate(svc.engine)
-    ensure_standard_plan(svc)
+    migrate(svc.engine, revision)
+    if revision == "head":
+        ensure_standard_plan(svc)
+        seal(svc)
     return svc
 
 

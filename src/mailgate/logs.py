@@ -1,4 +1,8 @@
-"""Structured log lines (JSON, one per event) for `mailgate serve`, via structlog."""
+"""Structured log lines (JSON, one per event) for `mailgate serve`, via structlog.
+
+Lines are pure ASCII JSON: every control, C1 or bidi character of a client's user name (or
+any other value) is a `\\u` escape, so no log line can be split, forged or drive a terminal.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ def setup(level: str = "info") -> None:
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
-                    structlog.processors.JSONRenderer()],
+                    structlog.processors.JSONRenderer(ensure_ascii=True)],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 
 from mailgate.audit.recorder import Recorder
+from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
@@ -83,6 +84,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled). `sole_node`: no
     other node can use this database (see `serve_lock`)."""
     await asyncio.to_thread(migrate, svc.engine)
+    await asyncio.to_thread(seal, svc)
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)
     rt = Runtime(svc)

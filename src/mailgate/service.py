@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from mailgate import config
+from mailgate.audit.key import AuditKey
+from mailgate.audit.log import KEY_OPTION
 from mailgate.auth.passwords import Passwords
 from mailgate.db.engine import is_initialised, make_engine
 from mailgate.policy.catalogue import normalise_protocol
@@ -21,12 +23,14 @@ class NotInitialised(Exception):
 
 @dataclass
 class Service:
-    """Settings, database engine, password hasher and clock for one data directory."""
+    """Settings, database engine, password hasher, audit key and clock for one data
+    directory."""
 
     settings: config.Settings
-    engine: Engine  # for changes: `with svc.engine.begin()`
+    engine: Engine  # for changes: `with svc.engine.begin()`; carries the audit key
     reader: Engine  # for reads: `with svc.reader.connect()` never waits for a writer
     passwords: Passwords
+    audit_key: AuditKey
     clock: Callable[[], float] = field(default=time.time)
 
     @classmethod
@@ -42,7 +46,10 @@ class Service:
                               int(auth["argon2_parallelism"]))
         reader = engine if engine.dialect.name != "sqlite" else make_engine(
             settings.database_url, writer=False)
-        return cls(settings=settings, engine=engine, reader=reader, passwords=passwords)
+        audit_key = AuditKey.of(data_dir)
+        engine.update_execution_options(**{KEY_OPTION: audit_key})  # for audit.log appends
+        return cls(settings=settings, engine=engine, reader=reader, passwords=passwords,
+                   audit_key=audit_key)
 
     def dispose(self) -> None:
         self.engine.dispose()

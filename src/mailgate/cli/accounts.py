@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 
-from mailgate.cli.context import Context, pass_ctx, print_json, read_password_stdin
+from mailgate.cli import output
+from mailgate.cli.context import Context, pass_ctx, read_password_stdin
 from mailgate.db.schema import accounts as accounts_table
 from mailgate.db.schema import departments, plans
 from mailgate.directory import accounts
@@ -35,7 +34,7 @@ def create(ctx: Context, address: str, password_stdin: bool, name: str,
     password = read_password_stdin() if password_stdin else None
     accounts.create(ctx.service, ctx.actor(), address, password, name, department, plan,
                     pending)
-    click.echo(f"created {address.strip().lower()}")
+    output.echo(f"created {address.strip().lower()}")
 
 
 @account.command("show")
@@ -50,20 +49,15 @@ def show(ctx: Context, address: str, as_json: bool) -> None:
         require_view(actor, row.id)
         rep = report(conn, row, svc.clock())
     if as_json:
-        print_json(rep.as_json())
+        output.print_json(rep.as_json())
         return
-    console = Console(width=120)
-    console.print(f"[bold]{rep.address}[/bold] {rep.name}".rstrip())
-    console.print(f"state: {rep.state}   plan: {rep.plan}   department: {rep.department or '-'}"
-                  + (f"   roles: {', '.join(rep.roles)}" if rep.roles else ""))
-    table = Table(show_lines=False)
-    for col in ("door", "open", "reason", "rule", "why"):
-        table.add_column(col, overflow="fold")
-    for proto, d in rep.decisions.items():
-        door = proto + ("" if proto in SERVED else " (not served yet)")
-        table.add_row(door, "yes" if d.allowed else "no",
-                      d.reason, d.source + (" (locked)" if d.locked else ""), d.detail)
-    console.print(table)
+    output.styled((rep.address, "bold"), f" {rep.name}".rstrip())
+    output.echo(f"state: {rep.state}   plan: {rep.plan}   department: {rep.department or '-'}"
+                + (f"   roles: {', '.join(rep.roles)}" if rep.roles else ""))
+    output.table(("door", "open", "reason", "rule", "why"), [
+        (proto + ("" if proto in SERVED else " (not served yet)"), "yes" if d.allowed else "no",
+         d.reason, d.source + (" (locked)" if d.locked else ""), d.detail)
+        for proto, d in rep.decisions.items()])
 
 
 @account.command("list")
@@ -84,14 +78,11 @@ def list_(ctx: Context, as_json: bool) -> None:
         rows = [{"address": r.address, "name": r.name, "state": effective_state(r, now),
                  "plan": r.plan, "department": r.department} for r in conn.execute(query)]
     if as_json:
-        print_json(rows)
+        output.print_json(rows)
         return
-    table = Table()
-    for col in ("address", "name", "state", "plan", "department"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["address"], r["name"], r["state"], r["plan"], r["department"] or "-")
-    Console(width=120).print(table)
+    output.table(("address", "name", "state", "plan", "department"),
+                 [(r["address"], r["name"], r["state"], r["plan"], r["department"] or "-")
+                  for r in rows])
 
 
 @account.command("password")
@@ -101,8 +92,8 @@ def list_(ctx: Context, as_json: bool) -> None:
 def password(ctx: Context, address: str, password_stdin: bool) -> None:
     """Set a new password; ends the live sessions that signed in with the old one."""
     ended = accounts.set_password(ctx.service, ctx.actor(), address, read_password_stdin())
-    click.echo(f"password changed for {address.strip().lower()}; ended {ended} live "
-               f"session{'' if ended == 1 else 's'}")
+    output.echo(f"password changed for {address.strip().lower()}; ended {ended} live "
+                f"session{'' if ended == 1 else 's'}")
 
 
 @account.command("compromise")
@@ -112,8 +103,8 @@ def password(ctx: Context, address: str, password_stdin: bool) -> None:
 def compromise(ctx: Context, address: str, reason: str) -> None:
     """Close every door now, end live sessions, revoke app passwords and tokens."""
     accounts.compromise(ctx.service, ctx.actor(), address, reason)
-    click.echo(f"{address.strip().lower()} is compromised: every door is closed and live "
-               "sessions are being ended")
+    output.echo(f"{address.strip().lower()} is compromised: every door is closed and live "
+                "sessions are being ended")
 
 
 @account.command("restore")
@@ -124,7 +115,7 @@ def compromise(ctx: Context, address: str, reason: str) -> None:
 def restore(ctx: Context, address: str, password_stdin: bool, note: str) -> None:
     """Back to active with a new password; door settings reset to the plan's defaults."""
     accounts.restore(ctx.service, ctx.actor(), address, read_password_stdin(), note)
-    click.echo(f"{address.strip().lower()} restored: active, doors back to plan defaults")
+    output.echo(f"{address.strip().lower()} restored: active, doors back to plan defaults")
 
 
 @account.command("deactivate")
@@ -134,7 +125,7 @@ def restore(ctx: Context, address: str, password_stdin: bool, note: str) -> None
 def deactivate(ctx: Context, address: str, now_: bool) -> None:
     """Close every door; after the grace period (or --now) inbound mail is refused too."""
     state = accounts.deactivate(ctx.service, ctx.actor(), address, now_)
-    click.echo(f"{address.strip().lower()} is {state}")
+    output.echo(f"{address.strip().lower()} is {state}")
 
 
 @account.command("activate")
@@ -143,7 +134,7 @@ def deactivate(ctx: Context, address: str, now_: bool) -> None:
 def activate(ctx: Context, address: str) -> None:
     """Activate a pending account, or cancel a deactivation in progress."""
     accounts.activate(ctx.service, ctx.actor(), address)
-    click.echo(f"{address.strip().lower()} is active")
+    output.echo(f"{address.strip().lower()} is active")
 
 
 def register(cli: click.Group) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mailgate.cli.context import Context, on_off, pass_ctx, print_json
+from mailgate.cli import output
+from mailgate.cli.context import Context, on_off, pass_ctx
 from mailgate.directory import cases
 from mailgate.durations import parse_duration
 
@@ -22,7 +23,7 @@ def case() -> None:
 @pass_ctx
 def case_open(ctx: Context, address: str, protocol: str, want: str, note: str) -> None:
     case_id = cases.open_case(ctx.service, ctx.actor(), address, protocol, on_off(want), note)
-    click.echo(f"opened case #{case_id}: {protocol} {want} for {address.strip().lower()}")
+    output.echo(f"opened case #{case_id}: {protocol} {want} for {address.strip().lower()}")
 
 
 @case.command("list")
@@ -31,13 +32,13 @@ def case_open(ctx: Context, address: str, protocol: str, want: str, note: str) -
 def case_list(ctx: Context, as_json: bool) -> None:
     found = cases.list_cases(ctx.service, ctx.actor())
     if as_json:
-        print_json([c.as_json() for c in found])
+        output.print_json([c.as_json() for c in found])
         return
     if not found:
-        click.echo("no cases")
+        output.echo("no cases")
     for c in found:
-        click.echo(f"#{c.id}  {c.status:<9} {c.account}  {c.protocol} {c.want}  "
-                   f"by {c.opened_by}: {c.note}")
+        output.echo(f"#{c.id}  {c.status:<9} {c.account}  {c.protocol} {c.want}  "
+                    f"by {c.opened_by}: {c.note}")
 
 
 @case.command("escalate")
@@ -45,7 +46,7 @@ def case_list(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def case_escalate(ctx: Context, case_id: int) -> None:
     cases.escalate(ctx.service, ctx.actor(), case_id)
-    click.echo(f"case #{case_id} escalated to the mail team")
+    output.echo(f"case #{case_id} escalated to the mail team")
 
 
 @case.command("approve")
@@ -55,8 +56,8 @@ def case_escalate(ctx: Context, case_id: int) -> None:
 def case_approve(ctx: Context, case_id: int, duration: str | None) -> None:
     seconds = parse_duration(duration) if duration is not None else None
     cases.approve(ctx.service, ctx.actor(), case_id, seconds)
-    click.echo(f"case #{case_id} approved and applied"
-               + (f" for {duration}" if duration is not None else ""))
+    output.echo(f"case #{case_id} approved and applied"
+                + (f" for {duration}" if duration is not None else ""))
 
 
 @case.command("deny")
@@ -64,7 +65,7 @@ def case_approve(ctx: Context, case_id: int, duration: str | None) -> None:
 @pass_ctx
 def case_deny(ctx: Context, case_id: int) -> None:
     cases.deny(ctx.service, ctx.actor(), case_id)
-    click.echo(f"case #{case_id} denied")
+    output.echo(f"case #{case_id} denied")
 
 
 def register(cli: click.Group) -> None:

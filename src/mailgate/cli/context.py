@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
+from mailgate.cli import output
 from mailgate.directory.authority import Actor
 from mailgate.directory.views import load_actor
 from mailgate.service import NotInitialised, Service
@@ -44,12 +44,8 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"mailgate: {message}", err=True)
+    output.echo(f"mailgate: {message}", err=True)
     sys.exit(code)
-
-
-def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def read_password_stdin() -> str:

@@ -10,7 +10,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from mailgate import mime
-from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.cli import output
+from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.directory import authority
 from mailgate.directory.views import account_row
 from mailgate.store import importer, messages
@@ -29,7 +30,7 @@ def deliver(ctx: Context, address: str, folder: str) -> None:
         fail("no message on standard input")
     # Like dovecot-lda: an mbox "From " envelope line handed over by an MTA is not content.
     stored = messages.deliver(ctx.service, address, mime.strip_from_line(raw), folder)
-    click.echo(f"delivered to {address.strip().lower()} {stored.folder} uid {stored.uid}")
+    output.echo(f"delivered to {address.strip().lower()} {stored.folder} uid {stored.uid}")
 
 
 @click.group("recover")
@@ -51,13 +52,13 @@ def recover_list(ctx: Context, address: str, as_json: bool) -> None:
     _check_owner_or_staff(ctx, address)
     items = messages.list_recoverable(ctx.service, address)
     if as_json:
-        print_json([i.as_json() for i in items])
+        output.print_json([i.as_json() for i in items])
         return
     if not items:
-        click.echo("nothing to recover")
+        output.echo("nothing to recover")
     for i in items:
         when = datetime.fromtimestamp(i.deleted_at, UTC).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{i.id:>8}  {when}  {i.folder:<14} {i.subject}")
+        output.echo(f"{i.id:>8}  {when}  {i.folder:<14} {i.subject}")
 
 
 @recover.command("restore")
@@ -70,7 +71,7 @@ def recover_restore(ctx: Context, address: str, all_: bool, ids: tuple[int, ...]
         fail("say what to restore: --all, or --id ID (repeatable)")
     _check_owner_or_staff(ctx, address)
     count = messages.restore_recoverable(ctx.service, address, None if all_ else list(ids))
-    click.echo(f"restored {count} message(s) for {address.strip().lower()}")
+    output.echo(f"restored {count} message(s) for {address.strip().lower()}")
 
 
 @click.command("import")
@@ -88,12 +89,12 @@ def import_(ctx: Context, address: str, path: Path, folder: str, quiet: bool) ->
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeRemainingColumn(), disable=quiet,
                   transient=False) as bar:
-        task = bar.add_task(f"importing into {address}", total=len(sources))
+        task = bar.add_task(output.markup(f"importing into {address}"), total=len(sources))
         counts = importer.import_sources(ctx.service, address, sources,
                                          lambda n: bar.advance(task, n))
     for name, count in sorted(counts.items()):
-        click.echo(f"{name}: {count}")
-    click.echo(f"imported {sum(counts.values())} message(s) into {address.strip().lower()}")
+        output.echo(f"{name}: {count}")
+    output.echo(f"imported {sum(counts.values())} message(s) into {address.strip().lower()}")
 
 
 def register(cli: click.Group) -> None:

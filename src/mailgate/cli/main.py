@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import OperationalError
 
-from mailgate.cli import accounts, cases, mail, policy, server, usage
+from mailgate.audit.key import AuditKeyError
+from mailgate.cli import accounts, cases, mail, output, policy, server, usage
 from mailgate.cli.context import Context, data_dir_default
 from mailgate.config import ConfigError
 from mailgate.db.engine import DatabaseDamaged
@@ -37,21 +38,21 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("mailgate: aborted", err=True)
+        output.echo("mailgate: aborted", err=True)
         sys.exit(1)
     except click.UsageError as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"mailgate: {exc.format_message()}", err=True)
+        output.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, ValueError,
-            DatabaseDamaged) as exc:
-        click.echo(f"mailgate: {exc}", err=True)
+    except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, AuditKeyError,
+            ValueError, DatabaseDamaged) as exc:
+        output.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:
-        click.echo(f"mailgate: the database is unavailable: {str(exc.orig).splitlines()[0]}",
-                   err=True)
+        output.echo(f"mailgate: the database is unavailable: {str(exc.orig).splitlines()[0]}",
+                    err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mailgate.cli.context import Context, on_off, pass_ctx, print_json
+from mailgate.cli import output
+from mailgate.cli.context import Context, on_off, pass_ctx
 from mailgate.directory import accounts, doors
 from mailgate.durations import parse_duration
 
@@ -35,9 +36,9 @@ def protocol_set(ctx: Context, address: str, name: str, value: str, reason: str,
     until = f" for {duration}" if duration is not None else ""
     also = " (its department denies it too; this setting keeps it off if that is lifted)" \
         if door.reason == "department_policy" else ""
-    click.echo(f"{name} {value} for {address.strip().lower()}{until}{also}")
+    output.echo(f"{name} {value} for {address.strip().lower()}{until}{also}")
     if door.allowed != on_off(value):
-        click.echo(f"note: the door stays closed: {door.detail}", err=True)
+        output.echo(f"note: the door stays closed: {door.detail}", err=True)
 
 
 @click.group("department")
@@ -50,7 +51,7 @@ def department() -> None:
 @pass_ctx
 def department_create(ctx: Context, name: str) -> None:
     doors.create_department(ctx.service, ctx.actor(), name)
-    click.echo(f"created department {name}")
+    output.echo(f"created department {name}")
 
 
 @department.command("policy")
@@ -61,7 +62,7 @@ def department_create(ctx: Context, name: str) -> None:
 def department_policy(ctx: Context, name: str, proto: str, value: str) -> None:
     """deny: nobody can open PROTOCOL for the department's accounts; inherit: lift that."""
     doors.set_department_policy(ctx.service, ctx.actor(), name, proto, value == "deny")
-    click.echo(f"department {name}: {proto} {value}")
+    output.echo(f"department {name}: {proto} {value}")
 
 
 @click.group("plan")
@@ -84,16 +85,16 @@ def plan_set(ctx: Context, name: str, proto: str, value: str, existing: str | No
     change = doors.plan_set(ctx.service, ctx.actor(), name, proto, on_off(value), existing,
                             dry_run)
     if as_json:
-        print_json({"plan": change.plan, "protocol": change.protocol, "old": change.old,
+        output.print_json({"plan": change.plan, "protocol": change.protocol, "old": change.old,
                     "new": change.new, "affected": change.affected,
                     "used_last_90_days": change.used_recently, "applied": change.applied,
                     "existing": change.existing})
         return
-    click.echo(change.summary())
+    output.echo(change.summary())
     if change.applied:
-        click.echo(f"applied (existing accounts: {change.existing or 'none affected'})")
+        output.echo(f"applied (existing accounts: {change.existing or 'none affected'})")
     elif dry_run:
-        click.echo("dry run: nothing changed")
+        output.echo("dry run: nothing changed")
 
 
 @click.group("methods")
@@ -111,7 +112,7 @@ def methods_set(ctx: Context, scope: str, name: str, proto: str, allowed: str) -
     """e.g. `methods set department Physics imap app_password,oauth`; `all` lifts it."""
     chosen = None if allowed == "all" else [m for m in allowed.split(",") if m]
     doors.set_methods(ctx.service, ctx.actor(), scope, name, proto, chosen)
-    click.echo(f"{scope} {name}: {proto} accepts {allowed}")
+    output.echo(f"{scope} {name}: {proto} accepts {allowed}")
 
 
 @click.group("network")
@@ -126,7 +127,7 @@ def network() -> None:
 def network_set(ctx: Context, proto: str, networks: tuple[str, ...]) -> None:
     """e.g. `network set pop 10.0.0.0/8 192.0.2.0/24`; no networks: anywhere."""
     doors.set_networks(ctx.service, ctx.actor(), proto, list(networks))
-    click.echo(f"{proto}: sign-ins from {' '.join(networks) or 'anywhere'}")
+    output.echo(f"{proto}: sign-ins from {' '.join(networks) or 'anywhere'}")
 
 
 @click.group("role")
@@ -141,8 +142,8 @@ def role() -> None:
 @pass_ctx
 def role_grant(ctx: Context, address: str, name: str, department: str | None) -> None:
     accounts.grant_role(ctx.service, ctx.actor(), address, name, department)
-    click.echo(f"{address.strip().lower()} is now {name}"
-               + (f" of {department}" if department else ""))
+    output.echo(f"{address.strip().lower()} is now {name}"
+                + (f" of {department}" if department else ""))
 
 
 def register(cli: click.Group) -> None:

@@ -11,7 +11,9 @@ import click
 from sqlalchemy import select
 
 from mailgate import config, logs, serve_lock, tls
-from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.audit.seal import seal
+from mailgate.cli import output
+from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.engine import check_integrity, is_initialised, migrate
 from mailgate.db.schema import accounts, live_sessions
 from mailgate.directory import authority
@@ -43,18 +45,20 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
         fail(f"{ctx.data_dir} is already initialised; use a new --data directory for a demo")
     migrate(svc.engine)
     ensure_standard_plan(svc)
+    seal(svc)
     settings = svc.settings
     if not settings.cert_path.exists():
         tls.make_self_signed(settings.cert_path, settings.key_path,
                              settings.get("server", "hostname"))
-    click.echo(f"initialised {ctx.data_dir} for {domain}")
-    click.echo(f"  config: {path}")
-    click.echo(f"  database: {settings.database_url.split('@')[-1]}")
-    click.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
+    output.echo(f"initialised {ctx.data_dir} for {domain}")
+    output.echo(f"  config: {path}")
+    output.echo(f"  database: {settings.database_url.split('@')[-1]}")
+    output.echo(f"  TLS certificate (self-signed): {settings.cert_path}")
+    output.echo(f"  audit key (back it up; only this user may read it): {svc.audit_key.path}")
     if demo:
-        click.echo("demo accounts (password in brackets):")
+        output.echo("demo accounts (password in brackets):")
         for account in create_demo(svc, domain):
-            click.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
+            output.echo(f"  {account.address:<28} [{account.password}]  {account.what}")
 
 
 def _command() -> str:
@@ -106,9 +110,9 @@ def serve(ctx: Context) -> None:
                 listening = asyncio.create_task(ready.wait())
                 await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
                 if ready.is_set():
-                    click.echo("mailgate is serving; connect with:", err=True)
+                    output.echo("mailgate is serving; connect with:", err=True)
                     for line in _how_to_connect(svc):
-                        click.echo(line, err=True)
+                        output.echo(line, err=True)
                 listening.cancel()
                 await serving
 
@@ -136,13 +140,13 @@ def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
                  "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}
                 for r in conn.execute(query)]
     if as_json:
-        print_json(rows)
+        output.print_json(rows)
         return
     if not rows:
-        click.echo("no live sessions")
+        output.echo("no live sessions")
     for r in rows:
-        click.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
-                   f"{r['started_at']}  node {r['node']}  {r['id']}")
+        output.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
+                    f"{r['started_at']}  node {r['node']}  {r['id']}")
 
 
 def register(cli: click.Group) -> None:

@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 import click
 from sqlalchemy import select
 
-from mailgate.audit import log as audit_log
-from mailgate.cli.context import Context, fail, pass_ctx, print_json
+from mailgate.audit.verify import verify
+from mailgate.cli import output
+from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.engine import check_integrity
 from mailgate.db.schema import accounts
 from mailgate.db.schema import audit_log as audit_table
 from mailgate.db.schema import usage as usage_table
 from mailgate.directory import authority
 from mailgate.directory.views import normalise_address
+from mailgate.safetext import json_text
 
 
 def _when(ts: float | None) -> str:
@@ -46,13 +48,13 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
                 "action": r.action, "account": r.account, **json.loads(r.details)}
                for r in rows]
     if as_json:
-        print_json(entries)
+        output.print_json(entries)
         return
     for e in entries:
         extra = {k: v for k, v in e.items()
                  if k not in ("id", "at", "actor", "role", "action", "account") and v}
-        click.echo(f"{e['id']:>6} {e['at']} {e['actor']} ({e['role']}) {e['action']} "
-                   f"{e['account'] or ''} {json.dumps(extra, ensure_ascii=False)}")
+        output.echo(f"{e['id']:>6} {e['at']} {e['actor']} ({e['role']}) {e['action']} "
+                    f"{e['account'] or ''} {json_text(extra, indent=None)}")
 
 
 @audit.command("verify")
@@ -61,14 +63,14 @@ def audit_verify(ctx: Context) -> None:
     """Check the hash chain; name every row that was changed, removed or reordered."""
     check_integrity(ctx.service.reader)  # a damaged file first: its rows cannot be trusted
     with ctx.service.reader.connect() as conn:
-        problems = audit_log.verify(conn)
-        total = conn.execute(select(audit_table.c.id)).all()
+        total, problems = verify(conn, ctx.service.audit_key)
     if problems:
         for p in problems:
-            click.echo(f"row {p.row_id}: {p.problem}", err=True)
-        fail(f"audit log verification failed: {len(problems)} problem(s), first at row "
-             f"{problems[0].row_id}")
-    click.echo(f"audit log intact: {len(total)} entries, hash chain verified")
+            output.echo(str(p), err=True)
+        first = problems[0].row_id
+        fail(f"audit log verification failed: {len(problems)} problem(s)"
+             + (f", first at row {first}" if first is not None else ""))
+    output.echo(f"audit log intact: {total} entries, keyed hash chain verified")
 
 
 @click.group("report")
@@ -96,14 +98,14 @@ def report_usage(ctx: Context, as_json: bool, protocol: str | None) -> None:
                  "last_success_at": _when(r.last_success_at) if r.last_success_at else None,
                  "last_attempt_at": _when(r.last_attempt_at)} for r in conn.execute(query)]
     if as_json:
-        print_json(rows)
+        output.print_json(rows)
         return
     if not rows:
-        click.echo("no sign-ins recorded yet")
+        output.echo("no sign-ins recorded yet")
     for r in rows:
-        click.echo(f"{r['account']:<32} {r['protocol']:<5} {r['method']:<12} "
-                   f"ok={r['successes']:<6} failed={r['failures']:<6} "
-                   f"last={r['last_success_at'] or '-'}")
+        output.echo(f"{r['account']:<32} {r['protocol']:<5} {r['method']:<12} "
+                    f"ok={r['successes']:<6} failed={r['failures']:<6} "
+                    f"last={r['last_success_at'] or '-'}")
 
 
 def register(cli: click.Group) -> None:

@@ -76,14 +76,14 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest migration."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to the newest migration (or to `revision`)."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def is_initialised(engine: Engine) -> bool:

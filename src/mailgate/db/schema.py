@@ -147,6 +147,7 @@ audit_log = Table(
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused, even after rows are cut off the end
 )
 
 usage = Table(

@@ -24,6 +24,7 @@ from mailgate.directory.views import (
     find_account,
     normalise_address,
     plan_id,
+    require_plain,
 )
 from mailgate.nodes import on_live_node, seen_since
 from mailgate.service import Service
@@ -34,6 +35,7 @@ STATES = ("active", "compromised", "deactivating", "deactivated", "pending")
 def create(svc: Service, actor: Actor, address: str, password: str | None, name: str = "",
            department: str | None = None, plan: str = "standard", pending: bool = False) -> None:
     address = normalise_address(address)
+    require_plain(name, "display name")
     authority.require_admin(actor, "create accounts")
     password_hash = svc.passwords.hash(password) if password else None
     now = svc.clock()
@@ -82,6 +84,7 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
     authority.require_staff(actor, "mark an account compromised")
     if not bounded(reason, "--reason").strip():
         raise DirectoryError("a reason is required: --reason TEXT")
+    require_plain(reason, "reason")
     now = svc.clock()
     with svc.engine.begin() as conn:
         row = account_row(conn, address)
@@ -107,6 +110,7 @@ def restore(svc: Service, actor: Actor, address: str, password: str, note: str) 
     if not bounded(note, "--note").strip():
         raise DirectoryError("a note saying who verified the owner's identity is required: "
                              "--note TEXT")
+    require_plain(note, "note")
     with svc.reader.connect() as conn:
         row = account_row(conn, address)
     if row.state != "compromised":

@@ -13,7 +13,7 @@ from mailgate.directory.changes import record, transaction
 from mailgate.directory.doors import apply_account_setting, check_department_lock
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
 from mailgate.directory.notes import bounded
-from mailgate.directory.views import account_row
+from mailgate.directory.views import account_row, require_plain
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
 
@@ -44,6 +44,7 @@ def open_case(svc: Service, actor: Actor, address: str, protocol: str, want: boo
     protocol = normalise_protocol(protocol)
     if not bounded(note, "--note").strip():
         raise DirectoryError("a case needs a note: --note TEXT")
+    require_plain(note, "note")
     now = svc.clock()
     with transaction(svc.engine) as conn:
         row = account_row(conn, address)

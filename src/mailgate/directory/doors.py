@@ -31,7 +31,7 @@ from mailgate.directory.errors import (
     RecordedRefusal,
 )
 from mailgate.directory.notes import bounded
-from mailgate.directory.views import account_row, department_id, policy_view
+from mailgate.directory.views import account_row, department_id, policy_view, require_plain
 from mailgate.policy.catalogue import PROTOCOLS, normalise_method, normalise_protocol
 from mailgate.policy.decision import Decision, PolicyView, decide
 from mailgate.service import Service
@@ -98,6 +98,7 @@ def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enable
                  reason: str = "", seconds: int | None = None) -> Decision:
     """Open or close one door of one account; returns the door's decision afterwards."""
     protocol = normalise_protocol(protocol)
+    require_plain(reason, "reason")
     authority.require_protocol_change(actor, address, protocol, enabled, svc.restricted)
     bounded(reason, "--reason")
     with transaction(svc.engine) as conn:
@@ -109,7 +110,7 @@ def set_protocol(svc: Service, actor: Actor, address: str, protocol: str, enable
 
 def create_department(svc: Service, actor: Actor, name: str) -> None:
     authority.require_admin(actor, "create departments")
-    name = name.strip()
+    name = require_plain(name.strip(), "department name")
     if not name or len(name) > 128:
         raise DirectoryError("a department needs a name of 1 to 128 characters")
     with svc.engine.begin() as conn:

@@ -24,6 +24,7 @@ from mailgate.directory.authority import Actor
 from mailgate.directory.errors import DirectoryError, NotFound
 from mailgate.policy.catalogue import METHODS, PROTOCOLS, SERVED
 from mailgate.policy.decision import Decision, PolicyView, Setting, decide
+from mailgate.safetext import first_unsafe, visible
 
 ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -33,6 +34,16 @@ def normalise_address(address: str) -> str:
     if len(address) > 254 or not ADDRESS.match(address) or ".." in address:
         raise DirectoryError(f"invalid address '{address}': expected local-part@domain")
     return address
+
+
+def require_plain(value: str, what: str) -> str:
+    """Refuse text that would be stored with a control character (it could drive a
+    terminal or forge a log line wherever it is shown later)."""
+    char = first_unsafe(value)
+    if char is not None:
+        raise DirectoryError(f"the {what} contains a control character ({visible(char)}): "
+                             "use plain text")
+    return value
 
 
 def effective_state(row: Row, now: float) -> str:
