@@ -32,7 +32,11 @@ _ADDRESS_FIELDS = ("from", "sender", "reply-to", "to", "cc", "bcc")
 
 def string(raw: str) -> str:
     """An IMAP string for a raw (Latin-1 decoded) header value."""
-    text = to_text(raw)
+    return text_string(to_text(raw))
+
+
+def text_string(text: str) -> str:
+    """An IMAP string for text: quoted when IMAP4rev1 allows it, a literal otherwise."""
     if text.isascii() and "\r" not in text and "\n" not in text:
         specials = text.count('"') + text.count("\\")
         if specials == 0:
