@@ -57,7 +57,7 @@ async def _purge(svc: Service) -> None:
 
 async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
-    await asyncio.to_thread(migrate, svc.engine)
+    await asyncio.to_thread(migrate, svc.engine, svc.settings.blob_dir)
     rt = Runtime(svc)
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
