@@ -5,7 +5,10 @@ by migration 0006, the store's ordering, the door's replies, and Dovecot's imapt
 
 from __future__ import annotations
 
+import datetime
+import re
 import time
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -15,22 +18,32 @@ from mailgate import mime
 from mailgate.db.engine import alembic_config, migrate
 from mailgate.db.schema import blobs
 from mailgate.mime.sortkeys import base_subject, casemap, message_ids, sort_keys
+from mailgate.protocols.imap import commands as c
 from mailgate.protocols.imap.commands import SearchReturn
+from mailgate.protocols.imap.framer import RawCommand
 from mailgate.protocols.imap.ordering import (
     esearch_reply,
     sequence_in_order,
     sort_reply,
     thread_reply,
 )
+from mailgate.protocols.imap.parser import parse_command
+from mailgate.protocols.imap.search import SearchAll, SearchMessages
 from mailgate.service import Service
 from mailgate.store import importer
 from mailgate.store import mailboxes as mb
+from mailgate.store.flags import FlagOperation
 from mailgate.store.messages import Incoming, blob_store, deliver
 from mailgate.store.ordering import ThreadNode, key_columns, sort_uids, thread_uids
-from mailgate.store.transfer import append
+from mailgate.store.selected import snapshot
+from mailgate.store.transfer import append, expunge, store_flags
+from mailgate.store.uidsets import UidSet
 from mailstore import ADDRESS, counting, folder, new_account
 
 NOW = float(int(time.time()))
+SCRIPTS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "imaptest"
+GROUPS = sorted(p for p in (SCRIPTS.iterdir() if SCRIPTS.is_dir() else ())
+                if re.fullmatch(r"sort-[a-z-]+|esort|thread[0-9a-z-]*", p.name))
 
 
 @pytest.fixture
@@ -375,3 +388,108 @@ def test_thread_replies() -> None:
     nested = ThreadNode(1, [ThreadNode(2, [ThreadNode(3)]), ThreadNode(4)])
     assert thread_reply([nested, ThreadNode(9)], {1: 10, 2: 20, 3: 30, 4: 40, 9: 90}.get) == \
         b"* THREAD (10 (20 30)(40))(90)\r\n"
+
+
+# -- Dovecot's imaptest groups -------------------------------------------------------------
+
+_FROM_LINE = re.compile(rb"^From \S+ +(\w{3} \w{3} +\d+ \d+:\d+:\d+ \d{4})(?: ([+-]\d{4}))?",
+                        re.MULTILINE)
+
+
+def mbox_messages(path: Path) -> list[tuple[bytes, float]]:
+    """The messages of an imaptest mbox with the internal dates imaptest APPENDs them with
+    (the From line's date, in its zone, UTC without one)."""
+    data = path.read_bytes()
+    messages = mime.split_mbox(data)
+    dates = []
+    for match in _FROM_LINE.finditer(data):
+        moment = datetime.datetime.strptime(" ".join(match[1].decode().split()),
+                                            "%a %b %d %H:%M:%S %Y")
+        zone = match[2].decode() if match[2] else "+0000"
+        offset = (1 if zone[0] == "+" else -1) * (int(zone[1:3]) * 60 + int(zone[3:]))
+        dates.append(moment.replace(tzinfo=datetime.UTC).timestamp() - offset * 60)
+    assert len(dates) == len(messages), path
+    return list(zip(messages, dates, strict=True))
+
+
+def script(path: Path) -> tuple[dict[str, str], list[tuple[str, str, list[str]]]]:
+    """Header, then (status, command, expected untagged replies) of one group."""
+    head, _, body = path.read_text().partition("\n\n")
+    header = dict(line.split(":", 1) for line in head.splitlines())
+    steps: list[tuple[str, str, list[str]]] = []
+    for line in body.splitlines():
+        if line.startswith("* "):
+            steps[-1][2].append(line)
+        elif line.strip():
+            status, _, text = line.partition(" ")
+            steps.append((status, text, []))
+    return {k.strip(): v.strip() for k, v in header.items()}, steps
+
+
+@pytest.mark.skipif(not GROUPS, reason=f"imaptest scripts not found at {SCRIPTS}")
+@pytest.mark.parametrize("group", GROUPS or [SCRIPTS], ids=lambda path: path.name)
+def test_imaptest_sort_and_thread_groups(mailbox, group: Path) -> None:
+    svc, account = mailbox
+    header, steps = script(group)
+    source = group.with_name(group.name + ".mbox")
+    found = mbox_messages(source if source.exists() else group.with_name("default.mbox"))
+    count = header.get("messages", "0")  # none before the script's own APPENDs
+    first = len(found) if count == "all" else int(count)
+    folder_id = put(svc, account, "imaptest", [m for m, _ in found[:first]],
+                    [d for _, d in found[:first]])
+    appending = iter(found[first:])
+    checked = 0
+    for number, (status, text, expected) in enumerate(steps):
+        tag = f"t{number}"
+        if text in ("append", "select $mailbox"):  # the next mbox message; selected already
+            if text == "append":
+                raw, date = next(appending)
+                append(svc, account, "imaptest", [Incoming(raw, (), date)])
+            continue
+        parsed = parse_command(RawCommand((f"{tag} {text}".encode(),)))
+        if status == "bad":
+            assert isinstance(parsed, c.ParseError), text
+            continue
+        with svc.reader.connect() as conn:
+            uids = list(snapshot(conn, folder_id).uids)
+        seq_of = {uid: seq for seq, uid in enumerate(uids, 1)}
+        with svc.engine.begin() as conn:
+            reply = run(conn, parsed, account, folder_id, uids, seq_of)
+        if expected:
+            want = [line.replace("$tag", f'"{tag}"').lower() for line in expected]
+            assert reply.decode().lower().splitlines() == want, text
+            checked += 1
+    assert checked
+
+
+def run(conn, command: c.Command | c.ParseError, account: int, folder_id: int,
+        uids: list[int], seq_of: dict[int, int]) -> bytes:
+    """One command of these groups, the way the session would do it."""
+    match command:
+        case c.Sort(tag=tag, criteria=criteria, key=key, uid=uid, returns=returns):
+            found = sort_uids(conn, folder_id, wanted(key, uids),
+                              [(k.key, k.reverse) for k in criteria])
+            numbers = found if uid else [seq_of[u] for u in found]
+            return sort_reply(numbers) if returns is None else \
+                esearch_reply(tag, numbers, returns, uid=uid)
+        case c.Thread(algorithm=algorithm, key=key, uid=uid):
+            threads = thread_uids(conn, folder_id, wanted(key, uids), algorithm)
+            return thread_reply(threads, None if uid else seq_of.__getitem__)
+        case c.Store(messages=messages, flags=flags):
+            picked = [uids[low - 1:high] for low, high in messages.resolve(len(uids))]
+            store_flags(conn, folder_id, UidSet.of(u for part in picked for u in part),
+                        FlagOperation.ADD, list(flags))
+            return b""
+        case c.Expunge():
+            expunge(conn, account, folder_id, None, NOW)
+            return b""
+    raise AssertionError(f"not expected in these groups: {command}")
+
+
+def wanted(key: object, uids: list[int]) -> list[int]:
+    match key:
+        case SearchAll():
+            return uids
+        case SearchMessages(messages=messages, uid=False):
+            return [u for low, high in messages.resolve(len(uids)) for u in uids[low - 1:high]]
+    raise AssertionError(f"search key not expected in these groups: {key}")
