@@ -83,7 +83,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
                 ) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled). `sole_node`: no
     other node can use this database (see `serve_lock`)."""
-    await asyncio.to_thread(migrate, svc.engine)
+    await asyncio.to_thread(migrate, svc.engine, svc.settings.blob_dir)
     await asyncio.to_thread(seal, svc)
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)

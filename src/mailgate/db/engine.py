@@ -76,13 +76,16 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to the newest migration (or to `revision`)."""
+def migrate(engine: Engine, blob_dir: Path | None = None, revision: str = "head") -> None:
+    """Bring the database schema to the newest migration (or to `revision`). Migrations
+    that read stored messages (0006) need the data directory's `blob_dir` when there is
+    mail."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        cfg.attributes["blob_dir"] = blob_dir
         command.upgrade(cfg, revision)
 
 

@@ -224,6 +224,16 @@ blobs = Table(
     # NULL when the message has no usable Date.
     Column("sent_date", Float, nullable=True),
     Column("sent_tz", Integer, nullable=True),
+    # SORT and THREAD keys (mime/sortkeys.py): strings already in i;unicode-casemap form.
+    Column("sort_from", Text, nullable=False, server_default=""),
+    Column("sort_to", Text, nullable=False, server_default=""),
+    Column("sort_cc", Text, nullable=False, server_default=""),
+    Column("sort_display_from", Text, nullable=False, server_default=""),
+    Column("sort_display_to", Text, nullable=False, server_default=""),
+    Column("sort_subject", Text, nullable=False, server_default=""),
+    Column("subject_is_reply", Boolean, nullable=False, server_default=false()),
+    Column("message_id", Text, nullable=True),
+    Column("thread_refs", Text, nullable=False, server_default=""),  # Message-IDs, spaced
 )
 
 messages = Table(

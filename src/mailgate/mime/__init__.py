@@ -17,10 +17,12 @@ from .crlf import to_crlf
 from .headers import decode_words, to_text
 from .imapwire import body_structure, envelope
 from .mbox import split_mbox, strip_from_line
+from .sortkeys import SortKeys, sort_keys
 from .structure import Kind, Part, Walker
 
 __all__ = [
     "ParsedMessage",
+    "SortKeys",
     "parse",
     "parts_range",
     "section_range",
@@ -62,7 +64,8 @@ class ParsedMessage:
 
     ``section_range`` applies these rules.  ``subject`` is the decoded (RFC 2047)
     Subject; ``message_id`` and ``date`` are the raw field values.  When a field
-    occurs more than once, the last one counts, as in Dovecot's ENVELOPE.
+    occurs more than once, the last one counts, as in Dovecot's ENVELOPE.  ``sort_keys``
+    holds what SORT and THREAD compare (``mailgate.mime.sortkeys``).
     """
 
     size: int
@@ -74,6 +77,7 @@ class ParsedMessage:
     subject: str
     message_id: str | None
     date: str | None
+    sort_keys: SortKeys
 
 
 def parse(raw: bytes) -> ParsedMessage:
@@ -95,6 +99,7 @@ def parse(raw: bytes) -> ParsedMessage:
         subject=decode_words(subject[-1]).strip() if subject else "",
         message_id=to_text(message_id[-1]) if message_id else None,
         date=to_text(date[-1]) if date else None,
+        sort_keys=sort_keys(fields),
     )
 
 

@@ -16,7 +16,7 @@ import re
 _FIELDS = re.compile(
     rb"^(content-type|content-transfer-encoding|content-id|content-description|content-md5"
     rb"|content-disposition|content-language|content-location|mime-version"
-    rb"|date|subject|from|sender|reply-to|to|cc|bcc|in-reply-to|message-id)[ \t]*:",
+    rb"|date|subject|from|sender|reply-to|to|cc|bcc|in-reply-to|message-id|references)[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
 )
 _LOGICAL_LINE_END = re.compile(rb"\r?\n(?![ \t])")
@@ -33,7 +33,8 @@ _KNOWN_CODECS = frozenset(
 
 
 def read_fields(buf: bytes, start: int, end: int) -> dict[str, list[str]]:
-    """Collect the MIME and ENVELOPE fields of the header block ``buf[start:end]``.
+    """Collect the MIME, ENVELOPE and References fields of the header block
+    ``buf[start:end]``.
 
     ``end`` is where the field lines stop (before the blank line).  Returns lower-case
     field name -> raw values in order of appearance.  Lines without a colon and fields

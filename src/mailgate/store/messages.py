@@ -21,6 +21,7 @@ from mailgate.mime.dates import sent_date
 from mailgate.service import Service
 from mailgate.store.blobs import BlobStore
 from mailgate.store.folders import RECOVERABLE, folder_id
+from mailgate.store.ordering import key_columns
 from mailgate.store.sql import insert_ignore, literal_in
 
 
@@ -89,7 +90,8 @@ def _blob_row(digest: str, parsed: mime.ParsedMessage) -> dict:  # type: ignore[
             "envelope": parsed.envelope, "bodystructure": parsed.bodystructure,
             "body": parsed.body, "parts": json.dumps(parsed.parts, separators=(",", ":")),
             "subject": parsed.subject[:1000], "refs": 0,
-            "sent_date": sent[0] if sent else None, "sent_tz": sent[1] if sent else None}
+            "sent_date": sent[0] if sent else None, "sent_tz": sent[1] if sent else None,
+            **key_columns(parsed.sort_keys)}
 
 
 def _allocate(conn: Connection, folder: int, count: int) -> tuple[int, int, int]:
