@@ -28,7 +28,6 @@ DOVECOT_SKIPS = {"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 NOT_YET = {
     "append-binary": "binary APPEND is stored as sent; BODY[] of a part with NUL needs a "
                      "conversion to base64 at APPEND",
-    "esort": "ESORT is not offered yet",
     "nil": "full-text SEARCH keys need the index",
     "notify": "NOTIFY is not offered yet",
     "search-addresses": "full-text SEARCH keys need the index",
@@ -38,12 +37,6 @@ NOT_YET = {
     "search-context-update3": "CONTEXT=SEARCH is not offered yet",
     "search-header": "full-text SEARCH keys need the index",
     "search-partial": "CONTEXT=SEARCH is not offered yet",
-    **{name: "SORT is not offered yet" for name in (
-        "sort-addresses", "sort-arrival", "sort-date", "sort-display-from", "sort-display-to",
-        "sort-size", "sort-subject")},
-    **{name: "THREAD is not offered yet" for name in (
-        "thread", "thread-orderedsubject", "thread-orderedsubject2", "thread2", "thread3",
-        "thread4", "thread5", "thread6", "thread7", "thread8")},
 }
 
 

@@ -8,23 +8,27 @@ only writes them out, waiting for the socket to drain between batches.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from mailgate.protocols.imap import commands as c
 from mailgate.protocols.imap import fetching
 from mailgate.protocols.imap.fetch import FetchAttribute
+from mailgate.protocols.imap.ordering import esearch_reply, sort_reply, thread_reply
 from mailgate.protocols.imap.searching import store_key, uses_modseq
 from mailgate.protocols.imap.view import MailboxView
 from mailgate.protocols.imap.wire import compact_set
 from mailgate.store import selected, transfer
 from mailgate.store.errors import MailboxNotFound
 from mailgate.store.flags import FlagOperation
+from mailgate.store.ordering import sort_uids, thread_uids
 from mailgate.store.search import search as store_search
 from mailgate.store.uidsets import UidSet
 
 if TYPE_CHECKING:
     from mailgate.protocols.imap.session import Handler, ImapSession
 
+T = TypeVar("T")
 FETCH_BATCH = 1000
 MODSEQ = FetchAttribute("MODSEQ")
 FLAGS = FetchAttribute("FLAGS")
@@ -139,57 +143,94 @@ async def store(session: ImapSession, command: c.Command) -> None:
         session.ok(command.tag, f"{name} completed")
 
 
-async def search(session: ImapSession, command: c.Command) -> None:
-    assert isinstance(command, c.Search)
+async def _matching(session: ImapSession, command: c.Search | c.Sort | c.Thread,
+                    then: Callable[..., T]) -> tuple[list[int], int | None, T] | None:
+    """The announced UIDs a search program matches (ascending), the highest MODSEQ among
+    them when the program has a MODSEQ key, and `then(conn, folder, uids)` on the same
+    snapshot; None (after answering NO) for an unknown charset."""
     view = _view(session)
     if command.charset is not None and command.charset.upper() not in ("UTF-8", "US-ASCII"):
         session.no(command.tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
-        return
+        return None
     key = store_key(command.key, view, session.saved)
     if uses_modseq(command.key):
         session.enable_condstore()
     top = view.uids[-1] if view.uids else 0
-    result = await session.backend.read(store_search, view.folder_id, key, top)
-    uids = [u for u in result.uids if view.seq_of(u) is not None]
-    numbers = _numbers(view, uids, command.uid)
-    modseq = result.highest_modseq if uses_modseq(command.key) and numbers else None
+
+    def run(conn):  # type: ignore[no-untyped-def]
+        result = store_search(conn, view.folder_id, key, top)
+        uids = [u for u in result.uids if view.seq_of(u) is not None]
+        return uids, result.highest_modseq, then(conn, view.folder_id, uids)
+
+    uids, modseq, extra = await session.backend.read(run)
+    return uids, (modseq if uses_modseq(command.key) and uids else None), extra
+
+
+def _results(session: ImapSession, command: c.Search | c.Sort, uids: list[int],
+             ordered: list[int], modseq: int | None) -> None:
+    """The untagged reply of SEARCH / SORT, or its ESEARCH form with RETURN (RFC 4731,
+    5267), remembering the result for `$` when asked to (RFC 5182)."""
+    view = _view(session)
+    numbers = _numbers(view, ordered, command.uid)
     returns = command.returns
     if returns is None:
-        tail = f" (MODSEQ {modseq})" if modseq else ""
-        session.send(f"* SEARCH{''.join(f' {n}' for n in numbers)}{tail}\r\n")
-    else:
-        options = returns.options or frozenset({"ALL"})
-        if "SAVE" in options:
-            session.saved = uids
-            options = options - {"SAVE"} or frozenset()
-        if modseq and uids and options <= {"MIN", "MAX"}:  # RFC 7162 §3.1.5
-            ends = {uids[0] if "MIN" in options else uids[-1], uids[-1] if "MAX" in options
-                    else uids[0]}
-            modseq = max(view.modseqs[view.seq_of(u) - 1] for u in ends)  # type: ignore[operator]
-        if options:
-            session.send(_esearch(command.tag, command.uid, numbers, options, modseq))
+        if isinstance(command, c.Sort):
+            session.send(sort_reply(numbers, modseq))
+        else:
+            tail = f" (MODSEQ {modseq})" if modseq else ""
+            session.send(f"* SEARCH{''.join(f' {n}' for n in numbers)}{tail}\r\n")
+        return
+    if not returns.options and returns.partial is None:
+        returns = c.SearchReturn(frozenset({"ALL"}))
+    if "SAVE" in returns.options:
+        session.saved = uids
+    if modseq and ordered and returns.options - {"SAVE"} <= {"MIN", "MAX"}:
+        ends = {ordered[0] if "MIN" in returns.options else ordered[-1],
+                ordered[-1] if "MAX" in returns.options else ordered[0]}
+        modseq = max(view.modseqs[view.seq_of(u) - 1] for u in ends)  # type: ignore[operator]
+    session.send(esearch_reply(command.tag, numbers, returns, uid=command.uid, modseq=modseq))
+
+
+async def search(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Search)
+    found = await _matching(session, command, lambda conn, folder, uids: None)
+    if found is None:
+        return
+    uids, modseq, _ = found
+    _results(session, command, uids, uids, modseq)
     if command.uid:
         await session.report_changes()
     session.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
 
 
-def _esearch(tag: str, uid: bool, numbers: list[int], options: frozenset[str],
-             modseq: int | None) -> str:
-    parts = [f'* ESEARCH (TAG "{tag}")']
-    if uid:
-        parts.append("UID")
-    if numbers:
-        if "MIN" in options:
-            parts.append(f"MIN {numbers[0]}")
-        if "MAX" in options:
-            parts.append(f"MAX {numbers[-1]}")
-        if "ALL" in options:
-            parts.append(f"ALL {compact_set(numbers)}")
-    if "COUNT" in options:
-        parts.append(f"COUNT {len(numbers)}")
-    if modseq:
-        parts.append(f"MODSEQ {modseq}")
-    return " ".join(parts) + "\r\n"
+async def sort(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Sort)
+    criteria = [(criterion.key, criterion.reverse) for criterion in command.criteria]
+    found = await _matching(session, command, lambda conn, folder, uids: sort_uids(
+        conn, folder, uids, criteria))
+    if found is None:
+        return
+    uids, modseq, ordered = found
+    _results(session, command, uids, ordered, modseq)
+    if command.uid:
+        await session.report_changes()
+    session.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
+
+
+async def thread(session: ImapSession, command: c.Command) -> None:
+    assert isinstance(command, c.Thread)
+    if command.algorithm not in ("ORDEREDSUBJECT", "REFERENCES"):
+        session.no(command.tag, f"[CANNOT] THREAD={command.algorithm} is not offered")
+        return
+    found = await _matching(session, command, lambda conn, folder, uids: thread_uids(
+        conn, folder, uids, command.algorithm))
+    if found is None:
+        return
+    view = _view(session)
+    session.send(thread_reply(found[2], None if command.uid else view.seq_of))
+    if command.uid:
+        await session.report_changes()
+    session.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")
 
 
 async def copy(session: ImapSession, command: c.Command) -> None:
@@ -247,6 +288,7 @@ async def check(session: ImapSession, command: c.Command) -> None:
 
 
 COMMANDS: dict[type, Handler] = {
-    c.Fetch: fetch, c.Store: store, c.Search: search, c.Copy: copy, c.Move: copy,
+    c.Fetch: fetch, c.Store: store, c.Search: search, c.Sort: sort, c.Thread: thread,
+    c.Copy: copy, c.Move: copy,
     c.Expunge: expunge, c.Check: check,
 }
