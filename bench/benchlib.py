@@ -205,6 +205,9 @@ def serve_env(**listeners: int) -> dict[str, str]:
         port = listeners.get(name)
         env[f"MAILGATE_LISTEN_{name.upper()}"] = f"127.0.0.1:{port}" if port else ""
     env.setdefault("MAILGATE_SERVER_LOG_LEVEL", "warning")
+    # Every benchmark client connects from 127.0.0.1: the per-address cap on connections not
+    # signed in yet would count them all as one client.
+    env.setdefault("MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS", "100000")
     return env
 
 

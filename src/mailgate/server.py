@@ -16,6 +16,7 @@ from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
 from mailgate.periodic import Periodic
+from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
@@ -34,7 +35,8 @@ class Runtime:
     endpoints: list[str] = field(default_factory=list)
 
 
-async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> None:
+async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
+                      preauth: PreauthLimiter) -> None:
     from mailgate.protocols.pop3.listener import start_pop3_server
     from mailgate.protocols.pop3.service import Pop3Service
 
@@ -44,7 +46,8 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry) -> Non
         where = rt.svc.settings.listener(name)
         if where is None:
             continue
-        server = await start_pop3_server(backend, where[0], where[1], tls, implicit)
+        server = await start_pop3_server(backend, where[0], where[1], tls, implicit,
+                                         preauth=preauth)
         rt.servers.append(server)
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
@@ -59,6 +62,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
     await asyncio.to_thread(migrate, svc.engine)
     rt = Runtime(svc)
+    preauth = PreauthLimiter.from_settings(svc.settings)  # one for every door
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
@@ -69,7 +73,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     follower = EventFollower(svc, registry, on_change)
     recorder.start()
     await follower.start()
-    await _start_pop3(rt, gate, registry)
+    await _start_pop3(rt, gate, registry, preauth)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:

@@ -4,7 +4,10 @@ One `asyncio.Protocol` per connection. Commands that need no backend call (STAT,
 ...) are answered straight from `data_received`; a task exists only while a backend call or a
 message transfer is in flight, so an idle session is a transport, a protocol and a core, with
 no task and no timer. One periodic sweep per listener enforces the idle timeout (RFC 1939
-autologout: close without UPDATE, nothing deleted, nothing sent).
+autologout: close without UPDATE, nothing deleted, nothing sent). Until a session signs in,
+the server's `PreauthLimiter` holds its place: a client address with too many sessions not
+signed in yet is refused at once, and a session not signed in by the deadline is told so and
+closed.
 
 Backpressure both ways: messages go out in `_WRITE_SIZE` slices, waiting for the transport
 to drain; while the transport is full or a backend call is running, reading pauses once
@@ -20,6 +23,7 @@ import ssl
 import uuid
 from collections.abc import Iterable, Iterator
 
+from mailgate.protocols.pop3 import replies
 from mailgate.protocols.pop3.backend import Pop3Backend, Principal
 from mailgate.protocols.pop3.core import Pop3Core
 from mailgate.protocols.pop3.events import (
@@ -32,6 +36,8 @@ from mailgate.protocols.pop3.events import (
     OpenMaildrop,
     StartTLS,
 )
+from mailgate.protocols.pop3.wire import reply_line
+from mailgate.protocols.preauth import Admission, PreauthLimiter
 
 logger = logging.getLogger("mailgate.pop3")
 
@@ -48,14 +54,16 @@ async def start_pop3_server(
     ssl_context: ssl.SSLContext | None,
     implicit_tls: bool,
     *,
+    preauth: PreauthLimiter,
     idle_timeout: float = 600.0,
 ) -> asyncio.Server:
     """Listen for POP3 on host:port: `pop3` (STLS offered when `ssl_context` is given) or,
-    with `implicit_tls`, `pop3s`. Sessions idle for `idle_timeout` seconds are closed."""
+    with `implicit_tls`, `pop3s`. Sessions idle for `idle_timeout` seconds are closed;
+    `preauth` (one per server) admits and times the sessions that have not signed in."""
     if implicit_tls and ssl_context is None:
         raise ValueError("implicit TLS needs an ssl_context")
     loop = asyncio.get_running_loop()
-    listener = _Listener(loop, backend, ssl_context, implicit_tls, idle_timeout)
+    listener = _Listener(loop, backend, ssl_context, implicit_tls, idle_timeout, preauth)
     server = await loop.create_server(
         lambda: _Session(listener),
         host,
@@ -78,6 +86,7 @@ class _Listener:
         "idle_timeout",
         "implicit_tls",
         "loop",
+        "preauth",
         "read_message_now",
         "sessions",
         "ssl_context",
@@ -90,6 +99,7 @@ class _Listener:
         ssl_context: ssl.SSLContext | None,
         implicit_tls: bool,
         idle_timeout: float,
+        preauth: PreauthLimiter,
     ) -> None:
         self.loop = loop
         self.backend = backend
@@ -98,6 +108,7 @@ class _Listener:
         self.crlf_messages = bool(getattr(backend, "messages_are_crlf", False))
         self.read_message_now = getattr(backend, "read_message_now", None)
         self.idle_timeout = idle_timeout
+        self.preauth = preauth
         self.sessions: set[_Session] = set()
         self._interval = min(idle_timeout / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL)
         self._server: asyncio.Server | None = None
@@ -119,6 +130,7 @@ class _Session(asyncio.Protocol):
     """One POP3 connection."""
 
     __slots__ = (
+        "_admission",
         "_closed",
         "_core",
         "_drain_waiter",
@@ -144,6 +156,7 @@ class _Session(asyncio.Protocol):
         self._core: Pop3Core | None = None
         self._task: asyncio.Task[None] | None = None
         self._principal: Principal | None = None  # set while this session holds a maildrop
+        self._admission: Admission | None = None  # its place until it signs in
         self._released = False
         self._closed = False
         self._eof = False
@@ -161,6 +174,14 @@ class _Session(asyncio.Protocol):
         peername = transport.get_extra_info("peername")
         self._peer = str(peername[0]) if isinstance(peername, tuple) else ""
         listener = self._listener
+        self._admission = listener.preauth.admit(self._peer, self.signin_deadline_passed)
+        if self._admission is None:
+            logger.debug("session %s: too many sessions not signed in from %s, refused",
+                         self._id, self._peer)
+            self._closed = True
+            transport.write(reply_line(replies.TOO_MANY_CONNECTIONS))
+            transport.close()
+            return
         self._core = Pop3Core(
             tls_available=listener.ssl_context is not None,
             tls_active=listener.implicit_tls,
@@ -172,6 +193,8 @@ class _Session(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
         self.last_activity = self._listener.loop.time()
         core = self._require_core()
         if self._upgrading:
@@ -189,6 +212,8 @@ class _Session(asyncio.Protocol):
         # Keep a plaintext socket open until the commands already received are answered
         # (see _pump); asyncio ignores (and warns about) True on TLS transports.
         self._eof = True
+        if self._closed:
+            return False
         if self._task is None:
             self._pump()
         return not self._require_core().tls_active
@@ -196,6 +221,8 @@ class _Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._listener.sessions.discard(self)
+        if self._admission is not None:
+            self._admission.closed()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
         logger.debug("session %s: disconnected (%s)", self._id, exc or "closed")
@@ -218,6 +245,23 @@ class _Session(asyncio.Protocol):
         """The idle timeout passed: close without UPDATE and without a word (RFC 1939)."""
         logger.info("session %s: idle for %ss, closing", self._id, self._listener.idle_timeout)
         self._abort()
+
+    def signin_deadline_passed(self) -> None:
+        """Not signed in by the deadline, busy or not: say so and close (the preauth timer)."""
+        if self._closed:
+            return
+        logger.info("session %s: not signed in after %ss, closing", self._id,
+                    self._listener.preauth.signin_deadline)
+        if self._upgrading:  # mid-handshake: no room for a plaintext answer
+            self._abort()
+            return
+        self._closed = True
+        transport = self._require_transport()
+        transport.write(reply_line(replies.SIGNIN_TOO_SLOW))
+        if transport.get_write_buffer_size():  # a client that does not read is cut off
+            transport.abort()
+        else:
+            transport.close()
 
     def door_closed(self) -> None:
         """The backend's on_close: the door closed under a live session (SPEC §5)."""
@@ -304,6 +348,7 @@ class _Session(asyncio.Protocol):
             )
             if entries is not None:
                 self._principal = event.principal
+                self._require_admission().signed_in()
             if not self._closed:
                 core.maildrop_opened(entries)
         elif isinstance(event, LoadMessage):
@@ -394,6 +439,10 @@ class _Session(asyncio.Protocol):
     def _require_transport(self) -> asyncio.Transport:
         assert self._transport is not None
         return self._transport
+
+    def _require_admission(self) -> Admission:
+        assert self._admission is not None
+        return self._admission
 
     def _require_principal(self) -> Principal:
         assert self._principal is not None
