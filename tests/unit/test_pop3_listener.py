@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 import trustme
 
+from mailgate import memory
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.pop3.backend import MaildropEntry, Principal
@@ -436,6 +437,31 @@ async def test_a_command_sent_with_the_tls_finished_message_is_answered(
     assert await asyncio.to_thread(session) == b"-ERR sign in first\r\n"
 
 
+async def test_many_tls_sessions_at_once_each_get_their_own_bytes(
+    pop3s: Running, pop3_stls: Running, backend: FakeBackend, tls: Tls
+) -> None:
+    """TLS connections share one receive buffer (protocols.tlslayer): never each other's data."""
+
+    async def session(number: int) -> bytes:
+        if number % 2:
+            raw = await Raw.connect(pop3_stls.port)
+            await raw.ask(b"STLS\r\n")
+            await raw.writer.start_tls(tls.client, server_hostname="127.0.0.1")
+        else:
+            raw = Raw(*await asyncio.open_connection(
+                "127.0.0.1", pop3s.port, ssl=tls.client, server_hostname="127.0.0.1"))
+            assert await raw.line() == GREETING
+        name = f"user-{number}-" + "x" * (number * 37 % 900)
+        answers = await raw.ask(f"USER {name}\r\nPASS wrong\r\nQUIT\r\n".encode(), 3)
+        assert answers[0] == b"+OK send PASS\r\n"
+        return answers[1]
+
+    answers = await asyncio.gather(*(session(n) for n in range(60)))
+    assert set(answers) == {(refusals.pop3(Refusal("credentials")) + "\r\n").encode()}
+    names = sorted(call[2] for call in backend.called("authenticate"))
+    assert names == sorted(f"user-{n}-" + "x" * (n * 37 % 900) for n in range(60))
+
+
 async def test_failed_tls_handshakes_do_not_hurt_the_server(
     pop3s: Running, pop3_stls: Running, tls: Tls
 ) -> None:
@@ -717,6 +743,20 @@ async def test_pop3s_refuses_over_tls_too(backend: FakeBackend, tls: Tls) -> Non
         second = await tls_client()
         assert await second.line() == TOO_MANY
         assert await second.closed_by_server()
+    finally:
+        running.server.close()
+
+
+async def test_memory_is_given_back_after_many_sessions_closed(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trims: list[None] = []
+    monkeypatch.setattr(memory, "give_back_freed_memory", lambda: trims.append(None))
+    running = await serve(backend, idle=0.2)  # sweeps every 0.05 s
+    try:
+        for _ in range(256):
+            (await Raw.connect(running.port)).writer.close()
+        await until(lambda: trims == [None])
     finally:
         running.server.close()
 

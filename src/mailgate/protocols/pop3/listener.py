@@ -4,10 +4,11 @@ One `asyncio.Protocol` per connection. Commands that need no backend call (STAT,
 ...) are answered straight from `data_received`; a task exists only while a backend call or a
 message transfer is in flight, so an idle session is a transport, a protocol and a core, with
 no task and no timer. One periodic sweep per listener enforces the idle timeout (RFC 1939
-autologout: close without UPDATE, nothing deleted, nothing sent). Until a session signs in,
-the server's `PreauthLimiter` holds its place: a client address with too many sessions not
-signed in yet is refused at once, and a session not signed in by the deadline is told so and
-closed.
+autologout: close without UPDATE, nothing deleted, nothing sent) and, after many sessions have
+closed, gives the memory they freed back to the system. Until a session signs in, the
+server's `PreauthLimiter` holds its place: a client address with too many sessions not signed
+in yet is refused at once, and a session not signed in by the deadline is told so and closed.
+TLS (pop3s, STLS) runs on `protocols.tlslayer`.
 
 Backpressure both ways: messages go out in `_WRITE_SIZE` slices, waiting for the transport
 to drain; while the transport is full or a backend call is running, reading pauses once
@@ -21,8 +22,10 @@ import ipaddress
 import logging
 import ssl
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from mailgate import memory
+from mailgate.protocols import tlslayer
 from mailgate.protocols.pop3 import replies
 from mailgate.protocols.pop3.backend import Pop3Backend, Principal
 from mailgate.protocols.pop3.core import Pop3Core
@@ -45,6 +48,7 @@ _WRITE_SIZE = 256 * 1024
 _INPUT_HIGH_WATER = 64 * 1024
 _SWEEPS_PER_TIMEOUT = 4
 _MAX_SWEEP_INTERVAL = 30.0
+_TRIM_AFTER_CLOSES = 256  # sessions closed since the last sweep gave memory back
 
 
 async def start_pop3_server(
@@ -64,13 +68,14 @@ async def start_pop3_server(
         raise ValueError("implicit TLS needs an ssl_context")
     loop = asyncio.get_running_loop()
     listener = _Listener(loop, backend, ssl_context, implicit_tls, idle_timeout, preauth)
-    server = await loop.create_server(
-        lambda: _Session(listener),
-        host,
-        port,
-        ssl=ssl_context if implicit_tls else None,
-        backlog=1024,
-    )
+
+    def session() -> _Session:
+        return _Session(listener)
+
+    factory: Callable[[], asyncio.BaseProtocol] = session
+    if implicit_tls and ssl_context is not None:
+        factory = tlslayer.implicit_tls(session, ssl_context, preauth.signin_deadline)
+    server = await loop.create_server(factory, host, port, backlog=1024)
     listener.sweep_while_serving(server)
     return server
 
@@ -82,6 +87,7 @@ class _Listener:
         "_interval",
         "_server",
         "backend",
+        "closed_since_trim",
         "crlf_messages",
         "idle_timeout",
         "implicit_tls",
@@ -110,6 +116,7 @@ class _Listener:
         self.idle_timeout = idle_timeout
         self.preauth = preauth
         self.sessions: set[_Session] = set()
+        self.closed_since_trim = 0
         self._interval = min(idle_timeout / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL)
         self._server: asyncio.Server | None = None
 
@@ -121,6 +128,9 @@ class _Listener:
         deadline = self.loop.time() - self.idle_timeout
         for session in [s for s in self.sessions if s.last_activity < deadline]:
             session.expire()
+        if self.closed_since_trim >= _TRIM_AFTER_CLOSES:
+            self.closed_since_trim = 0
+            memory.give_back_freed_memory()
         assert self._server is not None
         if self._server.is_serving() or self.sessions:
             self.loop.call_later(self._interval, self._sweep)
@@ -221,6 +231,7 @@ class _Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._listener.sessions.discard(self)
+        self._listener.closed_since_trim += 1
         if self._admission is not None:
             self._admission.closed()
         if self._drain_waiter is not None and not self._drain_waiter.done():
@@ -369,8 +380,8 @@ class _Session(asyncio.Protocol):
         # data_received() has been decrypted (see there).
         self._upgrading = True
         try:
-            transport = await self._listener.loop.start_tls(
-                self._require_transport(), self, context, server_side=True
+            transport = await tlslayer.start_tls(
+                self._require_transport(), self, context, self._listener.preauth.signin_deadline
             )
         except Exception as exc:  # handshake failure, timeout, peer gone
             logger.info("session %s: TLS negotiation failed: %r", self._id, exc)
