@@ -18,6 +18,7 @@ from mailgate.http.app import build_app, http_server
 from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
 from mailgate.periodic import Periodic
+from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
@@ -38,7 +39,7 @@ class Runtime:
 
 
 async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
-                      sockets: dict[str, socket.socket]) -> None:
+                      sockets: dict[str, socket.socket], preauth: PreauthLimiter) -> None:
     from mailgate.protocols.pop3.listener import start_pop3_server
     from mailgate.protocols.pop3.service import Pop3Service
 
@@ -48,7 +49,8 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
         where = rt.svc.settings.listener(name)
         if where is None:
             continue
-        server = await start_pop3_server(backend, None, None, tls, implicit, sock=sockets[name])
+        server = await start_pop3_server(backend, None, None, tls, implicit, sock=sockets[name],
+                                         preauth=preauth)
         rt.servers.append(server)
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
@@ -68,6 +70,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)
     rt = Runtime(svc)
+    preauth = PreauthLimiter.from_settings(svc.settings)  # one for every door
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
@@ -76,7 +79,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await heartbeat.start(sole=sole_node)
     recorder.start()
     await follower.start()
-    await _start_pop3(rt, gate, registry, sockets)
+    await _start_pop3(rt, gate, registry, sockets, preauth)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
