@@ -8,6 +8,7 @@ and reports medians and ratios, never a lone absolute time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -15,6 +16,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -205,28 +207,35 @@ def serve_env(**listeners: int) -> dict[str, str]:
         port = listeners.get(name)
         env[f"MAILGATE_LISTEN_{name.upper()}"] = f"127.0.0.1:{port}" if port else ""
     env.setdefault("MAILGATE_SERVER_LOG_LEVEL", "warning")
+    # Every benchmark client connects from 127.0.0.1: the per-address cap on connections not
+    # signed in yet would count them all as one client.
+    env.setdefault("MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS", "100000")
     return env
 
 
 class MailgateServer:
-    """`mailgate --data DIR serve` with a POP3 listener (and optionally HTTP)."""
+    """`mailgate --data DIR serve` with a POP3 listener (and optionally HTTP, pop3s)."""
 
     def __init__(self, data: Path, pop3: int | None = None, http: int | None = None,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, pop3s: bool = False) -> None:
         self.data = data
         self.pop3 = pop3 or free_port()
+        self.pop3s = free_port() if pop3s else None
         self.http = http
         self.log_path = log or data / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> MailgateServer:
-        env = serve_env(pop3=self.pop3, **({"http": self.http} if self.http else {}))
+        env = serve_env(pop3=self.pop3, **({"http": self.http} if self.http else {}),
+                        **({"pop3s": self.pop3s} if self.pop3s else {}))
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([str(MAILGATE), "--data", str(self.data), "serve"],
                                      env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         try:
             wait_port(self.pop3, timeout, self.proc)
+            if self.pop3s:
+                wait_port(self.pop3s, timeout, self.proc)
             banner = pop3_banner(self.pop3)
         except Exception as exc:
             self.stop()
@@ -311,6 +320,7 @@ class DovecotReference:
         self.scheme = scheme
         self.maildir = maildir
         self.pop3 = pop3 or free_port()
+        self.pop3s: int | None = None  # see enable_tls()
         self.imap = free_port()
         self.lmtp = free_port()
         self.instance: Path | None = None
@@ -339,6 +349,24 @@ class DovecotReference:
     def conf(self) -> Path:
         assert self.instance is not None
         return self.instance / "dovecot.conf"
+
+    def enable_tls(self) -> None:
+        """STLS and a pop3s listener on the running instance (dovecot-reference starts it with
+        `ssl = no`): a throwaway self-signed certificate, appended settings, a reload."""
+        from mailgate.tls import make_self_signed
+
+        assert self.instance is not None
+        cert, key = self.instance / "tls-cert.pem", self.instance / "tls-key.pem"
+        make_self_signed(cert, key, "localhost")
+        self.pop3s = free_port()
+        with open(self.conf, "a") as conf:
+            conf.write(f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
+                       "service pop3-login {\n  inet_listener pop3s {\n"
+                       f"    address = 127.0.0.1\n    port = {self.pop3s}\n    ssl = yes\n"
+                       "  }\n}\n")
+        subprocess.run(["doveadm", "-c", str(self.conf), "reload"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        wait_port(self.pop3s, 30)
 
     def stop(self) -> None:
         if self.instance is not None:
@@ -401,11 +429,28 @@ class Pop3Error(Exception):
     """A POP3 answer that was not +OK."""
 
 
-async def pop3_open(port: int, user: str, password: str = PASSWORD, timeout: float = 120.0):
-    """Connect and sign in with USER/PASS; returns (reader, writer). Raises Pop3Error."""
+@functools.cache
+def client_tls() -> ssl.SSLContext:
+    """TLS for benchmark clients: every server here has a throwaway self-signed certificate."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+#: How a POP3 client connects: "plain", "pop3s" (TLS from the first byte), "stls" (upgraded).
+TRANSPORTS = ("plain", "pop3s", "stls")
+
+
+async def pop3_open(port: int, user: str, password: str = PASSWORD, timeout: float = 120.0,
+                    transport: str = "plain"):
+    """Connect (see TRANSPORTS; `port` is the pop3s port for "pop3s") and sign in with
+    USER/PASS; returns (reader, writer). Raises Pop3Error."""
     import asyncio
 
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    tls = client_tls() if transport != "plain" else None
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(
+        "127.0.0.1", port, ssl=tls if transport == "pop3s" else None), timeout)
     try:
         async def line() -> bytes:
             got = await asyncio.wait_for(reader.readline(), timeout)
@@ -414,6 +459,10 @@ async def pop3_open(port: int, user: str, password: str = PASSWORD, timeout: flo
             return got
 
         await line()
+        if transport == "stls":
+            writer.write(b"STLS\r\n")
+            await line()
+            await asyncio.wait_for(writer.start_tls(tls), timeout)
         writer.write(f"USER {user}\r\n".encode())
         await line()
         writer.write(f"PASS {password}\r\n".encode())

@@ -1,23 +1,30 @@
-"""Memory per signed-in idle POP3 session, mailgate vs Dovecot (issue 3).
+"""Memory per signed-in idle POP3 session, plaintext and TLS, mailgate vs Dovecot (issues 3, 11).
 
 Opens N (default 2 000) POP3 sessions, each signed in with USER/PASS as its own user (mailgate
-allows one maildrop session per account, [IN-USE]), and leaves them idle. Memory is the PSS
-(proportional set size, so pages shared between processes are split, not double counted)
-summed over the server's processes from /proc/PID/smaps_rollup: mailgate's one `serve`
-process; every process under Dovecot's master (login, auth, one pop3 process per session...).
+allows one maildrop session per account, [IN-USE]), and leaves them idle; then closes them
+all. Once per transport: `plain`, `pop3s` (TLS from the first byte) and `stls` (upgraded with
+STLS); `--transports` picks some. Memory is the PSS (proportional set size, so pages shared
+between processes are split, not double counted) summed over the server's processes from
+/proc/PID/smaps_rollup: mailgate's one `serve` process; every process under Dovecot's master
+(login, auth, one pop3 process per session...).
 Per session = (PSS with N sessions - PSS before, after one warm-up sign-in) / N.
+Left after close = PSS `--settle-closed` seconds after the N sessions closed - PSS before:
+what a burst of connections leaves behind (mailgate gives freed memory back to the system at
+its next idle sweep, at most 30 s later).
 
 mailgate: N accounts inserted straight into the database (SQLAlchemy Core, default folders,
 POP on) sharing one argon2id hash at the production cost; Dovecot: dovecot-reference
---users N (same password, {ARGON2ID} same cost). Every sign-in is a first one, so both
-servers verify argon2id N times: setting up 2 000 sessions takes minutes on a small machine.
-The servers run one after the other (each alone while measured). Memory is hardly noisy, so
-one round by default (--rounds to repeat; medians then).
+--users N (same password, {ARGON2ID} same cost), with TLS turned on for pop3s and stls.
+Every first sign-in of a user verifies argon2id, so setting up 2 000 sessions takes minutes on
+a small machine (mailgate's credential cache makes its later transports' sign-ins warm;
+Dovecot's cache keeps only the hash). The servers run one after the other (each alone while
+measured). Memory is hardly noisy, so one round by default (--rounds to repeat; medians then).
 
 Prints KiB per session for each and the ratio mailgate/Dovecot (lower is better; target at
 most 1/20 = 0.05).
 
     .venv/bin/python bench/pop3_idle_memory.py [--quick] [--sessions N] [--rounds R]
+                                               [--transports plain,pop3s,stls]
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ def names(n: int) -> list[str]:
     return [f"user{i}@{bl.DOMAIN}" for i in range(1, n + 1)]
 
 
-async def open_sessions(port: int, users: list[str], concurrency: int):  # type: ignore[no-untyped-def]
+async def open_sessions(port: int, users: list[str], concurrency: int, transport: str):  # type: ignore[no-untyped-def]
     """Sign every user in and keep the connections; returns (sessions, errors)."""
     sessions, errors = [], {}
     gate = asyncio.Semaphore(concurrency)
@@ -50,7 +57,8 @@ async def open_sessions(port: int, users: list[str], concurrency: int):  # type:
         nonlocal done
         async with gate:
             try:
-                sessions.append(await bl.pop3_open(port, user, timeout=600))
+                sessions.append(await bl.pop3_open(port, user, timeout=600,
+                                                   transport=transport))
             except (TimeoutError, OSError, bl.Pop3Error) as exc:
                 key = f"{type(exc).__name__}: {exc}"[:120]
                 errors[key] = errors.get(key, 0) + 1
@@ -74,35 +82,80 @@ async def still_open(sessions) -> int:  # type: ignore[no-untyped-def]
     return alive
 
 
-def measure(name: str, port: int, pids: Callable[[], list[int]], users: list[str],
-            concurrency: int, settle: float) -> dict:
+async def close_all(sessions) -> None:  # type: ignore[no-untyped-def]
+    for _, writer in sessions:
+        writer.close()
+    await asyncio.gather(*(writer.wait_closed() for _, writer in sessions),
+                         return_exceptions=True)
+
+
+def measure(name: str, transport: str, port: int, pids: Callable[[], list[int]],
+            users: list[str], concurrency: int, settle: float, settle_closed: float) -> dict:
+    label = f"{name} {transport}"
+
     async def run() -> dict:
-        warm = await bl.pop3_open(port, users[0])
+        warm = await bl.pop3_open(port, users[0], transport=transport)
         await bl.pop3_quit(*warm)
         await asyncio.sleep(settle)
         before, procs_before = bl.pss_kb(pids())
-        print(f"  {name}: {before / 1024:.1f} MiB PSS in {procs_before} process(es) before; "
+        print(f"  {label}: {before / 1024:.1f} MiB PSS in {procs_before} process(es) before; "
               f"opening {len(users) - 1} sessions ...", flush=True)
         t0 = time.perf_counter()
-        sessions, errors = await open_sessions(port, users[1:], concurrency)
+        sessions, errors = await open_sessions(port, users[1:], concurrency, transport)
         opened_in = time.perf_counter() - t0
         await asyncio.sleep(settle)
         after, procs_after = bl.pss_kb(pids())
         alive = await still_open(sessions)
-        for _, writer in sessions:
-            writer.close()
+        await close_all(sessions)
+        await asyncio.sleep(settle_closed)
+        closed, _ = bl.pss_kb(pids())
         per = (after - before) / len(sessions) if sessions else float("nan")
-        print(f"  {name}: {len(sessions)} sessions ({alive} still answering NOOP) in "
+        print(f"  {label}: {len(sessions)} sessions ({alive} still answering NOOP) in "
               f"{opened_in:.0f}s; {after / 1024:.1f} MiB PSS in {procs_after} process(es); "
-              f"{per:.1f} KiB per session", flush=True)
+              f"{per:.1f} KiB per session; {(closed - before) / 1024:.1f} MiB left "
+              f"{settle_closed:.0f}s after closing them", flush=True)
         if errors:
-            print(f"  {name}: failed sign-ins: {errors}")
+            print(f"  {label}: failed sign-ins: {errors}")
         return {"sessions": len(sessions), "alive": alive, "errors": errors,
-                "pss_before_kib": before, "pss_after_kib": after,
+                "pss_before_kib": before, "pss_after_kib": after, "pss_closed_kib": closed,
+                "left_after_close_kib": closed - before,
                 "processes_before": procs_before, "processes_after": procs_after,
                 "per_session_kib": per, "open_seconds": opened_in}
 
     return asyncio.run(run())
+
+
+def serve_and_measure(side: str, workdir: Path, data: Path, users: list[str],
+                      transports: list[str], a: argparse.Namespace) -> dict[str, dict]:
+    """Start one server, measure each transport on it, stop it."""
+    tls = any(t != "plain" for t in transports)
+    if side == "mailgate":
+        server = bl.MailgateServer(data, pop3s=tls)
+        try:
+            server.start()
+            pid = server.pid
+            ports = {"plain": server.pop3, "stls": server.pop3, "pop3s": server.pop3s}
+            return {t: measure(side, t, ports[t], lambda p=pid: bl.children_of(p), users,
+                               a.concurrency, a.settle, a.settle_closed)
+                    for t in transports}
+        except Exception:
+            print(f"mailgate serve log tail:\n{server.log_tail()}", file=sys.stderr)
+            raise
+        finally:
+            server.stop()
+    ref = bl.DovecotReference(workdir, users=len(users))
+    try:
+        ref.start()
+        if tls:
+            ref.enable_tls()
+        master = ref.master_pid
+        assert master is not None
+        ports = {"plain": ref.pop3, "stls": ref.pop3, "pop3s": ref.pop3s}
+        return {t: measure(side, t, ports[t], lambda p=master: bl.children_of(p), users,
+                           a.concurrency, a.settle, a.settle_closed)
+                for t in transports}
+    finally:
+        ref.stop()
 
 
 def main() -> None:
@@ -112,15 +165,24 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=20, help="sign-ins in flight")
     ap.add_argument("--settle", type=float, default=3.0, help="seconds before each reading")
+    ap.add_argument("--settle-closed", type=float, default=35.0,
+                    help="seconds between closing the sessions and the last reading")
+    ap.add_argument("--transports", default=",".join(bl.TRANSPORTS),
+                    help="comma-separated, from: " + ", ".join(bl.TRANSPORTS))
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
+    transports = [t.strip() for t in a.transports.split(",") if t.strip()]
+    unknown = set(transports) - set(bl.TRANSPORTS)
+    if unknown or not transports:
+        sys.exit(f"--transports: choose from {', '.join(bl.TRANSPORTS)}")
     n = a.sessions or (50 if a.quick else 2000)
     limit = bl.raise_nofile(max(65536, 4 * n + 1024))
     if limit < 2 * n + 256:
         sys.exit(f"open-file limit {limit} is too low for {n} sessions")
     users = names(n + 1)  # one extra for the warm-up sign-in
 
-    results: dict[str, list[dict]] = {"mailgate": [], "dovecot": []}
+    results: dict[str, dict[str, list[dict]]] = {
+        side: {t: [] for t in transports} for side in ("mailgate", "dovecot")}
     with bl.workspace("pop3-memory", a.keep) as work:
         data = work / "mailgate"
         bl.mg_init(data)
@@ -131,55 +193,37 @@ def main() -> None:
             order = ["mailgate", "dovecot"] if r % 2 == 0 else ["dovecot", "mailgate"]
             for side in order:
                 print(f"round {r + 1}/{a.rounds}: {side}")
-                if side == "mailgate":
-                    server = bl.MailgateServer(data)
-                    try:
-                        server.start()
-                        pid = server.pid
-                        results[side].append(measure(side, server.pop3,
-                                                     lambda p=pid: bl.children_of(p), users,
-                                                     a.concurrency, a.settle))
-                    except Exception:
-                        print(f"mailgate serve log tail:\n{server.log_tail()}", file=sys.stderr)
-                        raise
-                    finally:
-                        server.stop()
-                else:
-                    ref = bl.DovecotReference(work / f"dovecot-{r}", users=len(users))
-                    try:
-                        ref.start()
-                        master = ref.master_pid
-                        assert master is not None
-                        results[side].append(measure(side, ref.pop3,
-                                                     lambda p=master: bl.children_of(p), users,
-                                                     a.concurrency, a.settle))
-                    finally:
-                        ref.stop()
+                measured = serve_and_measure(side, work / f"dovecot-{r}", data, users,
+                                             transports, a)
+                for t in transports:
+                    results[side][t].append(measured[t])
 
-    mg = bl.median([r["per_session_kib"] for r in results["mailgate"]])
-    dv = bl.median([r["per_session_kib"] for r in results["dovecot"]])
-    last = {s: results[s][-1] for s in results}
+    rows, summary = [], {}
+    for t in transports:
+        mg = bl.median([r["per_session_kib"] for r in results["mailgate"][t]])
+        dv = bl.median([r["per_session_kib"] for r in results["dovecot"][t]])
+        r = bl.ratio(mg, dv)
+        summary[t] = {"mailgate_kib_per_session": mg, "dovecot_kib_per_session": dv,
+                      "ratio": r}
+        for side, value, shown in (("mailgate", mg, r), ("dovecot", dv, float("nan"))):
+            last = results[side][t][-1]
+            rows.append([side, t, value, last["pss_before_kib"] / 1024,
+                         last["pss_after_kib"] / 1024, last["left_after_close_kib"] / 1024,
+                         str(last["processes_after"]), shown])
     bl.print_table(
         f"Idle signed-in POP3 sessions: PSS per session, {n} sessions, median of {a.rounds} "
         "round(s); lower is better, target ratio <= 0.05 (1/20)",
-        ["server", "KiB/session", "PSS before MiB", "PSS after MiB", "processes after",
-         "mailgate/dovecot"],
-        [["mailgate", mg, last["mailgate"]["pss_before_kib"] / 1024,
-          last["mailgate"]["pss_after_kib"] / 1024, str(last["mailgate"]["processes_after"]),
-          bl.ratio(mg, dv)],
-         ["dovecot", dv, last["dovecot"]["pss_before_kib"] / 1024,
-          last["dovecot"]["pss_after_kib"] / 1024, str(last["dovecot"]["processes_after"]),
-          float("nan")]])
-    r = bl.ratio(mg, dv)
-    verdict = "meets" if r <= 0.05 else "MISSES"
-    print(f"\ntarget: mailgate at most 1/20 of Dovecot per session -> {verdict} "
-          f"({r:.3f}, i.e. 1/{1 / r if r else float('inf'):.0f})")
+        ["server", "transport", "KiB/session", "PSS before MiB", "PSS after MiB",
+         "left after close MiB", "processes after", "mailgate/dovecot"], rows)
+    print()
+    for t, figures in summary.items():
+        r = figures["ratio"]
+        verdict = "meets" if r <= 0.05 else "MISSES"
+        print(f"target ({t}): mailgate at most 1/20 of Dovecot per session -> {verdict} "
+              f"({r:.3f}, i.e. 1/{1 / r if r else float('inf'):.0f})")
     bl.write_results("pop3_idle_memory", {
-        "quick": a.quick, "sessions": n, "rounds": a.rounds,
-        "better": "lower ratio (KiB per session)",
-        "summary": {"mailgate_kib_per_session": mg, "dovecot_kib_per_session": dv,
-                    "ratio": r},
-        "raw": results})
+        "quick": a.quick, "sessions": n, "rounds": a.rounds, "transports": transports,
+        "better": "lower ratio (KiB per session)", "summary": summary, "raw": results})
 
 
 if __name__ == "__main__":

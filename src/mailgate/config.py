@@ -37,6 +37,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "argon2_parallelism": 1,
         "credential_cache_seconds": 300,
         "failure_delay_ms": 0,
+        "signin_deadline_seconds": 60,
+        "max_unauthenticated_per_address": 10,
     },
     "policy": {
         "restricted_protocols": ["pop"],
@@ -51,6 +53,16 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_message_bytes": 52428800,
         "quota_mib": 10240,
     },
+}
+
+#: What `init` writes above a key in mailgate.toml, for keys whose name does not say it all.
+NOTES: dict[tuple[str, str], str] = {
+    ("auth", "signin_deadline_seconds"):
+        "A connection not signed in this many seconds after it opened is closed, "
+        "however busy the client keeps it.",
+    ("auth", "max_unauthenticated_per_address"):
+        "Connections not signed in yet from one client address, at most, every door "
+        "counted together (loopback too); more are refused at once.",
 }
 
 
@@ -164,6 +176,8 @@ def write_default(data_dir: Path, domain: str) -> Path:
         for key, value in keys.items():
             if section == "server" and key == "domain":
                 value = domain
+            if (section, key) in NOTES:
+                lines.append(f"# {NOTES[section, key]}")
             lines.append(f"{key} = {_toml_value(value)}")
     path = data_dir / CONFIG_NAME
     path.write_text("\n".join(lines) + "\n")

@@ -19,6 +19,7 @@ from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
 from mailgate.periodic import Periodic
 from mailgate.protocols.imap.watcher import FolderWatcher
+from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.service import Service
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
@@ -39,7 +40,7 @@ class Runtime:
 
 
 async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
-                      sockets: dict[str, socket.socket]) -> None:
+                      sockets: dict[str, socket.socket], preauth: PreauthLimiter) -> None:
     from mailgate.protocols.pop3.listener import start_pop3_server
     from mailgate.protocols.pop3.service import Pop3Service
 
@@ -49,13 +50,15 @@ async def _start_pop3(rt: Runtime, gate: Gate, registry: SessionRegistry,
         where = rt.svc.settings.listener(name)
         if where is None:
             continue
-        server = await start_pop3_server(backend, None, None, tls, implicit, sock=sockets[name])
+        server = await start_pop3_server(backend, None, None, tls, implicit, sock=sockets[name],
+                                         preauth=preauth)
         rt.servers.append(server)
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
 
 async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
-                      sockets: dict[str, socket.socket]) -> FolderWatcher:
+                      sockets: dict[str, socket.socket], preauth: PreauthLimiter
+                      ) -> FolderWatcher:
     from mailgate.protocols.imap.listener import start_imap_server
     from mailgate.protocols.imap.service import ImapService
 
@@ -66,7 +69,7 @@ async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
         where = rt.svc.settings.listener(name)
         if where is None:
             continue
-        server = await start_imap_server(backend, "", 0, tls, implicit, sock=sockets[name])
+        server = await start_imap_server(backend, sockets[name], tls, implicit, preauth)
         rt.servers.append(server)
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
     watcher.start()
@@ -88,6 +91,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)
     rt = Runtime(svc)
+    preauth = PreauthLimiter.from_settings(svc.settings)  # one for every door
     recorder = Recorder(svc)
     registry = SessionRegistry(rt.node, recorder)
     gate = Gate(svc, recorder)
@@ -96,8 +100,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await heartbeat.start(sole=sole_node)
     recorder.start()
     await follower.start()
-    await _start_pop3(rt, gate, registry, sockets)
-    watcher = await _start_imap(rt, gate, registry, sockets)
+    await _start_pop3(rt, gate, registry, sockets, preauth)
+    watcher = await _start_imap(rt, gate, registry, sockets, preauth)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:

@@ -113,6 +113,8 @@ class RunningServer:
 def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "http"),
                  extra_env: dict[str, str] | None = None) -> RunningServer:
     env = dict(os.environ)
+    # Every test client connects from 127.0.0.1: the per-address cap would count them as one.
+    env["MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS"] = "100000"
     ports = {name: free_port() for name in listeners}
     for name in LISTENERS:
         env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"

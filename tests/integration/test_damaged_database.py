@@ -69,7 +69,9 @@ def intact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def damaged_copy(intact: Path, where: Path, damage: Callable[[Path], None]) -> tuple[Path, Path]:
     data = where / "data"
-    shutil.copytree(intact, data)
+    # the main file holds everything (see `intact`); a -wal/-shm pair that a reader of the
+    # intact copy opens and removes meanwhile is not part of it
+    shutil.copytree(intact, data, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
     damage(data / "mailgate.db")
     return data, data / "mailgate.db"
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import imaplib
+import json
 import socket
 import ssl
 import time
@@ -58,11 +59,11 @@ def test_a_delivered_message_is_fetched_byte_identical(imap_server: RunningServe
     typ, fetched = client.fetch("1", "(BODY.PEEK[])")
     assert typ == "OK" and fetched[0][1] == MESSAGE
     typ, fetched = client.fetch("1", "(FLAGS)")
-    assert fetched == [b"1 (FLAGS ())"]  # BODY.PEEK leaves \Seen alone
+    assert fetched == [b"1 (FLAGS (\\Recent))"]  # BODY.PEEK leaves \Seen alone
     typ, fetched = client.fetch("1", "(BODY[TEXT])")
     assert fetched[0][1] == b"The numbers are in.\r\n"
     typ, fetched = client.fetch("1", "(FLAGS)")
-    assert fetched == [b"1 (FLAGS (\\Seen))"]
+    assert fetched == [b"1 (FLAGS (\\Recent \\Seen))"]
     typ, fetched = client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
     assert fetched[0][1] == b"Subject: quarterly numbers\r\n\r\n"
     client.logout()
@@ -78,7 +79,7 @@ def test_imapclient_everyday_flow(imap_server: RunningServer) -> None:
     envelope = client.fetch([1], ["ENVELOPE"])[1][b"ENVELOPE"]
     assert envelope.subject == b"quarterly numbers"
     client.add_flags([1], [b"\\Flagged", b"project-x"])
-    assert set(client.get_flags([1])[1]) == {b"\\Flagged", b"project-x"}
+    assert set(client.get_flags([1])[1]) == {b"\\Recent", b"\\Flagged", b"project-x"}
     assert client.search(["FLAGGED"]) == [1]
     client.create_folder("Projects/2026")
     client.move([1], "Projects/2026")
@@ -152,8 +153,9 @@ def test_compromise_ends_an_idle_session_within_a_second(imap_server: RunningSer
     assert "[CONTACTADMIN] ProtocolDisabled" in str(refused.value)
     imap_server.cli("account", "restore", "alice@example.test", "--password-stdin", "--note",
                     "verified by phone", stdin="a brand new password\n")
-    shown = imap_server.cli("account", "show", "alice@example.test", "--json").stdout
-    assert '"imap": {"enabled": true, "reason": "plan_default"' in shown.replace("\n", "")
+    shown = json.loads(imap_server.cli("account", "show", "alice@example.test", "--json").stdout)
+    door = shown["protocols"]["imap"]
+    assert (door["enabled"], door["reason"], door["served"]) == (True, "plan_default", True)
 
 
 def test_refusals_speak_spec_words(imap_server: RunningServer) -> None:
@@ -220,7 +222,7 @@ def test_bad_input_gets_bad_and_changes_nothing(imap_server: RunningServer) -> N
     assert b"b1 BAD" in _exchange(sock, b"b1 STORE 1 +FLAGS (\\Recent)\r\n", b"b1")
     assert b"b2 BAD" in _exchange(sock, b"b2 UID FETCH 1 (BODY[1.0])\r\n", b"b2")
     answer = _exchange(sock, b"b3 FETCH 1 (FLAGS)\r\n", b"b3")
-    assert b"FLAGS ()" in answer and b"b3 OK" in answer
+    assert b"FLAGS (\\Recent)" in answer and b"b3 OK" in answer
     sock.close()
     client = _signed_in(imap_server)
     assert "\xff" not in "".join(name for _, _, name in client.list_folders())
@@ -247,3 +249,30 @@ def test_compress_deflate_both_ways(imap_server: RunningServer) -> None:
         seen += inflate.decompress(sock.recv(65536))
     assert b"c4 NO [COMPRESSIONACTIVE]" in seen
     sock.close()
+
+
+def test_imap_shares_the_pre_sign_in_deadline_and_cap_with_pop3(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", ("imap", "imaps", "pop3", "http"), extra_env={
+        "MAILGATE_AUTH_SIGNIN_DEADLINE_SECONDS": "2",
+        "MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS": "2"})
+    opened: list[socket.socket] = []
+    try:
+        def connect(listener: str) -> bytes:
+            sock = socket.create_connection(("127.0.0.1", server.ports[listener]), timeout=15)
+            opened.append(sock)
+            return sock.makefile("rb").readline()
+
+        started = time.monotonic()
+        assert connect("imap").startswith(b"* OK")
+        assert connect("pop3").startswith(b"+OK")
+        assert connect("imap") == b"* BYE [UNAVAILABLE] Too many connections from your address.\r\n"
+        first = opened[0].makefile("rb")
+        assert first.readline() == b"* BYE Sign-in took too long.\r\n"
+        assert first.read() == b""
+        assert 2 <= time.monotonic() - started < 15
+    finally:
+        for sock in opened:
+            sock.close()
+        code = server.stop()
+        log = server.log.read_text(errors="replace")
+    assert code == 0 and "Traceback" not in log, log

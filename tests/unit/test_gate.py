@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from mailgate.audit.recorder import Recorder
@@ -35,6 +36,9 @@ class CountingPasswords:
 
     def hash(self, password):  # type: ignore[no-untyped-def]
         return self.real.hash(password)
+
+    def prepare_for_unknown_accounts(self) -> None:
+        self.real.prepare_for_unknown_accounts()
 
 
 @pytest.fixture
@@ -68,6 +72,27 @@ async def test_wrong_password_unknown_account_and_garbage_look_alike(gate) -> No
         times.append(time.perf_counter() - start)
     assert all(a == Refusal("credentials") for a in answers)
     assert counting.verifications == 4  # unknown accounts pay one dummy verification too
+
+
+async def test_the_unknown_account_hash_is_made_with_the_gate_not_at_the_first_sign_in(
+        svc: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashes: list[str] = []
+    real_hash = PasswordHasher.hash
+
+    def counting_hash(self: PasswordHasher, password: str | bytes, **kwargs: object) -> str:
+        hashes.append(str(password))
+        return real_hash(self, password, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PasswordHasher, "hash", counting_hash)
+    the_gate = Gate(svc, Recorder(svc))
+    try:
+        assert len(hashes) == 1  # the dummy, made now
+        first = await the_gate.authenticate("pop", "USER", "nobody@example.test", "a-guess",
+                                            "127.0.0.1", tls=True)
+        assert first == Refusal("credentials")
+        assert len(hashes) == 1  # the first unknown sign-in only verifies
+    finally:
+        the_gate.close()
 
 
 async def test_closed_door_is_only_told_to_who_proved_the_password(gate, svc: Service) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import poplib
 import socket
@@ -16,13 +17,18 @@ from typing import ClassVar
 import pytest
 import trustme
 
+from mailgate import memory
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.pop3.backend import MaildropEntry, Principal
 from mailgate.protocols.pop3.listener import _is_loopback, _slices, start_pop3_server
+from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.protocols.refusals import Refusal
 
 ALICE = Principal(7, "alice@example.org", "password")
+GREETING = b"+OK mailgate POP3 ready\r\n"
+TOO_MANY = b"-ERR [SYS/TEMP] too many connections from your address\r\n"
+TOO_SLOW = b"-ERR [SYS/TEMP] sign-in took too long\r\n"
 BIG = (
     b"Subject: big\r\n\r\n"
     + b".dot line\r\n"
@@ -142,10 +148,22 @@ class Running:
 
 
 async def serve(
-    backend: FakeBackend, tls: Tls | None = None, *, implicit: bool = False, idle: float = 600.0
+    backend: FakeBackend,
+    tls: Tls | None = None,
+    *,
+    implicit: bool = False,
+    idle: float = 600.0,
+    preauth: PreauthLimiter | None = None,
 ) -> Running:
+    """A listener on a free port; by default its clients get all the time and room they want."""
     server = await start_pop3_server(
-        backend, "127.0.0.1", 0, tls.server if tls else None, implicit, idle_timeout=idle
+        backend,
+        "127.0.0.1",
+        0,
+        tls.server if tls else None,
+        implicit,
+        preauth=preauth or PreauthLimiter(signin_deadline=600.0, max_per_address=10_000),
+        idle_timeout=idle,
     )
     return Running(server.sockets[0].getsockname()[1], server)
 
@@ -193,10 +211,15 @@ class Raw:
         self.opened.append(writer)
 
     @classmethod
-    async def connect(cls, port: int) -> Raw:
-        raw = cls(*await asyncio.open_connection("127.0.0.1", port))
-        assert await raw.line() == b"+OK mailgate POP3 ready\r\n"
+    async def connect(cls, port: int, source: str = "127.0.0.1") -> Raw:
+        """Connected from the address `source` (any 127.x.y.z), and greeted."""
+        raw = await cls.open(port, source)
+        assert await raw.line() == GREETING
         return raw
+
+    @classmethod
+    async def open(cls, port: int, source: str = "127.0.0.1") -> Raw:
+        return cls(*await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0)))
 
     async def line(self) -> bytes:
         return await asyncio.wait_for(self.reader.readline(), 5)
@@ -414,6 +437,31 @@ async def test_a_command_sent_with_the_tls_finished_message_is_answered(
     assert await asyncio.to_thread(session) == b"-ERR sign in first\r\n"
 
 
+async def test_many_tls_sessions_at_once_each_get_their_own_bytes(
+    pop3s: Running, pop3_stls: Running, backend: FakeBackend, tls: Tls
+) -> None:
+    """TLS connections share one receive buffer (protocols.tlslayer): never each other's data."""
+
+    async def session(number: int) -> bytes:
+        if number % 2:
+            raw = await Raw.connect(pop3_stls.port)
+            await raw.ask(b"STLS\r\n")
+            await raw.writer.start_tls(tls.client, server_hostname="127.0.0.1")
+        else:
+            raw = Raw(*await asyncio.open_connection(
+                "127.0.0.1", pop3s.port, ssl=tls.client, server_hostname="127.0.0.1"))
+            assert await raw.line() == GREETING
+        name = f"user-{number}-" + "x" * (number * 37 % 900)
+        answers = await raw.ask(f"USER {name}\r\nPASS wrong\r\nQUIT\r\n".encode(), 3)
+        assert answers[0] == b"+OK send PASS\r\n"
+        return answers[1]
+
+    answers = await asyncio.gather(*(session(n) for n in range(60)))
+    assert set(answers) == {(refusals.pop3(Refusal("credentials")) + "\r\n").encode()}
+    names = sorted(call[2] for call in backend.called("authenticate"))
+    assert names == sorted(f"user-{n}-" + "x" * (n * 37 % 900) for n in range(60))
+
+
 async def test_failed_tls_handshakes_do_not_hurt_the_server(
     pop3s: Running, pop3_stls: Running, tls: Tls
 ) -> None:
@@ -608,6 +656,109 @@ async def test_many_half_open_connections_then_a_normal_client(pop3: Running) ->
     assert await asyncio.to_thread(session) == 3
     for writer in connections:
         writer.transport.abort()
+
+
+# -- before sign-in: the deadline and the cap per client address -------------------------------
+
+
+def guard(deadline: float = 0.5, per_address: int = 3) -> PreauthLimiter:
+    return PreauthLimiter(signin_deadline=deadline, max_per_address=per_address)
+
+
+@pytest.fixture
+async def guarded(backend: FakeBackend) -> AsyncIterator[Running]:
+    """Clients have 0.5 s to sign in, and 3 unauthenticated connections per address."""
+    running = await serve(backend, preauth=guard())
+    yield running
+    running.server.close()
+
+
+async def test_a_byte_at_a_time_client_is_closed_at_the_signin_deadline(guarded: Running) -> None:
+    raw = await Raw.connect(guarded.port)
+    started = time.monotonic()
+    answer = b""
+    for byte in itertools.cycle(b"CAPA"):  # never a whole line, yet never idle
+        raw.writer.write(bytes([byte]))
+        try:
+            answer = await asyncio.wait_for(raw.reader.readline(), 0.1)
+            break
+        except TimeoutError:
+            assert time.monotonic() - started < 10, "still open long after the deadline"
+    assert answer == TOO_SLOW
+    assert time.monotonic() - started >= 0.5
+    assert await raw.closed_by_server()
+
+
+async def test_one_address_gets_a_few_unauthenticated_connections_another_its_own(
+    guarded: Running,
+) -> None:
+    held = [await Raw.connect(guarded.port) for _ in range(3)]
+    refused = await Raw.open(guarded.port)
+    assert await refused.line() == TOO_MANY
+    assert await refused.closed_by_server()
+    other = await Raw.connect(guarded.port, source="127.0.0.2")
+    assert await other.ask(b"CAPA\r\n") == [b"+OK capability list follows\r\n"]
+    held[0].writer.close()  # a slot frees when its connection ends
+
+    async def admitted() -> bool:
+        return await (await Raw.open(guarded.port)).line() == GREETING
+
+    deadline = time.monotonic() + 5
+    while not await admitted():
+        assert time.monotonic() < deadline, "the closed connection's slot never freed"
+
+
+async def test_signing_in_frees_the_slot_and_lifts_the_deadline(guarded: Running) -> None:
+    first = await Raw.connect(guarded.port)
+    waiting = [await Raw.connect(guarded.port) for _ in range(2)]
+    await first.sign_in()
+    fourth = await Raw.connect(guarded.port)  # the signed-in session left the pool
+    for raw in [*waiting, fourth]:
+        assert await raw.line() == TOO_SLOW
+    assert await first.ask(b"NOOP\r\n") == [b"+OK\r\n"]  # signed in: no deadline
+
+
+async def test_a_client_silent_after_stls_is_cut_off_at_the_deadline(
+    backend: FakeBackend, tls: Tls
+) -> None:
+    running = await serve(backend, tls, preauth=guard())
+    try:
+        raw = await Raw.connect(running.port)
+        assert await raw.ask(b"STLS\r\n") == [b"+OK begin TLS negotiation\r\n"]
+        assert await raw.closed_by_server(timeout=5)  # no ClientHello ever came
+    finally:
+        running.server.close()
+
+
+async def test_pop3s_refuses_over_tls_too(backend: FakeBackend, tls: Tls) -> None:
+    running = await serve(backend, tls, implicit=True, preauth=guard(per_address=1))
+    try:
+
+        async def tls_client() -> Raw:
+            return Raw(*await asyncio.open_connection(
+                "127.0.0.1", running.port, ssl=tls.client, server_hostname="127.0.0.1"))
+
+        first = await tls_client()
+        assert await first.line() == GREETING
+        second = await tls_client()
+        assert await second.line() == TOO_MANY
+        assert await second.closed_by_server()
+    finally:
+        running.server.close()
+
+
+async def test_memory_is_given_back_after_many_sessions_closed(
+    backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trims: list[None] = []
+    monkeypatch.setattr(memory, "give_back_freed_memory", lambda: trims.append(None))
+    running = await serve(backend, idle=0.2)  # sweeps every 0.05 s
+    try:
+        for _ in range(256):
+            (await Raw.connect(running.port)).writer.close()
+        await until(lambda: trims == [None])
+    finally:
+        running.server.close()
 
 
 # -- helpers of the listener -----------------------------------------------------------------

@@ -142,9 +142,11 @@ def tainted(data: Path) -> Path:
             conn.execute(update(schema.cases).values(note=EVIL))
             account_id = conn.execute(select(schema.accounts.c.id)
                                       .where(schema.accounts.c.address == ANN)).scalar()
+            conn.execute(insert(schema.nodes).values(  # a node that is alive
+                name=EVIL[:64], started_at=1.0, last_seen=svc.clock()))
             conn.execute(insert(schema.live_sessions).values(
                 id=EVIL[:40], node=EVIL[:64], account_id=account_id, protocol="pop",
-                peer=EVIL[:64], started_at=1.0))
+                method=EVIL[:16], peer=EVIL[:64], started_at=1.0))
             conn.execute(insert(schema.usage).values(
                 account_id=account_id, protocol="pop", method=EVIL[:16], successes=1,
                 failures=0, last_success_at=1.0, last_attempt_at=1.0))

@@ -1,8 +1,9 @@
 """THE gate every door calls: credentials first, then the access decision, then evidence.
 
 `authenticate(protocol, mechanism, username, secret, peer, tls)` returns a Principal or a
-Refusal. An unknown account costs one dummy argon2id verification, so it answers like a
-wrong password in the same time. Verified secrets are remembered briefly as a keyed hash
+Refusal. An unknown account costs one dummy argon2id verification (the dummy hash is made
+when the gate is built, not on the first unknown sign-in), so it answers like a wrong
+password in the same time. Verified secrets are remembered briefly as a keyed hash
 (like Dovecot's auth cache); the cache entry dies with any password, state or credential
 change because it is bound to the account's credential epoch.
 """
@@ -65,6 +66,7 @@ class Gate:
         self._cache_lock = threading.Lock()
         self._cache_key = os.urandom(32)
         self._ttl = float(svc.settings.get("auth", "credential_cache_seconds"))
+        svc.passwords.prepare_for_unknown_accounts()
 
     def close(self) -> None:
         for pool in (self._db_pool, self._hash_pool):

@@ -19,7 +19,14 @@ class Passwords:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
-        self._dummy: str | None = None  # made on first need: CLI commands never need it
+        self._dummy: str | None = None  # made by prepare_for_unknown_accounts()
+
+    def prepare_for_unknown_accounts(self) -> None:
+        """Make the dummy hash that unknown accounts are verified against, once. The gate
+        does it when it is built, so that the first unknown sign-in costs no more than a
+        wrong password; CLI commands, which never verify one, do not pay for it."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash("mailgate-dummy-password-for-unknown-accounts")
 
     def hash(self, password: str) -> str:
         check_strength(password)
@@ -27,8 +34,8 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """True when the password matches; unknown accounts (None) cost the same time."""
-        if not password_hash and self._dummy is None:
-            self._dummy = self._hasher.hash("mailgate-dummy-password-for-unknown-accounts")
+        if not password_hash:
+            self.prepare_for_unknown_accounts()
         try:
             return self._hasher.verify(password_hash or self._dummy or "", password) and bool(
                 password_hash

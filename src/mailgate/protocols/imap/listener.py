@@ -14,8 +14,10 @@ import logging
 import socket
 import ssl
 import zlib
+from collections.abc import Callable
 
 from mailgate.auth.gate import is_loopback
+from mailgate.protocols import tlslayer
 from mailgate.protocols.imap.framer import (
     NEED_DATA,
     CommandFramer,
@@ -26,6 +28,7 @@ from mailgate.protocols.imap.framer import (
 )
 from mailgate.protocols.imap.service import ImapService
 from mailgate.protocols.imap.session import ImapSession
+from mailgate.protocols.preauth import Admission, PreauthLimiter
 
 log = logging.getLogger("mailgate.imap")
 
@@ -33,21 +36,26 @@ _READ_SIZE = 65536
 _SWEEP_INTERVAL = 15.0
 
 
-async def start_imap_server(backend: ImapService, host: str, port: int,
-                            ssl_context: ssl.SSLContext | None, implicit_tls: bool, *,
-                            sock: socket.socket | None = None,
-                            idle_timeout: float = 1800.0,
-                            signin_timeout: float = 60.0) -> asyncio.Server:
-    """Listen for IMAP: `imap` (STARTTLS offered when `ssl_context` is given) or, with
-    `implicit_tls`, `imaps`."""
+async def start_imap_server(backend: ImapService, sock: socket.socket,
+                            ssl_context: ssl.SSLContext | None, implicit_tls: bool,
+                            preauth: PreauthLimiter, *,
+                            idle_timeout: float = 1800.0) -> asyncio.Server:
+    """Listen for IMAP on a bound socket: `imap` (STARTTLS offered when `ssl_context` is
+    given) or, with `implicit_tls`, `imaps`. `preauth` (one per server) admits and times
+    the connections that have not signed in."""
     if implicit_tls and ssl_context is None:
         raise ValueError("implicit TLS needs an ssl_context")
-    listener = _Listener(backend, ssl_context, implicit_tls, idle_timeout, signin_timeout)
-    tls = ssl_context if implicit_tls else None
-    if sock is not None:
-        server = await asyncio.start_server(listener.serve, sock=sock, ssl=tls, backlog=1024)
-    else:
-        server = await asyncio.start_server(listener.serve, host, port, ssl=tls, backlog=1024)
+    loop = asyncio.get_running_loop()
+    listener = _Listener(backend, ssl_context, implicit_tls, idle_timeout, preauth)
+
+    def streams() -> asyncio.StreamReaderProtocol:  # what asyncio.start_server makes
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(limit=_READ_SIZE),
+                                            listener.serve)
+
+    factory: Callable[[], asyncio.BaseProtocol] = streams
+    if implicit_tls and ssl_context is not None:
+        factory = tlslayer.implicit_tls(streams, ssl_context, preauth.signin_deadline)
+    server = await loop.create_server(factory, sock=sock, backlog=1024)
     listener.sweep_while_serving(server)
     return server
 
@@ -56,12 +64,12 @@ class _Listener:
     """What the connections of one listening socket share, and the idle sweep."""
 
     def __init__(self, backend: ImapService, ssl_context: ssl.SSLContext | None,
-                 implicit_tls: bool, idle_timeout: float, signin_timeout: float) -> None:
+                 implicit_tls: bool, idle_timeout: float, preauth: PreauthLimiter) -> None:
         self.backend = backend
         self.ssl_context = ssl_context
         self.implicit_tls = implicit_tls
         self.idle_timeout = idle_timeout
-        self.signin_timeout = signin_timeout
+        self.preauth = preauth
         self.connections: set[_Connection] = set()
         self.limits = Limits(literal=backend.max_message_bytes,
                              command=backend.max_message_bytes * 2 + 65536)
@@ -105,8 +113,8 @@ class _Connection:
                                     loopback=is_loopback(peer),
                                     tls_active=listener.implicit_tls,
                                     tls_available=listener.ssl_context is not None)
-        loop = asyncio.get_running_loop()
-        self._started = self.last_activity = loop.time()
+        self.last_activity = asyncio.get_running_loop().time()
+        self._admission: Admission | None = None
         self._deflate: zlib._Compress | None = None
         self._inflate: zlib._Decompress | None = None
 
@@ -130,16 +138,25 @@ class _Connection:
             self._session.finish()
 
     async def start_tls(self) -> bool:
+        """STARTTLS, as StreamWriter.start_tls does it, on the shared-buffer TLS layer."""
         context = self._listener.ssl_context
         assert context is not None
         self._framer.clear()  # nothing sent before the handshake counts
+        writer = self._writer
+        protocol = writer._protocol  # type: ignore[attr-defined]
         try:
-            await self._writer.drain()
-            await self._writer.start_tls(context)
+            await writer.drain()
+            writer._transport = await tlslayer.start_tls(  # type: ignore[attr-defined]
+                writer.transport, protocol, context, self._listener.preauth.signin_deadline)
         except (TimeoutError, OSError, ssl.SSLError, ConnectionError) as exc:
             log.info("imap session %s: TLS negotiation failed: %r", self._session.id, exc)
             return False
+        protocol._replace_writer(writer)
         return True
+
+    def signed_in(self) -> None:
+        if self._admission is not None:
+            self._admission.signed_in()
 
     def close(self) -> None:
         if not self._writer.is_closing():
@@ -151,14 +168,17 @@ class _Connection:
         self._session.bye("The server is shutting down.")
 
     def expire_if_idle(self, now: float) -> None:
-        session = self._session
-        if not session.signed_in and now - self._started > self._listener.signin_timeout:
-            session.bye("Sign-in took too long.")
-        elif now - self.last_activity > self._listener.idle_timeout:
-            session.bye("Autologout: idle for too long.")
+        if now - self.last_activity > self._listener.idle_timeout:
+            self._session.bye("Autologout: idle for too long.")
 
     async def run(self) -> None:
         session = self._session
+        self._admission = self._listener.preauth.admit(
+            session.peer, lambda: session.bye("Sign-in took too long."))
+        if self._admission is None:
+            self.write(b"* BYE [UNAVAILABLE] Too many connections from your address.\r\n")
+            self.close()
+            return
         try:
             self.write(session.greeting())
             while not session.closed:
@@ -188,6 +208,7 @@ class _Connection:
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, zlib.error):
             pass
         finally:
+            self._admission.closed()
             session.finish()
             try:
                 await self._writer.wait_closed()

@@ -68,6 +68,8 @@ class Output(Protocol):
 
     def start_compression(self) -> None: ...
 
+    def signed_in(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -269,6 +271,7 @@ class ImapSession:
             return
         self.principal = result
         self.state = State.AUTHENTICATED
+        self.out.signed_in()
         await self.backend.go_live(result, self.id, self.peer, self.door_closed)
         if not self.closed:
             self.ok(tag, f"[CAPABILITY {' '.join(self.capabilities())}] Signed in")

@@ -41,7 +41,7 @@ from mailgate.protocols.pop3.events import (
     OpenMaildrop,
 )
 from mailgate.protocols.pop3.lines import LineBuffer, TooLong
-from mailgate.protocols.pop3.wire import multiline_body
+from mailgate.protocols.pop3.wire import multiline_body, reply_line
 from mailgate.protocols.refusals import Refusal
 
 
@@ -109,7 +109,7 @@ class Pop3Core:
         self._loopback = loopback
         self._state = State.AUTHORIZATION
         self._lines = LineBuffer()
-        self._out: list[bytes] = [_line(replies.GREETING)]
+        self._out: list[bytes] = [reply_line(replies.GREETING)]
         self._bad_commands = 0
         self._auth_failures = 0
         self._user: str | None = None
@@ -238,7 +238,7 @@ class Pop3Core:
         return event
 
     def _send(self, text: str) -> None:
-        self._out.append(_line(text))
+        self._out.append(reply_line(text))
 
     def _ok(self, text: str) -> None:
         self._bad_commands = 0
@@ -253,7 +253,7 @@ class Pop3Core:
     def _multiline(self, first: str, lines: Iterable[str]) -> None:
         self._ok(first)
         # no line here can begin with ".": they start with digits or capability names
-        self._out.append(b"".join(_line(line) for line in lines) + b".\r\n")
+        self._out.append(b"".join(reply_line(line) for line in lines) + b".\r\n")
 
     def _line_limit(self) -> int:
         if self._sasl is not None or self._lines.startswith(b"AUTH "):
@@ -522,10 +522,6 @@ class Pop3Core:
             self._deleted.clear()
             self._ok(replies.maildrop(*self._totals()))
         return None
-
-
-def _line(text: str) -> bytes:
-    return text.encode("utf-8") + b"\r\n"
 
 
 def _is_number(text: str) -> bool:

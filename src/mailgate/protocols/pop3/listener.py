@@ -4,7 +4,11 @@ One `asyncio.Protocol` per connection. Commands that need no backend call (STAT,
 ...) are answered straight from `data_received`; a task exists only while a backend call or a
 message transfer is in flight, so an idle session is a transport, a protocol and a core, with
 no task and no timer. One periodic sweep per listener enforces the idle timeout (RFC 1939
-autologout: close without UPDATE, nothing deleted, nothing sent).
+autologout: close without UPDATE, nothing deleted, nothing sent) and, after many sessions have
+closed, gives the memory they freed back to the system. Until a session signs in, the
+server's `PreauthLimiter` holds its place: a client address with too many sessions not signed
+in yet is refused at once, and a session not signed in by the deadline is told so and closed.
+TLS (pop3s, STLS) runs on `protocols.tlslayer`.
 
 Backpressure both ways: messages go out in `_WRITE_SIZE` slices, waiting for the transport
 to drain; while the transport is full or a backend call is running, reading pauses once
@@ -19,8 +23,11 @@ import logging
 import socket
 import ssl
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from mailgate import memory
+from mailgate.protocols import tlslayer
+from mailgate.protocols.pop3 import replies
 from mailgate.protocols.pop3.backend import Pop3Backend, Principal
 from mailgate.protocols.pop3.core import Pop3Core
 from mailgate.protocols.pop3.events import (
@@ -33,6 +40,8 @@ from mailgate.protocols.pop3.events import (
     OpenMaildrop,
     StartTLS,
 )
+from mailgate.protocols.pop3.wire import reply_line
+from mailgate.protocols.preauth import Admission, PreauthLimiter
 
 logger = logging.getLogger("mailgate.pop3")
 
@@ -40,6 +49,7 @@ _WRITE_SIZE = 256 * 1024
 _INPUT_HIGH_WATER = 64 * 1024
 _SWEEPS_PER_TIMEOUT = 4
 _MAX_SWEEP_INTERVAL = 30.0
+_TRIM_AFTER_CLOSES = 256  # sessions closed since the last sweep gave memory back
 
 
 async def start_pop3_server(
@@ -49,24 +59,26 @@ async def start_pop3_server(
     ssl_context: ssl.SSLContext | None,
     implicit_tls: bool,
     *,
+    preauth: PreauthLimiter,
     idle_timeout: float = 600.0,
     sock: socket.socket | None = None,
 ) -> asyncio.Server:
     """Listen for POP3 on host:port (or on `sock`, already bound): `pop3` (STLS offered when
     `ssl_context` is given) or, with `implicit_tls`, `pop3s`. Sessions idle for
-    `idle_timeout` seconds are closed."""
+    `idle_timeout` seconds are closed; `preauth` (one per server) admits and times the
+    sessions that have not signed in."""
     if implicit_tls and ssl_context is None:
         raise ValueError("implicit TLS needs an ssl_context")
     loop = asyncio.get_running_loop()
-    listener = _Listener(loop, backend, ssl_context, implicit_tls, idle_timeout)
-    server = await loop.create_server(
-        lambda: _Session(listener),
-        host,
-        port,
-        sock=sock,
-        ssl=ssl_context if implicit_tls else None,
-        backlog=1024,
-    )
+    listener = _Listener(loop, backend, ssl_context, implicit_tls, idle_timeout, preauth)
+
+    def session() -> _Session:
+        return _Session(listener)
+
+    factory: Callable[[], asyncio.BaseProtocol] = session
+    if implicit_tls and ssl_context is not None:
+        factory = tlslayer.implicit_tls(session, ssl_context, preauth.signin_deadline)
+    server = await loop.create_server(factory, host, port, sock=sock, backlog=1024)
     listener.sweep_while_serving(server)
     return server
 
@@ -78,10 +90,12 @@ class _Listener:
         "_interval",
         "_server",
         "backend",
+        "closed_since_trim",
         "crlf_messages",
         "idle_timeout",
         "implicit_tls",
         "loop",
+        "preauth",
         "read_message_now",
         "sessions",
         "ssl_context",
@@ -94,6 +108,7 @@ class _Listener:
         ssl_context: ssl.SSLContext | None,
         implicit_tls: bool,
         idle_timeout: float,
+        preauth: PreauthLimiter,
     ) -> None:
         self.loop = loop
         self.backend = backend
@@ -102,7 +117,9 @@ class _Listener:
         self.crlf_messages = bool(getattr(backend, "messages_are_crlf", False))
         self.read_message_now = getattr(backend, "read_message_now", None)
         self.idle_timeout = idle_timeout
+        self.preauth = preauth
         self.sessions: set[_Session] = set()
+        self.closed_since_trim = 0
         self._interval = min(idle_timeout / _SWEEPS_PER_TIMEOUT, _MAX_SWEEP_INTERVAL)
         self._server: asyncio.Server | None = None
 
@@ -114,6 +131,9 @@ class _Listener:
         deadline = self.loop.time() - self.idle_timeout
         for session in [s for s in self.sessions if s.last_activity < deadline]:
             session.expire()
+        if self.closed_since_trim >= _TRIM_AFTER_CLOSES:
+            self.closed_since_trim = 0
+            memory.give_back_freed_memory()
         assert self._server is not None
         if self._server.is_serving() or self.sessions:
             self.loop.call_later(self._interval, self._sweep)
@@ -123,6 +143,7 @@ class _Session(asyncio.Protocol):
     """One POP3 connection."""
 
     __slots__ = (
+        "_admission",
         "_closed",
         "_core",
         "_drain_waiter",
@@ -148,6 +169,7 @@ class _Session(asyncio.Protocol):
         self._core: Pop3Core | None = None
         self._task: asyncio.Task[None] | None = None
         self._principal: Principal | None = None  # set while this session holds a maildrop
+        self._admission: Admission | None = None  # its place until it signs in
         self._released = False
         self._closed = False
         self._eof = False
@@ -165,6 +187,14 @@ class _Session(asyncio.Protocol):
         peername = transport.get_extra_info("peername")
         self._peer = str(peername[0]) if isinstance(peername, tuple) else ""
         listener = self._listener
+        self._admission = listener.preauth.admit(self._peer, self.signin_deadline_passed)
+        if self._admission is None:
+            logger.debug("session %s: too many sessions not signed in from %s, refused",
+                         self._id, self._peer)
+            self._closed = True
+            transport.write(reply_line(replies.TOO_MANY_CONNECTIONS))
+            transport.close()
+            return
         self._core = Pop3Core(
             tls_available=listener.ssl_context is not None,
             tls_active=listener.implicit_tls,
@@ -176,6 +206,8 @@ class _Session(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
         self.last_activity = self._listener.loop.time()
         core = self._require_core()
         if self._upgrading:
@@ -193,6 +225,8 @@ class _Session(asyncio.Protocol):
         # Keep a plaintext socket open until the commands already received are answered
         # (see _pump); asyncio ignores (and warns about) True on TLS transports.
         self._eof = True
+        if self._closed:
+            return False
         if self._task is None:
             self._pump()
         return not self._require_core().tls_active
@@ -200,6 +234,9 @@ class _Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._listener.sessions.discard(self)
+        self._listener.closed_since_trim += 1
+        if self._admission is not None:
+            self._admission.closed()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
         logger.debug("session %s: disconnected (%s)", self._id, exc or "closed")
@@ -222,6 +259,23 @@ class _Session(asyncio.Protocol):
         """The idle timeout passed: close without UPDATE and without a word (RFC 1939)."""
         logger.info("session %s: idle for %ss, closing", self._id, self._listener.idle_timeout)
         self._abort()
+
+    def signin_deadline_passed(self) -> None:
+        """Not signed in by the deadline, busy or not: say so and close (the preauth timer)."""
+        if self._closed:
+            return
+        logger.info("session %s: not signed in after %ss, closing", self._id,
+                    self._listener.preauth.signin_deadline)
+        if self._upgrading:  # mid-handshake: no room for a plaintext answer
+            self._abort()
+            return
+        self._closed = True
+        transport = self._require_transport()
+        transport.write(reply_line(replies.SIGNIN_TOO_SLOW))
+        if transport.get_write_buffer_size():  # a client that does not read is cut off
+            transport.abort()
+        else:
+            transport.close()
 
     def door_closed(self) -> None:
         """The backend's on_close: the door closed under a live session (SPEC §5)."""
@@ -308,6 +362,7 @@ class _Session(asyncio.Protocol):
             )
             if entries is not None:
                 self._principal = event.principal
+                self._require_admission().signed_in()
             if not self._closed:
                 core.maildrop_opened(entries)
         elif isinstance(event, LoadMessage):
@@ -328,8 +383,8 @@ class _Session(asyncio.Protocol):
         # data_received() has been decrypted (see there).
         self._upgrading = True
         try:
-            transport = await self._listener.loop.start_tls(
-                self._require_transport(), self, context, server_side=True
+            transport = await tlslayer.start_tls(
+                self._require_transport(), self, context, self._listener.preauth.signin_deadline
             )
         except Exception as exc:  # handshake failure, timeout, peer gone
             logger.info("session %s: TLS negotiation failed: %r", self._id, exc)
@@ -398,6 +453,10 @@ class _Session(asyncio.Protocol):
     def _require_transport(self) -> asyncio.Transport:
         assert self._transport is not None
         return self._transport
+
+    def _require_admission(self) -> Admission:
+        assert self._admission is not None
+        return self._admission
 
     def _require_principal(self) -> Principal:
         assert self._principal is not None

@@ -19,6 +19,8 @@ TOP_FOLLOWS = "+OK top of message follows"
 
 IN_USE = "-ERR [IN-USE] Mailbox is locked by another session"
 SYSTEM_TEMPORARY = "-ERR [SYS/TEMP] temporary server problem, try again later"
+TOO_MANY_CONNECTIONS = "-ERR [SYS/TEMP] too many connections from your address"
+SIGNIN_TOO_SLOW = "-ERR [SYS/TEMP] sign-in took too long"
 LINE_TOO_LONG = "-ERR line too long"
 NOT_UTF8 = "-ERR commands must be valid UTF-8"
 CONTROL_CHARACTERS = "-ERR control characters are not allowed in commands"

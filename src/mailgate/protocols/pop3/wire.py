@@ -1,8 +1,8 @@
-"""A stored message as the body of a RETR or TOP answer.
+"""POP3 on the wire: reply lines, and a stored message as the body of a RETR or TOP answer.
 
-CRLF line ends, dot-stuffed (RFC 1939 §3), ending in CRLF, without the terminating ".CRLF"
-(the core appends it). Large messages pass through with at most one copy when they need
-stuffing, and none when they do not.
+A body has CRLF line ends, is dot-stuffed (RFC 1939 §3) and ends in CRLF, without the
+terminating ".CRLF" (the core appends it). Large messages pass through with at most one copy
+when they need stuffing, and none when they do not.
 """
 
 from __future__ import annotations
@@ -10,6 +10,11 @@ from __future__ import annotations
 import re
 
 _LONE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def reply_line(text: str) -> bytes:
+    """A status or listing line as sent: UTF-8, ending in CRLF."""
+    return text.encode("utf-8") + b"\r\n"
 
 
 def multiline_body(message: bytes, top_lines: int | None = None, crlf: bool = False) -> bytes:
