@@ -17,6 +17,7 @@ from .crlf import to_crlf
 from .headers import decode_words, to_text
 from .imapwire import body_structure, envelope
 from .mbox import split_mbox, strip_from_line
+from .searchtext import SearchText, extract
 from .structure import Kind, Part, Walker
 
 __all__ = [
@@ -62,7 +63,8 @@ class ParsedMessage:
 
     ``section_range`` applies these rules.  ``subject`` is the decoded (RFC 2047)
     Subject; ``message_id`` and ``date`` are the raw field values.  When a field
-    occurs more than once, the last one counts, as in Dovecot's ENVELOPE.
+    occurs more than once, the last one counts, as in Dovecot's ENVELOPE.  ``search`` is
+    the folded text SEARCH looks in (``mailgate.mime.searchtext``).
     """
 
     size: int
@@ -74,6 +76,7 @@ class ParsedMessage:
     subject: str
     message_id: str | None
     date: str | None
+    search: SearchText
 
 
 def parse(raw: bytes) -> ParsedMessage:
@@ -95,6 +98,7 @@ def parse(raw: bytes) -> ParsedMessage:
         subject=decode_words(subject[-1]).strip() if subject else "",
         message_id=to_text(message_id[-1]) if message_id else None,
         date=to_text(date[-1]) if date else None,
+        search=extract(raw, top),
     )
 
 
