@@ -91,7 +91,7 @@ def make_service(data_dir: Path, backend: str = "sqlite") -> Service:
         svc = Service.open(data_dir, require_init=False)
     finally:
         os.environ.pop("MAILGATE_STORAGE_DATABASE_URL", None)
-    migrate(svc.engine)
+    migrate(svc.engine, svc.settings.blob_dir)
     ensure_standard_plan(svc)
     return svc
 

@@ -60,7 +60,7 @@ async def _purge(svc: Service) -> None:
 
 async def serve(svc: Service, ready: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or until the returned task is cancelled)."""
-    await asyncio.to_thread(migrate, svc.engine)
+    await asyncio.to_thread(migrate, svc.engine, svc.settings.blob_dir)
     # every port first: one in use stops us (ListenerError) before anything has started
     sockets = bind_listeners(svc.settings, LISTENERS)
     rt = Runtime(svc)

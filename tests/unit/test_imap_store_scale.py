@@ -197,7 +197,7 @@ def test_migration_0005_keeps_subscriptions_counts_uidvalidity_and_dates_old_mai
         command.downgrade(cfg, "0002")
         assert conn.execute(text("SELECT COUNT(*) FROM folders WHERE subscribed")).scalar() \
             == len(before["subscribed"])
-    migrate(svc.engine)
+    migrate(svc.engine, svc.settings.blob_dir)
     with svc.reader.connect() as conn:
         assert set(conn.execute(select(subscriptions.c.account_id,
                                        subscriptions.c.name)).all()) == before["subscribed"]

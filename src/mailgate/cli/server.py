@@ -40,7 +40,7 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
     svc = Service.open(ctx.data_dir, require_init=False)
     if is_initialised(svc.engine) and demo:
         fail(f"{ctx.data_dir} is already initialised; use a new --data directory for a demo")
-    migrate(svc.engine)
+    migrate(svc.engine, svc.settings.blob_dir)
     ensure_standard_plan(svc)
     settings = svc.settings
     if not settings.cert_path.exists():

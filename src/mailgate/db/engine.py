@@ -76,11 +76,13 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest migration."""
+def migrate(engine: Engine, blob_dir: Path | None = None) -> None:
+    """Bring the database schema to the newest migration. `blob_dir` (the data directory's
+    message files) lets a migration read the messages already stored (0007 indexes them)."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    cfg.attributes["blob_dir"] = blob_dir
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
