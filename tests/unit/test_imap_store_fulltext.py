@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from alembic import command
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
-from mailgate.db.engine import alembic_config, migrate
+from mailgate.db.engine import alembic_config, make_engine, migrate
 from mailgate.db.schema import blobs, search_text
 from mailgate.mime.searchtext import MAX_FIELDS, TEXT_LIMIT
 from mailgate.service import Service
@@ -24,7 +25,7 @@ from mailgate.store.messages import Incoming, purge_expired
 from mailgate.store.transfer import append, copy, expunge, store_flags
 from mailgate.store.uidsets import UidSet
 from mailstore import ADDRESS, counting, fill, folder, mailgate_cli, new_account
-from support import shared_path
+from support import POSTGRES_URL, drop_service, make_service, shared_path
 
 NOW = float(int(time.time()))
 
@@ -321,9 +322,43 @@ def test_migration_0007_from_the_cli_shows_progress_and_survives_a_missing_file(
     done = mailgate_cli(svc, monkeypatch, "init", subprocess=True)
     assert done.returncode == 0, done.stderr
     assert "indexing 2/2 messages" in done.stderr
-    assert "1 message files were missing" in done.stderr
+    assert "1 message files could not be read" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(_indexed(svc)) == 1
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs MAILGATE_TEST_POSTGRES_URL")
+def test_without_pg_trgm_a_log_line_says_searches_scan_and_they_still_match(tmp_path, caplog):
+    svc = make_service(tmp_path / "data", "postgresql")
+    role = "mg_plain_" + uuid.uuid4().hex[:8]
+    try:
+        svc.clock = lambda: NOW
+        account = new_account(svc)
+        append(svc, account, "INBOX", [Incoming(PLAIN), Incoming(QUOTED)])
+        _downgrade_to_0005(svc)
+        with svc.engine.begin() as conn:  # a role that may create tables, not extensions
+            for sql in ("DROP EXTENSION pg_trgm", f"CREATE ROLE {role} LOGIN",
+                        f"GRANT ALL ON SCHEMA public TO {role}",
+                        f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}"):
+                conn.execute(text(sql))
+        plain = make_engine(svc.engine.url.set(username=role).render_as_string(
+            hide_password=False).replace("+psycopg", ""))
+        with caplog.at_level("WARNING", logger="mailgate.migrations"):
+            migrate(plain, svc.settings.blob_dir)
+        plain.dispose()
+        assert "pg_trgm is not available" in caplog.text
+        inbox = folder(svc, account, "INBOX").id
+        with svc.reader.connect() as conn:
+            assert not conn.execute(text("SELECT COUNT(*) FROM pg_indexes "
+                                         "WHERE indexname = 'ix_search_text_trigrams'")).scalar()
+            assert s.search(conn, inbox, s.Text("crème")).uids == [2]
+            assert s.search(conn, inbox, s.Header("subject", "réunion")).uids == [1]
+    finally:
+        drop_service(svc)
+        admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"))
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
 
 
 def test_timing_of_text_two_words_over_10000_messages(mailbox, tmp_path, capsys):

@@ -49,7 +49,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
     if sqlite and sqlite3.sqlite_version_info < (3, 34):
-        raise RuntimeError(f"full-text search needs SQLite 3.34 or newer (the trigram "
+        raise ValueError(f"full-text search needs SQLite 3.34 or newer (the trigram "
                            f"tokenizer); this Python has SQLite {sqlite3.sqlite_version}")
     op.create_table(
         "search_text",
@@ -106,15 +106,15 @@ def _index_existing(bind: sa.Connection) -> None:
         for digest in digests:
             try:
                 found.append((digest, extract(store.read(digest))))
-            except FileNotFoundError:
+            except OSError:
                 missing += 1
         fulltext.index(bind, found)
         done += len(digests)
         progress.show(done)
     progress.close()
     if missing:
-        log.warning("full-text search: %d message files were missing; those messages are "
-                    "not found by SEARCH TEXT/BODY/HEADER", missing)
+        log.warning("full-text search: %d message files could not be read; those messages "
+                    "are not found by SEARCH TEXT/BODY/HEADER", missing)
 
 
 class _Progress:
