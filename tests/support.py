@@ -106,7 +106,7 @@ def make_service(data_dir: Path, backend: str = "sqlite", revision: str = "head"
         svc = Service.open(data_dir, require_init=False)
     finally:
         os.environ.pop("MAILGATE_STORAGE_DATABASE_URL", None)
-    migrate(svc.engine, revision=revision)
+    migrate(svc.engine, svc.settings.blob_dir, revision=revision)
     if revision == "head":
         ensure_standard_plan(svc)
         seal(svc)

@@ -17,7 +17,7 @@ from mailgate.service import Service
 from mailgate.store import mailboxes as mb
 from mailgate.store import search as s
 from mailgate.store.blobs import BlobStore
-from mailgate.store.errors import InvalidFlag, MailboxNotFound, SearchUnsupported
+from mailgate.store.errors import InvalidFlag, MailboxNotFound
 from mailgate.store.flags import FlagOperation
 from mailgate.store.messages import (
     Incoming,
@@ -363,9 +363,9 @@ def test_search_on_flags_sizes_dates_modseq_and_uid_sets(mailbox):
     with svc.reader.connect() as conn:
         result = s.search(conn, inbox, s.ModSeq(late))
     assert (result.uids, result.highest_modseq) == ([3], late)
-    for text_key in (s.Text("x"), s.Body("x"), s.Header("Subject", "x")):
-        with pytest.raises(SearchUnsupported), svc.reader.connect() as conn:
-            s.search(conn, inbox, s.And((s.All(), text_key)))
+    # full text combines with the other keys (each full-text key: test_imap_store_fulltext)
+    assert found(s.And((s.Flag("\\Seen"), s.Body("xxx")))) == [4]
+    assert found(s.Or(s.Header("Subject", "MESSAGE 3"), s.Flag("\\Flagged"))) == [3, 4]
 
 
 def test_delivery_keeps_the_date_header_as_sent_date(mailbox):

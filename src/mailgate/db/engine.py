@@ -77,12 +77,13 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 
 def migrate(engine: Engine, blob_dir: Path | None = None, revision: str = "head") -> None:
-    """Bring the database schema to the newest migration (or to `revision`). Migrations
-    that read stored messages (0006) need the data directory's `blob_dir` when there is
-    mail."""
+    """Bring the database schema to the newest migration (or to `revision`). `blob_dir`
+    (the data directory's message files) lets a migration read the messages already
+    stored (0006 takes their sort keys, 0007 indexes their text)."""
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    cfg.attributes["blob_dir"] = blob_dir
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         cfg.attributes["blob_dir"] = blob_dir

@@ -264,6 +264,18 @@ expunged_uids = Table(
     Index("ix_expunged_folder_modseq", "folder_id", "modseq"),
 )
 
+# SEARCH's full-text index (store/fulltext.py): per distinct message, one row per header
+# field name and one for the body (field ""), folded text; gone with its blob row. SQLite
+# adds the FTS5 table `search_fts` (trigram) over `text`, PostgreSQL a pg_trgm GIN index.
+search_text = Table(
+    "search_text", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("digest", ForeignKey("blobs.digest", ondelete="CASCADE"), nullable=False),
+    Column("field", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    UniqueConstraint("digest", "field", name="uq_search_text_digest_field"),
+)
+
 mailbox_locks = Table(
     "mailbox_locks", metadata,
     Column("account_id", Integer, primary_key=True),

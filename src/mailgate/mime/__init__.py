@@ -17,6 +17,7 @@ from .crlf import to_crlf
 from .headers import decode_words, to_text
 from .imapwire import body_structure, envelope
 from .mbox import split_mbox, strip_from_line
+from .searchtext import SearchText, extract
 from .sortkeys import SortKeys, sort_keys
 from .structure import Kind, Part, Walker
 
@@ -65,7 +66,8 @@ class ParsedMessage:
     ``section_range`` applies these rules.  ``subject`` is the decoded (RFC 2047)
     Subject; ``message_id`` and ``date`` are the raw field values.  When a field
     occurs more than once, the last one counts, as in Dovecot's ENVELOPE.  ``sort_keys``
-    holds what SORT and THREAD compare (``mailgate.mime.sortkeys``).
+    holds what SORT and THREAD compare (``mailgate.mime.sortkeys``); ``search`` is the
+    folded text SEARCH looks in (``mailgate.mime.searchtext``).
     """
 
     size: int
@@ -78,6 +80,7 @@ class ParsedMessage:
     message_id: str | None
     date: str | None
     sort_keys: SortKeys
+    search: SearchText
 
 
 def parse(raw: bytes) -> ParsedMessage:
@@ -100,6 +103,7 @@ def parse(raw: bytes) -> ParsedMessage:
         message_id=to_text(message_id[-1]) if message_id else None,
         date=to_text(date[-1]) if date else None,
         sort_keys=sort_keys(fields),
+        search=extract(raw, top),
     )
 
 

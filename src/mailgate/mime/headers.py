@@ -19,6 +19,8 @@ _FIELDS = re.compile(
     rb"|date|subject|from|sender|reply-to|to|cc|bcc|in-reply-to|message-id|references)[ \t]*:",
     re.IGNORECASE | re.MULTILINE,
 )
+#: Every field, whatever its name (RFC 5322 ftext: printable ASCII except the colon).
+ANY_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 _LOGICAL_LINE_END = re.compile(rb"\r?\n(?![ \t])")
 _NEWLINE = re.compile(rb"\r?\n")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -32,16 +34,17 @@ _KNOWN_CODECS = frozenset(
 )
 
 
-def read_fields(buf: bytes, start: int, end: int) -> dict[str, list[str]]:
-    """Collect the MIME, ENVELOPE and References fields of the header block
-    ``buf[start:end]``.
+def read_fields(buf: bytes, start: int, end: int, names: re.Pattern[bytes] = _FIELDS
+                ) -> dict[str, list[str]]:
+    """Collect the MIME, ENVELOPE and References fields (or those ``names`` matches, e.g.
+    ``ANY_FIELD``) of the header block ``buf[start:end]``.
 
     ``end`` is where the field lines stop (before the blank line).  Returns lower-case
     field name -> raw values in order of appearance.  Lines without a colon and fields
     we do not need are skipped.
     """
     fields: dict[str, list[str]] = {}
-    for match in _FIELDS.finditer(buf, start, end):
+    for match in names.finditer(buf, start, end):
         line_end = _LOGICAL_LINE_END.search(buf, match.end(), end)
         value = buf[match.end() : line_end.start() if line_end else end]
         if b"\n" in value:
@@ -75,17 +78,17 @@ def decode_words(raw: str) -> str:
         gap = raw[position : match.start()]
         position = match.end()
         if not (after_word and not gap.strip(" \t\r\n")):
-            out.append(_decode_charset(pending, pending_charset))
+            out.append(decode_charset(pending, pending_charset))
             pending.clear()
             out.append(to_text(gap))
         charset = match.group(1).split("*", 1)[0].lower()
         if charset != pending_charset:
-            out.append(_decode_charset(pending, pending_charset))
+            out.append(decode_charset(pending, pending_charset))
             pending.clear()
             pending_charset = charset
         pending += _decode_payload(match.group(2), match.group(3))
         after_word = True
-    out.append(_decode_charset(pending, pending_charset))
+    out.append(decode_charset(pending, pending_charset))
     out.append(to_text(raw[position:]))
     text = "".join(out)
     if "\r" in text or "\n" in text:
@@ -97,6 +100,11 @@ def _decode_payload(encoding: str, payload: str) -> bytes:
     data = payload.encode("latin-1")
     if encoding in "qQ":
         return binascii.a2b_qp(data, header=True)
+    return lenient_base64(data)
+
+
+def lenient_base64(data: bytes) -> bytes:
+    """Decode base64 the way mail readers do: other characters are skipped, padding repaired."""
     data = _NOT_BASE64.sub(b"", data)
     excess = len(data) % 4
     if excess == 1:
@@ -106,7 +114,8 @@ def _decode_payload(encoding: str, payload: str) -> bytes:
     return binascii.a2b_base64(data)
 
 
-def _decode_charset(data: bytearray, charset: str) -> str:
+def decode_charset(data: bytes | bytearray, charset: str) -> str:
+    """Bytes in a (lower-case) MIME charset -> str; unknown charsets read as UTF-8."""
     if not data:
         return ""
     name = encodings.normalize_encoding(charset)

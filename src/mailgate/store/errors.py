@@ -68,6 +68,6 @@ class InvalidFlag(MailboxError):
 
 
 class SearchUnsupported(MailboxError):
-    """A search key the store cannot evaluate yet (full text), or a UID set too fragmented."""
+    """A UID set too fragmented for one query."""
 
     code = "CANNOT"

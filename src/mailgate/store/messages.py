@@ -19,6 +19,7 @@ from mailgate.directory.errors import DirectoryError, NotFound
 from mailgate.directory.views import account_row, effective_state
 from mailgate.mime.dates import sent_date
 from mailgate.service import Service
+from mailgate.store import fulltext
 from mailgate.store.blobs import BlobStore
 from mailgate.store.folders import RECOVERABLE, folder_id
 from mailgate.store.ordering import key_columns
@@ -135,6 +136,7 @@ def store_into(conn: Connection, folder: int, folder_name: str,
     if not items:
         return []
     insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
+    fulltext.index(conn, [(d, p.search) for d, p, _ in items])
     first, _, uidvalidity = insert_messages(conn, folder, [
         NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags))
         for digest, parsed, incoming in items])

@@ -8,11 +8,12 @@ SENTBEFORE/SENTON/SENTSINCE the Date header in the sender's own zone (both
 "disregarding time and timezone", RFC 9051 §6.4.4); a message without a usable Date
 uses its internal date.
 
-Full text (TEXT, BODY, SUBJECT, FROM, HEADER ...) plugs in at the `Header() | Body() |
-Text()` case of `condition`: a later step
-indexes each blob's text once at delivery (SQLite FTS5 / PostgreSQL tsvector, keyed by
-digest) and compiles these keys to `messages.digest IN (SELECT digest FROM index WHERE
-...)`, so they combine with the rest in the same query. Until then they are refused.
+Full text: SUBJECT, FROM, TO, CC and BCC are `Header(name, value)`; TEXT, BODY and HEADER
+are `Text`, `Body` and `Header`. They are answered from the full-text index kept at
+delivery (`store.fulltext`: substring, case-insensitive, RFC 2047 and transfer encodings
+decoded) as `messages.digest IN (SELECT digest FROM search_text ...)`, so they combine
+with the rest in the same query and no message file is read. HEADER name "" matches the
+messages that have the field.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, and_, false, func, not_, or_, select, true
 
 from mailgate.db.schema import blobs, messages
-from mailgate.store.errors import SearchUnsupported
 from mailgate.store.flags import has_flag
+from mailgate.store.fulltext import anywhere, in_body, in_header
 from mailgate.store.uidsets import UidSet
 
 DAY = 86400
@@ -167,7 +168,7 @@ def _needs_blobs(key: SearchKey) -> bool:
 
 
 def condition(key: SearchKey) -> ColumnElement[bool]:
-    """The SQL condition of one search key (SearchUnsupported for full-text keys)."""
+    """The SQL condition of one search key."""
     match key:
         case All():
             return true()
@@ -199,8 +200,12 @@ def condition(key: SearchKey) -> ColumnElement[bool]:
             return and_(true(), *(condition(k) for k in keys))
         case Or(left, right):
             return or_(condition(left), condition(right))
-        case Header() | Body() | Text():  # full text: see the module notes
-            raise SearchUnsupported(f"{type(key).__name__.upper()} search is not available yet")
+        case Header(field, value):
+            return in_header(field, value)
+        case Body(value):
+            return in_body(value)
+        case Text(value):
+            return anywhere(value)
     raise TypeError(f"not a search key: {key!r}")
 
 

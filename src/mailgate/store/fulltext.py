@@ -1,0 +1,117 @@
+"""SEARCH's full-text index: the folded text of each distinct message, keyed by blob digest.
+
+`index` writes a message's rows (`search_text`: one per header field name, field "" for the
+body text; see `mailgate.mime.searchtext`) in the transaction that inserts its blob row, so
+a message is searchable exactly when it is visible; the rows go with the blob row (ON DELETE
+CASCADE) when `purge_expired` destroys it. A message in many folders is indexed once.
+
+`in_header`, `in_body` and `anywhere` compile HEADER (SUBJECT, FROM ...), BODY and TEXT to
+a condition on `messages`, so full-text keys combine with the other keys in the one search
+query and no message file is read. Strings of 3 characters or more use the trigram index:
+on SQLite the FTS5 table `search_fts` (trigram tokenizer over `search_text.text`, kept in
+step by triggers; without positions, which keeps it a few percent of the text's size and
+cheap to maintain) names the rows holding trigrams that cover the string, whose text is
+then checked; on PostgreSQL a pg_trgm GIN index answers LIKE (without pg_trgm, LIKE scans
+`search_text`). Shorter strings have no trigram: LIKE checks the rows of the messages at
+hand only (a correlated EXISTS), which is exact on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.ext.compiler import compiles
+
+from mailgate.db.schema import messages, search_text
+from mailgate.mime.searchtext import SearchText, fold
+from mailgate.store.sql import insert_ignore
+
+BODY = ""  # the `field` of a message's body text
+TRIGRAM = 3  # the shortest string the index can answer
+_FTS = table("search_fts", column("rowid"))
+
+
+def index(conn: Connection, items: Iterable[tuple[str, SearchText]]) -> None:
+    """Index messages whose blob rows this transaction inserted: one executemany; a
+    message indexed already (the same blob delivered again) keeps its rows."""
+    unique = dict(items)
+    insert_ignore(conn, search_text, [
+        {"digest": digest, "field": field, "text": text}
+        for digest, found in unique.items()
+        for field, text in [(BODY, found.body), *found.fields.items()]])
+
+
+def in_header(name: str, value: str) -> ColumnElement[bool]:
+    """HEADER name value (SUBJECT, FROM, TO, CC, BCC too): a top-level header field of that
+    name (any case) containing `value`; an empty value: messages that have the field."""
+    if not name:
+        return false()  # no field has an empty name (RFC 5322 §2.2), nor is "" the body's
+    return _containing(value, search_text.c.field == name.lower())
+
+
+def in_body(value: str) -> ColumnElement[bool]:
+    """BODY value: the text of the body parts contains `value`."""
+    return _containing(value, search_text.c.field == BODY)
+
+
+def anywhere(value: str) -> ColumnElement[bool]:
+    """TEXT value: a header field or the body contains `value`."""
+    return _containing(value)
+
+
+def _containing(value: str, *where: ColumnElement[bool]) -> ColumnElement[bool]:
+    wanted = fold(value)
+    if len(wanted) >= TRIGRAM:
+        return messages.c.digest.in_(select(search_text.c.digest).where(_Trigrams(wanted),
+                                                                         *where))
+    if wanted:
+        where = (*where, search_text.c.text.contains(wanted, autoescape=True))
+    return exists(select(1).where(search_text.c.digest == messages.c.digest, *where))
+
+
+class _Trigrams(ColumnElement[bool]):
+    """`search_text.text` contains a folded string of TRIGRAM characters or more, answered
+    from the database's trigram index (rendered per dialect below)."""
+
+    type = Boolean()
+    inherit_cache = False  # the value is rendered into each dialect's own parameter
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+@compiles(_Trigrams)
+def _like(element: _Trigrams, compiler: Any, **kw: Any) -> str:
+    """PostgreSQL: LIKE, which a pg_trgm GIN index answers."""
+    pattern = "%" + element.value.replace("\\", "\\\\").replace("%", "\\%").replace(
+        "_", "\\_") + "%"
+    return str(compiler.process(search_text.c.text.like(pattern, escape="\\"), **kw))
+
+
+@compiles(_Trigrams, "sqlite")
+def _fts5(element: _Trigrams, compiler: Any, **kw: Any) -> str:
+    """SQLite: the rows FTS5 finds holding trigrams that cover the string (every third and
+    the last), then checked for the string itself (the index keeps no positions)."""
+    value = element.value
+    starts = sorted({*range(0, len(value) - TRIGRAM + 1, TRIGRAM), len(value) - TRIGRAM})
+    query = " AND ".join('"' + value[i:i + TRIGRAM].replace('"', '""') + '"' for i in starts)
+    candidates = select(_FTS.c.rowid).where(
+        literal_column("search_fts").op("MATCH")(bindparam(None, query, unique=True)))
+    found = and_(search_text.c.id.in_(candidates),
+                 func.instr(search_text.c.text, bindparam(None, value, unique=True)) > 0)
+    return str(compiler.process(found, **kw))
