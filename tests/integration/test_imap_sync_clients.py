@@ -187,3 +187,19 @@ def test_two_way_sync_of_several_folders_then_a_sync_that_changes_nothing(
     _sync(client, argv, home)
     assert server_marks(imap_server) == marks
     assert maildir_files(root) == files
+
+
+@requires("mbsync")
+def test_mbsync_shows_the_user_why_the_door_is_closed(imap_server: RunningServer,
+                                                      tmp_path: Path) -> None:
+    """mbsync prints the server's refusal verbatim (SPEC §5): it must read well alone."""
+    imap_server.cli("department", "create", "Physics")
+    imap_server.account(ADDRESS, PASSWORD, "--department", "Physics")
+    imap_server.cli("department", "policy", "Physics", "imap", "deny")
+    home, root = tmp_path / "home", tmp_path / "home" / "Mail"
+    root.mkdir(parents=True)
+    done = run_client(_mbsync(imap_server, home, root), home)
+    assert done.returncode == 1
+    assert ("NO [CONTACTADMIN] ProtocolDisabled: IMAP is turned off for this account by the "
+            "policy of department Physics. Contact the help desk.\n") in done.stderr.decode()
+    assert list(root.iterdir()) == []
