@@ -14,11 +14,22 @@ _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(_hard, 65536), _hard))
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(tmp_path / "data")
+def _serving(data: Path, listeners: tuple[str, ...]) -> Iterator[RunningServer]:
+    """A server for one test; afterwards it must stop cleanly with no traceback logged."""
+    running = start_server(data, listeners)
     yield running
     code = running.stop()
     log = running.log.read_text(errors="replace")
     assert code == 0, log
     assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    yield from _serving(tmp_path / "data", ("pop3", "pop3s", "http"))
+
+
+@pytest.fixture
+def imap_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server with the IMAP door on both listeners (`imap` with STARTTLS, `imaps`)."""
+    yield from _serving(tmp_path / "data", ("imap", "imaps", "http"))

@@ -34,6 +34,10 @@ log = logging.getLogger("mailgate.imap")
 
 _READ_SIZE = 65536
 _SWEEP_INTERVAL = 15.0
+#: How long a closing connection waits for the client's side of the TLS close
+#: (close_notify) before its socket is dropped; unbounded, one silent client held up
+#: `serve`'s exit on SIGTERM for asyncio's 30 s shutdown timeout.
+_CLOSE_GRACE = 2.0
 
 
 async def start_imap_server(backend: ImapService, sock: socket.socket,
@@ -211,9 +215,9 @@ class _Connection:
             self._admission.closed()
             session.finish()
             try:
-                await self._writer.wait_closed()
-            except (ConnectionError, ssl.SSLError, OSError):
-                pass
+                await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE)
+            except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
+                self._writer.transport.abort()
 
     async def _run_command(self, event: Received) -> None:
         try:
