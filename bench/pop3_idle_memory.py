@@ -39,30 +39,6 @@ def names(n: int) -> list[str]:
     return [f"user{i}@{bl.DOMAIN}" for i in range(1, n + 1)]
 
 
-async def open_sessions(port: int, users: list[str], concurrency: int):  # type: ignore[no-untyped-def]
-    """Sign every user in and keep the connections; returns (sessions, errors)."""
-    sessions, errors = [], {}
-    gate = asyncio.Semaphore(concurrency)
-    done = 0
-    t0 = time.perf_counter()
-
-    async def one(user: str) -> None:
-        nonlocal done
-        async with gate:
-            try:
-                sessions.append(await bl.pop3_open(port, user, timeout=600))
-            except (TimeoutError, OSError, bl.Pop3Error) as exc:
-                key = f"{type(exc).__name__}: {exc}"[:120]
-                errors[key] = errors.get(key, 0) + 1
-            done += 1
-            if done % 250 == 0:
-                print(f"    {done}/{len(users)} signed in ({time.perf_counter() - t0:.0f}s)",
-                      flush=True)
-
-    await asyncio.gather(*(one(u) for u in users))
-    return sessions, errors
-
-
 async def still_open(sessions) -> int:  # type: ignore[no-untyped-def]
     """How many sessions are still connected (NOOP answered +OK)."""
     alive = 0
@@ -76,33 +52,17 @@ async def still_open(sessions) -> int:  # type: ignore[no-untyped-def]
 
 def measure(name: str, port: int, pids: Callable[[], list[int]], users: list[str],
             concurrency: int, settle: float) -> dict:
-    async def run() -> dict:
-        warm = await bl.pop3_open(port, users[0])
-        await bl.pop3_quit(*warm)
-        await asyncio.sleep(settle)
-        before, procs_before = bl.pss_kb(pids())
-        print(f"  {name}: {before / 1024:.1f} MiB PSS in {procs_before} process(es) before; "
-              f"opening {len(users) - 1} sessions ...", flush=True)
-        t0 = time.perf_counter()
-        sessions, errors = await open_sessions(port, users[1:], concurrency)
-        opened_in = time.perf_counter() - t0
-        await asyncio.sleep(settle)
-        after, procs_after = bl.pss_kb(pids())
-        alive = await still_open(sessions)
+    async def warm_up() -> None:
+        await bl.pop3_quit(*await bl.pop3_open(port, users[0]))
+
+    async def close(sessions) -> None:  # type: ignore[no-untyped-def]
         for _, writer in sessions:
             writer.close()
-        per = (after - before) / len(sessions) if sessions else float("nan")
-        print(f"  {name}: {len(sessions)} sessions ({alive} still answering NOOP) in "
-              f"{opened_in:.0f}s; {after / 1024:.1f} MiB PSS in {procs_after} process(es); "
-              f"{per:.1f} KiB per session", flush=True)
-        if errors:
-            print(f"  {name}: failed sign-ins: {errors}")
-        return {"sessions": len(sessions), "alive": alive, "errors": errors,
-                "pss_before_kib": before, "pss_after_kib": after,
-                "processes_before": procs_before, "processes_after": procs_after,
-                "per_session_kib": per, "open_seconds": opened_in}
 
-    return asyncio.run(run())
+    return asyncio.run(bl.session_memory(
+        name, pids, warm_up, len(users) - 1,
+        lambda i: bl.pop3_open(port, users[i + 1], timeout=600), still_open, close,
+        concurrency, settle))
 
 
 def main() -> None:
