@@ -641,6 +641,7 @@ class ImapClient:
         self.writer = writer
         self.timeout = timeout
         self._tags = 0
+        self._idle_tag = b""
 
     @classmethod
     async def connect(cls, port: int, *, tls: bool = False, timeout: float = 120.0
@@ -709,14 +710,26 @@ class ImapClient:
     async def idle(self) -> None:
         """Start IDLE: returns once the server's continuation request arrived."""
         self._tags += 1
+        self._idle_tag = f"b{self._tags}".encode()
         async with asyncio.timeout(self.timeout):
-            self.writer.write(f"i{self._tags} IDLE\r\n".encode())
+            self.writer.write(self._idle_tag + b" IDLE\r\n")
             while True:
                 reply, _ = await self.response()
                 if reply.startswith(b"+"):
                     return
                 if not reply.startswith(b"*"):
                     raise ImapError(f"IDLE: {reply[:200]!r}")
+
+    async def done(self) -> None:
+        """End IDLE (DONE) and read its tagged OK."""
+        async with asyncio.timeout(self.timeout):
+            self.writer.write(b"DONE\r\n")
+            while True:
+                reply, _ = await self.response()
+                if reply.startswith(self._idle_tag + b" "):
+                    break
+        if not reply.startswith(self._idle_tag + b" OK"):
+            raise ImapError(f"IDLE: {reply[:200]!r}")
 
     async def logout(self) -> None:
         try:
