@@ -245,6 +245,7 @@ class MailgateServer:
         self.http = http
         self.log_path = log or data / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._profiler: subprocess.Popen[bytes] | None = None
 
     @property
     def pop3(self) -> int:
@@ -264,6 +265,7 @@ class MailgateServer:
         self.proc = subprocess.Popen([str(MAILGATE), "--data", str(self.data), "serve"],
                                      env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        self._profile()
         greeted: dict[str, bytes] = {}
         try:
             for name, port in self.ports.items():
@@ -280,6 +282,20 @@ class MailgateServer:
                 raise RuntimeError(f"mailgate {name} banner is {got!r}, expected "
                                    f"{BANNERS[name]!r}")
         return self
+
+    def _profile(self) -> None:
+        """With MAILGATE_BENCH_PROFILE=DIR, py-spy (`pip install py-spy`) samples the server
+        until it stops, into DIR/serve-PID.txt (collapsed stacks; bench/pyspy_top.py sums
+        them up)."""
+        folder = os.environ.get("MAILGATE_BENCH_PROFILE")
+        if not folder or self.proc is None:
+            return
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        out = Path(folder) / f"serve-{self.proc.pid}.txt"
+        self._profiler = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.proc.pid),
+             "--format", "raw", "--nonblocking", "--output", str(out)],
+            stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -300,6 +316,12 @@ class MailgateServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._profiler is not None:
+            try:
+                self._profiler.wait(60)  # it writes its output once the server has gone
+            except subprocess.TimeoutExpired:
+                self._profiler.kill()
+            self._profiler = None
         self.proc = None
         if getattr(self, "_log", None):
             self._log.close()
