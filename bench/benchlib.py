@@ -7,6 +7,7 @@ and reports medians and ratios, never a lone absolute time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -22,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -35,6 +37,7 @@ MAKE_CORPUS = TOOLS / "make-corpus"
 DOVECOT_REFERENCE = TOOLS / "dovecot-reference"
 PASSWORD = "benchpass"  # dovecot-reference's default password
 DOMAIN = "example.test"
+T = TypeVar("T")
 LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
              "http")
 
@@ -135,7 +138,8 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
 
 
-def pop3_banner(port: int, timeout: float = 5.0) -> bytes:
+def banner(port: int, timeout: float = 5.0) -> bytes:
+    """The first bytes a plaintext listener sends (POP3 `+OK`, IMAP `* OK`)."""
     with socket.create_connection(("127.0.0.1", port), timeout) as s:
         return s.recv(512)
 
@@ -159,6 +163,15 @@ def children_of(pid: int) -> list[int]:
         out.append(p)
         todo.extend(parents.get(p, []))
     return out
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def pss_kb(pids: Iterable[int]) -> tuple[int, int]:
@@ -200,6 +213,13 @@ def mg_account(data: Path, address: str, pop: bool = True, password: str = PASSW
         mg(data, "protocol", "set", address, "pop", "on", "--reason", "benchmark")
 
 
+def mg_mailbox(data: Path, address: str, maildir: Path, pop: bool = False) -> None:
+    """A fresh data directory with one account holding a Maildir (`mailgate import`)."""
+    mg_init(data)
+    mg_account(data, address, pop=pop)
+    mg(data, "import", address, str(maildir), "--quiet")
+
+
 def serve_env(**listeners: int) -> dict[str, str]:
     """Environment for `mailgate serve` with only the given listeners on (name=port)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILGATE_AUTH_ARGON2")}
@@ -213,38 +233,73 @@ def serve_env(**listeners: int) -> dict[str, str]:
     return env
 
 
+BANNERS = {"pop3": b"+OK", "imap": b"* OK"}  # what a ready plaintext listener greets with
+
+
 class MailgateServer:
-    """`mailgate --data DIR serve` with a POP3 listener (and optionally HTTP, pop3s)."""
+    """`mailgate --data DIR serve` with only the given listeners (POP3 by default) and
+    optionally HTTP; `ports` maps each listener to its loopback port."""
 
     def __init__(self, data: Path, pop3: int | None = None, http: int | None = None,
-                 log: Path | None = None, pop3s: bool = False) -> None:
+                 log: Path | None = None, listeners: Sequence[str] = ("pop3",)) -> None:
         self.data = data
-        self.pop3 = pop3 or free_port()
-        self.pop3s = free_port() if pop3s else None
+        self.ports = {name: free_port() for name in listeners}
+        if pop3 is not None:
+            self.ports["pop3"] = pop3
         self.http = http
         self.log_path = log or data / "serve.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._profiler: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pop3(self) -> int:
+        return self.ports["pop3"]
+
+    @property
+    def imap(self) -> int:
+        return self.ports["imap"]
+
+    @property
+    def imaps(self) -> int:
+        return self.ports["imaps"]
 
     def start(self, timeout: float = 60.0) -> MailgateServer:
-        env = serve_env(pop3=self.pop3, **({"http": self.http} if self.http else {}),
-                        **({"pop3s": self.pop3s} if self.pop3s else {}))
+        env = serve_env(**self.ports, **({"http": self.http} if self.http else {}))
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([str(MAILGATE), "--data", str(self.data), "serve"],
                                      env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        self._profile()
+        greeted: dict[str, bytes] = {}
         try:
-            wait_port(self.pop3, timeout, self.proc)
-            if self.pop3s:
-                wait_port(self.pop3s, timeout, self.proc)
-            banner = pop3_banner(self.pop3)
+            for name, port in self.ports.items():
+                wait_port(port, timeout, self.proc)
+                if name in BANNERS:
+                    greeted[name] = banner(port)
         except Exception as exc:
             self.stop()
-            raise RuntimeError(f"mailgate serve did not answer POP3 ({exc}); log tail:\n"
-                               f"{self.log_tail()}") from exc
-        if not banner.startswith(b"+OK"):
-            self.stop()
-            raise RuntimeError(f"mailgate POP3 banner is {banner!r}, expected +OK")
+            raise RuntimeError(f"mailgate serve did not answer on {', '.join(self.ports)} "
+                               f"({exc}); log tail:\n{self.log_tail()}") from exc
+        for name, got in greeted.items():
+            if not got.startswith(BANNERS[name]):
+                self.stop()
+                raise RuntimeError(f"mailgate {name} banner is {got!r}, expected "
+                                   f"{BANNERS[name]!r}")
         return self
+
+    def _profile(self) -> None:
+        """With MAILGATE_BENCH_PROFILE=DIR, py-spy (`pip install py-spy`) samples the server
+        until it stops, into DIR/serve-PID.txt (collapsed stacks; bench/pyspy_top.py sums
+        them up)."""
+        folder = os.environ.get("MAILGATE_BENCH_PROFILE")
+        if not folder or self.proc is None:
+            return
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        out = Path(folder) / f"serve-{self.proc.pid}.txt"
+        self._profiler = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.proc.pid),
+             "--format", "raw", "--nonblocking", "--output", str(out)],
+            stdout=self._log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
@@ -265,6 +320,12 @@ class MailgateServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self._profiler is not None:
+            try:
+                self._profiler.wait(60)  # it writes its output once the server has gone
+            except subprocess.TimeoutExpired:
+                self._profiler.kill()
+            self._profiler = None
         self.proc = None
         if getattr(self, "_log", None):
             self._log.close()
@@ -311,10 +372,16 @@ def bulk_accounts(data: Path, addresses: Sequence[str], password: str = PASSWORD
 # ---------------------------------------------------------------------------- reference
 
 class DovecotReference:
-    """A throwaway Debian Dovecot from ../shared/tools/dovecot-reference."""
+    """A throwaway Debian Dovecot from ../shared/tools/dovecot-reference.
+
+    With tls=True it also serves `imaps` (implicit TLS, terminated by imap-login as in a
+    real deployment) on `self.imaps`, with a self-signed P-256 certificate made like
+    mailgate's: dovecot-reference has no TLS option, so its generated config gets
+    `ssl = yes`, the certificate and the listener's port, and the instance is restarted.
+    """
 
     def __init__(self, workdir: Path, users: int = 10, maildir: Path | None = None,
-                 pop3: int | None = None, scheme: str = "ARGON2ID") -> None:
+                 pop3: int | None = None, scheme: str = "ARGON2ID", tls: bool = False) -> None:
         self.dir = workdir
         self.users = users
         self.scheme = scheme
@@ -322,6 +389,7 @@ class DovecotReference:
         self.pop3 = pop3 or free_port()
         self.pop3s: int | None = None  # see enable_tls()
         self.imap = free_port()
+        self.imaps = free_port() if tls else None
         self.lmtp = free_port()
         self.instance: Path | None = None
         self.master_pid: int | None = None
@@ -343,6 +411,9 @@ class DovecotReference:
         self.instance = Path((self.dir / "instance").read_text().strip())
         self.master_pid = int((self.instance / "run" / "master.pid").read_text())
         wait_port(self.pop3, 30)
+        if self.imaps is not None:
+            self._enable_tls()
+            self.restart()
         return self
 
     @property
@@ -368,6 +439,55 @@ class DovecotReference:
                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_port(self.pop3s, 30)
 
+    @property
+    def mail(self) -> Path:
+        """The users' mail (<instance>/mail/<user>/Maildir), with Dovecot's indexes."""
+        assert self.instance is not None
+        return self.instance / "mail"
+
+    def _enable_tls(self) -> None:
+        from mailgate.tls import make_self_signed
+
+        assert self.instance is not None
+        cert, key = self.instance / "tls" / "cert.pem", self.instance / "tls" / "key.pem"
+        make_self_signed(cert, key, "localhost")
+        text = self.conf.read_text()
+        off = "inet_listener imaps {\n    port = 0\n  }"
+        if "ssl = no\n" not in text or text.count(off) != 1:
+            raise RuntimeError(f"{self.conf}: not the dovecot-reference config this expects")
+        text = text.replace("ssl = no\n", f"ssl = yes\nssl_cert = <{cert}\n"
+                            f"ssl_key = <{key}\n")
+        text = text.replace(off, "inet_listener imaps {\n    address = 127.0.0.1\n"
+                            f"    port = {self.imaps}\n  }}")
+        self.conf.write_text(text)
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Stop the master and every process under it, then start it again on the same
+        instance (same config, mail and indexes): the next sessions start cold."""
+        assert self.instance is not None and self.master_pid is not None
+        pids = children_of(self.master_pid)
+        os.kill(self.master_pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while any(_alive(p) for p in pids):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Dovecot (master {self.master_pid}) did not stop")
+            time.sleep(0.05)
+        log = self.dir / "start.log"
+        with open(log, "ab") as out:
+            code = subprocess.run(["dovecot", "-c", str(self.conf)], stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        if code != 0:
+            raise RuntimeError(f"dovecot restart failed: {log.read_text()[-2000:]}")
+        pid_file = self.instance / "run" / "master.pid"
+        while not pid_file.is_file() or not pid_file.read_text().strip():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Dovecot did not write {pid_file}")
+            time.sleep(0.05)
+        self.master_pid = int(pid_file.read_text())
+        for port in (self.imap, self.pop3, self.imaps):
+            if port is not None:
+                wait_port(port, timeout)
+
     def stop(self) -> None:
         if self.instance is not None:
             subprocess.run([str(DOVECOT_REFERENCE), "stop", str(self.dir)],
@@ -380,13 +500,29 @@ class DovecotReference:
 
 # ---------------------------------------------------------------------------- data
 
-def make_corpus(out: Path, count: int, inbox_only: bool = False) -> Path:
-    """A deterministic Maildir from make-corpus (same seed, so byte-identical each time)."""
-    args = [sys.executable, str(MAKE_CORPUS), "--count", str(count), "--maildir", str(out)]
+def make_corpus(out: Path, count: int, inbox_only: bool = False, eml_dir: bool = False
+                ) -> Path:
+    """A deterministic Maildir from make-corpus (same seed, so byte-identical each time);
+    with eml_dir, the same messages as one NNNNN.eml file each."""
+    args = [sys.executable, str(MAKE_CORPUS), "--count", str(count),
+            "--eml-dir" if eml_dir else "--maildir", str(out)]
     if inbox_only:
         args.append("--inbox-only")
     subprocess.run(args, check=True, capture_output=True)
     return out
+
+
+def inbox_servers(work: Path, count: int, user: str
+                  ) -> tuple[int, int, MailgateServer, DovecotReference]:
+    """One user with the same `count`-message INBOX (make-corpus --inbox-only) on an IMAP-only
+    mailgate (imported) and on a dovecot-reference (--maildir); neither started yet.
+    Returns (messages, corpus octets, mailgate, dovecot)."""
+    src = make_corpus(work / "corpus", count, inbox_only=True)
+    files, size = tree_bytes(src)
+    print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
+    mg_mailbox(work / "mailgate", user, src)
+    return (files, size, MailgateServer(work / "mailgate", listeners=("imap",)),
+            DovecotReference(work / "dovecot", users=1, maildir=src))
 
 
 def tree_bytes(root: Path) -> tuple[int, int]:
@@ -397,6 +533,57 @@ def tree_bytes(root: Path) -> tuple[int, int]:
             files += 1
             size += os.path.getsize(os.path.join(dirpath, name))
     return files, size
+
+
+def drop_page_cache(root: Path) -> tuple[int, int]:
+    """Write back and evict from the page cache every regular file under root (fdatasync,
+    then POSIX_FADV_DONTNEED): the next reads come from the disk, as after a reboot, without
+    dropping the whole machine's caches. Pages a running process has mapped stay. Returns
+    (files, bytes)."""
+    files = size = 0
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue  # vanished, or a socket/link
+            try:
+                os.fdatasync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                files += 1
+                size += os.fstat(fd).st_size
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    return files, size
+
+
+@contextlib.contextmanager
+def inotify_instances(at_least: int) -> Iterator[int]:
+    """Raise fs.inotify.max_user_instances for the run (Dovecot's IDLE takes one per imap
+    process; past the limit it falls back to polling) and put the old value back after."""
+    knob = Path("/proc/sys/fs/inotify/max_user_instances")
+    old = int(knob.read_text())
+    if old < at_least:
+        knob.write_text(f"{at_least}\n")
+    try:
+        yield max(old, at_least)
+    finally:
+        if old < at_least:
+            knob.write_text(f"{old}\n")
+
+
+def change_committed_at(data: Path, kind: str) -> float:
+    """The timestamp of the newest `kind` event row (written in the change's transaction)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{data / 'mailgate.db'}?mode=ro",
+                                            uri=True)) as conn:
+        (at,) = conn.execute("SELECT at FROM events WHERE kind = ? ORDER BY id DESC LIMIT 1",
+                             (kind,)).fetchone()
+    return float(at)
 
 
 @contextlib.contextmanager
@@ -446,8 +633,6 @@ async def pop3_open(port: int, user: str, password: str = PASSWORD, timeout: flo
                     transport: str = "plain"):
     """Connect (see TRANSPORTS; `port` is the pop3s port for "pop3s") and sign in with
     USER/PASS; returns (reader, writer). Raises Pop3Error."""
-    import asyncio
-
     tls = client_tls() if transport != "plain" else None
     reader, writer = await asyncio.wait_for(asyncio.open_connection(
         "127.0.0.1", port, ssl=tls if transport == "pop3s" else None), timeout)
@@ -474,8 +659,6 @@ async def pop3_open(port: int, user: str, password: str = PASSWORD, timeout: flo
 
 
 async def pop3_quit(reader, writer, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    import asyncio
-
     try:
         writer.write(b"QUIT\r\n")
         got = await asyncio.wait_for(reader.readline(), timeout)
@@ -485,3 +668,307 @@ async def pop3_quit(reader, writer, timeout: float = 30.0) -> None:  # type: ign
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+# ---------------------------------------------------------------------------- IMAP client
+
+class ImapError(Exception):
+    """An IMAP answer that was not OK, or a connection that ended before it."""
+
+
+@dataclass
+class ImapReply:
+    """A tagged command's outcome: its status, the rest of the tagged line, the untagged
+    responses before it (literals inlined) and the octets received for it."""
+
+    status: str
+    text: str
+    untagged: list[bytes]
+    octets: int
+
+
+def client_tls_context() -> ssl.SSLContext:
+    """Both servers use self-signed certificates: encrypt, do not verify."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def imap_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ImapClient:
+    """A lean asyncio IMAP client: one command at a time, LITERAL+ for APPEND."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 timeout: float) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.timeout = timeout
+        self._tags = 0
+        self._idle_tag = b""
+
+    @classmethod
+    async def connect(cls, port: int, *, tls: bool = False, timeout: float = 120.0
+                      ) -> ImapClient:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=client_tls_context() if tls else None, limit=1 << 20)
+            client = cls(reader, writer, timeout)
+            try:
+                greeting, _ = await client.response()
+            except BaseException:
+                writer.close()
+                raise
+        if not greeting.startswith(b"* OK"):
+            writer.close()
+            raise ImapError(f"greeting: {greeting[:200]!r}")
+        return client
+
+    async def response(self) -> tuple[bytes, int]:
+        """One whole response (its literals inlined) and its size in octets."""
+        parts, size = [], 0
+        while True:
+            line = await self.reader.readline()
+            if not line.endswith(b"\n"):
+                raise ImapError("connection closed")
+            parts.append(line)
+            size += len(line)
+            if not line.endswith(b"}\r\n"):
+                return b"".join(parts), size
+            count = int(line[line.rindex(b"{") + 1:-3])
+            literal = await self.reader.readexactly(count)
+            parts.append(literal)
+            size += count
+
+    async def command(self, text: str, literal: bytes | None = None, *,
+                      check: bool = True) -> ImapReply:
+        """Send `TAG text` (and a LITERAL+ literal: text must end with `{N+}`), read up to
+        the tagged answer. With check, an answer other than OK raises ImapError."""
+        self._tags += 1
+        tag = f"b{self._tags}".encode()
+        data = tag + b" " + text.encode() + b"\r\n"
+        if literal is not None:
+            data += literal + b"\r\n"
+        untagged, octets = [], 0
+        async with asyncio.timeout(self.timeout):
+            self.writer.write(data)
+            while True:
+                reply, size = await self.response()
+                octets += size
+                if reply.startswith(tag + b" "):
+                    break
+                untagged.append(reply)
+        status, _, rest = reply[len(tag) + 1:].decode(errors="replace").partition(" ")
+        result = ImapReply(status, rest.strip(), untagged, octets)
+        if check and status != "OK":
+            raise ImapError(f"{text.split(' ', 1)[0]}: {status} {result.text}")
+        return result
+
+    async def login(self, user: str, password: str = PASSWORD) -> None:
+        await self.command(f"LOGIN {imap_quote(user)} {imap_quote(password)}")
+
+    async def append(self, mailbox: str, message: bytes) -> ImapReply:
+        return await self.command(f"APPEND {imap_quote(mailbox)} {{{len(message)}+}}",
+                                  message)
+
+    async def idle(self) -> None:
+        """Start IDLE: returns once the server's continuation request arrived."""
+        self._tags += 1
+        self._idle_tag = f"b{self._tags}".encode()
+        async with asyncio.timeout(self.timeout):
+            self.writer.write(self._idle_tag + b" IDLE\r\n")
+            while True:
+                reply, _ = await self.response()
+                if reply.startswith(b"+"):
+                    return
+                if not reply.startswith(b"*"):
+                    raise ImapError(f"IDLE: {reply[:200]!r}")
+
+    async def done(self) -> None:
+        """End IDLE (DONE) and read its tagged OK."""
+        async with asyncio.timeout(self.timeout):
+            self.writer.write(b"DONE\r\n")
+            while True:
+                reply, _ = await self.response()
+                if reply.startswith(self._idle_tag + b" "):
+                    break
+        if not reply.startswith(self._idle_tag + b" OK"):
+            raise ImapError(f"IDLE: {reply[:200]!r}")
+
+    async def logout(self) -> None:
+        try:
+            await self.command("LOGOUT")
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+async def imap_idle_session(port: int, user: str, *, tls: bool = False,
+                            timeout: float = 600.0) -> ImapClient:
+    """Connect, sign in, SELECT INBOX and start IDLE: what a mail client keeps open."""
+    client = await ImapClient.connect(port, tls=tls, timeout=timeout)
+    try:
+        await client.login(user)
+        await client.command("SELECT INBOX")
+        await client.idle()
+    except BaseException:
+        await client.close()
+        raise
+    return client
+
+
+async def open_many(count: int, open_one: Callable[[int], Awaitable[T]], concurrency: int,
+                    label: str = "sessions") -> tuple[list[T], dict[str, int]]:
+    """Open `count` sessions (`open_one(i)`), `concurrency` at a time, printing progress;
+    returns the open ones and the failures counted by message."""
+    sessions: list[T] = []
+    errors: dict[str, int] = {}
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+    t0 = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal done
+        async with gate:
+            try:
+                sessions.append(await open_one(i))
+            except (TimeoutError, OSError, ssl.SSLError, ImapError, Pop3Error) as exc:
+                key = f"{type(exc).__name__}: {exc}"[:120]
+                errors[key] = errors.get(key, 0) + 1
+            done += 1
+            if done % 250 == 0:
+                print(f"    {done}/{count} {label} ({time.perf_counter() - t0:.0f}s)", flush=True)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return sessions, errors
+
+
+# ---------------------------------------------------------------------------- sign-in rate
+
+SignIn = Callable[[str], Awaitable[None]]  # one sign-in and sign-out of a user; raises if refused
+SIGN_IN_ERRORS = (TimeoutError, OSError, ssl.SSLError, Pop3Error, ImapError)
+
+
+class Tally:
+    """Sign-ins that succeeded, and the failures counted by message."""
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.errors: dict[str, int] = {}
+
+    def fail(self, exc: BaseException) -> None:
+        key = f"{type(exc).__name__}: {exc}"[:120]
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+
+async def _attempt(sign_in: SignIn, user: str, tally: Tally) -> None:
+    try:
+        await sign_in(user)
+        tally.ok += 1
+    except SIGN_IN_ERRORS as exc:
+        tally.fail(exc)
+
+
+async def warm_round(sign_in: SignIn, names: Sequence[str], seconds: float
+                     ) -> tuple[float, Tally]:
+    """Every user signs in again and again, one client each, for `seconds`: sign-ins/s."""
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+
+    async def client(user: str) -> None:
+        while time.perf_counter() < deadline:
+            await _attempt(sign_in, user, tally)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(u) for u in names))
+    return tally.ok / (time.perf_counter() - t0), tally
+
+
+async def cold_round(sign_in: SignIn, names: Sequence[str], clients: int
+                     ) -> tuple[float, Tally]:
+    """Each user signs in once, `clients` at a time: sign-ins/s."""
+    tally = Tally()
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for name in names:
+        queue.put_nowait(name)
+
+    async def client() -> None:
+        while not queue.empty():
+            await _attempt(sign_in, queue.get_nowait(), tally)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return tally.ok / (time.perf_counter() - t0), tally
+
+
+# ---------------------------------------------------------------------------- session memory
+
+async def session_memory(name: str, pids: Callable[[], list[int]],
+                         warm_up: Callable[[], Awaitable[None]], count: int,
+                         open_one: Callable[[int], Awaitable[T]],
+                         alive: Callable[[list[T]], Awaitable[int]],
+                         close: Callable[[list[T]], Awaitable[None]],
+                         concurrency: int, settle: float) -> dict[str, Any]:
+    """PSS of the server's processes (`pids()`) after one warm-up session and after `count`
+    more sessions (`open_one(i)`) are open; KiB per session = the growth / sessions open.
+    `alive` counts the sessions still answering after the reading; `close` ends them."""
+    await warm_up()
+    await asyncio.sleep(settle)
+    before, procs_before = pss_kb(pids())
+    print(f"  {name}: {before / 1024:.1f} MiB PSS in {procs_before} process(es) before; "
+          f"opening {count} sessions ...", flush=True)
+    t0 = time.perf_counter()
+    sessions, errors = await open_many(count, open_one, concurrency, "open")
+    opened_in = time.perf_counter() - t0
+    await asyncio.sleep(settle)
+    after, procs_after = pss_kb(pids())
+    answering = await alive(sessions)
+    await close(sessions)
+    per = (after - before) / len(sessions) if sessions else float("nan")
+    print(f"  {name}: {len(sessions)} sessions ({answering} still answering) in "
+          f"{opened_in:.0f}s; {after / 1024:.1f} MiB PSS in {procs_after} process(es); "
+          f"{per:.1f} KiB per session", flush=True)
+    if errors:
+        print(f"  {name}: failed sessions: {errors}")
+    return {"sessions": len(sessions), "alive": answering, "errors": errors,
+            "pss_before_kib": before, "pss_after_kib": after,
+            "processes_before": procs_before, "processes_after": procs_after,
+            "per_session_kib": per, "open_seconds": opened_in}
+
+
+async def sign_in_rounds(servers: dict[str, SignIn], warm_users: Sequence[str],
+                         cold_users: Sequence[str], *, rounds: int, clients: int,
+                         seconds: float, cold_per_round: int) -> dict[str, dict]:
+    """Prime the warm users on every server, then `rounds` rounds (alternating which server
+    goes first) of a warm round and a cold round (a fresh slice of cold_users) on each.
+    Returns {"warm": {server: [rate...]}, "cold": {...}, "errors": {server: {msg: n}}}."""
+    for name, sign_in in servers.items():  # first sign-ins verify argon2id, fill the caches
+        _, tally = await cold_round(sign_in, warm_users, clients)
+        if tally.errors:
+            raise RuntimeError(f"{name}: priming sign-ins failed: {tally.errors}")
+    result: dict[str, dict] = {"warm": {s: [] for s in servers}, "cold": {s: [] for s in servers},
+                               "errors": {s: {} for s in servers}}
+    for r in range(rounds):
+        order = list(servers) if r % 2 == 0 else list(servers)[::-1]
+        cold_slice = cold_users[r * cold_per_round:(r + 1) * cold_per_round]
+        for kind in ("warm", "cold"):
+            for name in order:
+                if kind == "warm":
+                    rate, tally = await warm_round(servers[name], warm_users, seconds)
+                else:
+                    rate, tally = await cold_round(servers[name], cold_slice, clients)
+                result[kind][name].append(rate)
+                for err, n in tally.errors.items():
+                    errs = result["errors"][name]
+                    errs[err] = errs.get(err, 0) + n
+                bad = f", {sum(tally.errors.values())} failed" if tally.errors else ""
+                print(f"round {r + 1}/{rounds}: {kind:<4} {name:<8} {rate:8.1f} sign-ins/s "
+                      f"({tally.ok} ok{bad})", flush=True)
+    return result

@@ -128,9 +128,7 @@ def main() -> None:
         files, size = bl.tree_bytes(src)
         print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
         data = work / "mailgate"
-        bl.mg_init(data)
-        bl.mg_account(data, USER, pop=True)
-        bl.mg(data, "import", USER, str(src), "--quiet")
+        bl.mg_mailbox(data, USER, src, pop=True)
         mg = bl.MailgateServer(data)
         dv = bl.DovecotReference(work / "dovecot", users=1, maildir=src)
         servers = {"mailgate": mg, "dovecot": dv}

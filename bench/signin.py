@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
+import functools
 import sys
 import time
 from pathlib import Path
@@ -42,56 +42,14 @@ def users(first: int, count: int) -> list[str]:
     return [f"user{i}@{bl.DOMAIN}" for i in range(first, first + count)]
 
 
-class Tally:
-    def __init__(self) -> None:
-        self.ok = 0
-        self.errors: dict[str, int] = {}
-
-    def fail(self, exc: BaseException) -> None:
-        key = f"{type(exc).__name__}: {exc}"[:120]
-        self.errors[key] = self.errors.get(key, 0) + 1
-
-
-async def sign_in_once(port: int, user: str, tally: Tally) -> None:
-    try:
-        reader, writer = await bl.pop3_open(port, user)
-        await bl.pop3_quit(reader, writer)
-        tally.ok += 1
-    except (TimeoutError, OSError, bl.Pop3Error) as exc:
-        tally.fail(exc)
-
-
-async def warm_round(port: int, names: list[str], seconds: float) -> tuple[float, Tally]:
-    tally = Tally()
-    deadline = time.perf_counter() + seconds
-
-    async def client(user: str) -> None:
-        while time.perf_counter() < deadline:
-            await sign_in_once(port, user, tally)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(client(u) for u in names))
-    return tally.ok / (time.perf_counter() - t0), tally
-
-
-async def cold_round(port: int, names: list[str], clients: int) -> tuple[float, Tally]:
-    tally = Tally()
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for name in names:
-        queue.put_nowait(name)
-
-    async def client() -> None:
-        while not queue.empty():
-            await sign_in_once(port, queue.get_nowait(), tally)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return tally.ok / (time.perf_counter() - t0), tally
+async def pop3_sign_in(port: int, user: str) -> None:
+    """USER/PASS, then QUIT."""
+    reader, writer = await bl.pop3_open(port, user)
+    await bl.pop3_quit(reader, writer)
 
 
 async def propagation(mg: bl.MailgateServer, names: list[str]) -> list[dict[str, float]]:
     """Sign in, compromise from the CLI, time until the server closes the session."""
-    db = mg.data / "mailgate.db"
     runs = []
     for user in names:
         reader, writer = await bl.pop3_open(mg.pop3, user)
@@ -123,10 +81,7 @@ async def propagation(mg: bl.MailgateServer, names: list[str]) -> list[dict[str,
             at_close = float("nan")
         watcher.cancel()
         writer.close()
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-            (changed,) = conn.execute(
-                "SELECT at FROM events WHERE kind = 'account.compromise' "
-                "ORDER BY id DESC LIMIT 1").fetchone()
+        changed = bl.change_committed_at(mg.data, "account.compromise")
         runs.append({"from_cli_start_ms": (at_close - start) * 1e3,
                      "from_change_ms": (at_close - changed) * 1e3,
                      "from_cli_exit_ms": (at_close - exited) * 1e3,
@@ -140,30 +95,11 @@ async def propagation(mg: bl.MailgateServer, names: list[str]) -> list[dict[str,
 
 async def run(a: argparse.Namespace, mg: bl.MailgateServer, dv: bl.DovecotReference,
               warm_users: list[str], cold_users: list[str], prop_users: list[str]) -> dict:
-    servers = {"mailgate": mg.pop3, "dovecot": dv.pop3}
-    # Prime the warm users (their first sign-in verifies argon2id and fills the caches).
-    for name, port in servers.items():
-        _, tally = await cold_round(port, warm_users, a.clients)
-        if tally.errors:
-            raise RuntimeError(f"{name}: priming sign-ins failed: {tally.errors}")
-    result: dict[str, dict] = {"warm": {s: [] for s in servers}, "cold": {s: [] for s in servers},
-                               "errors": {s: {} for s in servers}}
-    for r in range(a.rounds):
-        order = list(servers) if r % 2 == 0 else list(servers)[::-1]
-        cold_slice = cold_users[r * a.cold_users:(r + 1) * a.cold_users]
-        for kind in ("warm", "cold"):
-            for name in order:
-                if kind == "warm":
-                    rate, tally = await warm_round(servers[name], warm_users, a.seconds)
-                else:
-                    rate, tally = await cold_round(servers[name], cold_slice, a.clients)
-                result[kind][name].append(rate)
-                for err, n in tally.errors.items():
-                    errs = result["errors"][name]
-                    errs[err] = errs.get(err, 0) + n
-                bad = f", {sum(tally.errors.values())} failed" if tally.errors else ""
-                print(f"round {r + 1}/{a.rounds}: {kind:<4} {name:<8} {rate:8.1f} sign-ins/s "
-                      f"({tally.ok} ok{bad})")
+    servers = {name: functools.partial(pop3_sign_in, port)
+               for name, port in (("mailgate", mg.pop3), ("dovecot", dv.pop3))}
+    result = await bl.sign_in_rounds(servers, warm_users, cold_users, rounds=a.rounds,
+                                     clients=a.clients, seconds=a.seconds,
+                                     cold_per_round=a.cold_users)
     print("propagation (mailgate only):")
     result["propagation"] = await propagation(mg, prop_users)
     return result
