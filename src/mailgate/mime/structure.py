@@ -6,7 +6,7 @@ The rules follow Dovecot's message parser (lib-mail/message-parser.c):
   multipart; the rest of the line is ignored (RFC 2046 allows transport padding and
   forbids boundaries that are prefixes of body lines).  When several boundaries
   match, the longest wins, then the innermost.  ``--`` right after the boundary
-  makes it a close-delimiter.
+  makes it a close-delimiter (so ``--b--`` is a delimiter of the boundary ``b--``).
 * The line break before a boundary line belongs to the boundary, not to the part
   before it, except when the boundary is the first line of a body.
 * A boundary of an outer multipart ends every inner part that is still open, so a
@@ -188,8 +188,6 @@ class Walker:
         stop = line_end
         if stop > start and buf[stop - 1] == 0x0D:
             stop -= 1
-        if stop - start > 2 and buf.startswith(b"--", stop - 2):
-            stop -= 2
         available = stop - start
         best = -1
         best_len = -1
