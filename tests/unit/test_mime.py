@@ -844,6 +844,7 @@ def test_address_edge_cases() -> None:
     assert envelope[5] == [
         [None, "@a.example,@b.example", "joe", "c.example"],
         [None, None, "quoted local", "x.example"],
+        [None, None, "MISSING_MAILBOX", "MISSING_DOMAIN"],  # the empty element, as Dovecot
         [None, None, "joe", "[10.0.0.1]"],
     ]
     assert envelope[6] == [

@@ -114,3 +114,105 @@ def test_an_encapsulated_header_ended_by_a_boundary() -> None:
     )
     assert '("message" "rfc822" NIL NIL NIL "7bit" 12 ' in parsed.bodystructure
     assert section(raw, parsed, "1") == b"Subject: cut"
+
+
+# ------------------------------------------------------------------------------ ENVELOPE
+
+def test_repeated_address_fields_are_listed_together() -> None:
+    # the last Date, Subject, In-Reply-To and Message-ID count; addresses add up
+    assert envelope_of(
+        "Date: one\nDate: two\nSubject: s1\nSubject: s2\nMessage-ID: <m1@x>\n"
+        "Message-ID: <m2@x>\nIn-Reply-To: <i1@x>\nIn-Reply-To: <i2@x>\nFrom: a@x\nFrom: b@x\n"
+        "To: t1@x\nTo: t2@x, t3@x\nSender: s@x\nSender: s2@x\nBcc: g: h@x;\nBcc: k@x\n"
+    ) == (
+        '("two" "s2" ((NIL NIL "a" "x")(NIL NIL "b" "x")) ((NIL NIL "s" "x")(NIL NIL "s2" "x"))'
+        ' ((NIL NIL "a" "x")(NIL NIL "b" "x"))'
+        ' ((NIL NIL "t1" "x")(NIL NIL "t2" "x")(NIL NIL "t3" "x")) NIL'
+        ' ((NIL NIL "g" NIL)(NIL NIL "h" "x")(NIL NIL NIL NIL)(NIL NIL "k" "x"))'
+        ' "<i2@x>" "<m2@x>")'
+    )
+    assert envelope_of("From: a@x\nReply-To: r1@x\nReply-To: r2@x\n") == (
+        '(NIL NIL ((NIL NIL "a" "x")) ((NIL NIL "a" "x"))'
+        ' ((NIL NIL "r1" "x")(NIL NIL "r2" "x")) NIL NIL NIL NIL NIL)'
+    )
+
+
+def test_a_broken_angle_address_is_a_syntax_error() -> None:
+    assert envelope_of(
+        "From: <Undisclosed Recipients>\nTo: <Undisclosed-Recipient:@mailman.enron.com;>\n"
+        "Cc: x <a@b c>, y <a b@c>\n"
+    ) == (
+        '(NIL NIL ((NIL NIL "Undisclosed" "SYNTAX_ERROR")) ((NIL NIL "Undisclosed"'
+        ' "SYNTAX_ERROR")) ((NIL NIL "Undisclosed" "SYNTAX_ERROR"))'
+        ' ((NIL NIL "Undisclosed-Recipient" "SYNTAX_ERROR")) (("x" NIL "a" "SYNTAX_ERROR"))'
+        " NIL NIL NIL)"
+    )
+
+
+def test_parsing_stops_where_an_address_list_breaks() -> None:
+    assert envelope_of(
+        "From: develop!nextmime@ebony@sblab.att.com\n"
+        "To: @develop:sblab!att!thumper.bellcore.com!nsb\nCc: a@b, c@d@e, f@g\n"
+    ) == (
+        '(NIL NIL ((NIL NIL "develop!nextmime" "ebony")) ((NIL NIL "develop!nextmime" "ebony"))'
+        ' ((NIL NIL "develop!nextmime" "ebony")) ((NIL NIL "MISSING_MAILBOX" "develop"))'
+        ' ((NIL NIL "a" "b")(NIL NIL "c" "d")) NIL NIL NIL)'
+    )
+    assert envelope_of('To: "test" <test@test.com>,\n\tG10:08:28.617=3C/pr?=\n\tH10:08\n') == (
+        '(NIL NIL NIL NIL NIL (("test" NIL "test" "test.com")(NIL NIL "G10" NIL)'
+        '(NIL NIL "08" "MISSING_DOMAIN")(NIL NIL NIL NIL)) NIL NIL NIL NIL)'
+    )
+
+
+def test_address_list_edge_cases() -> None:
+    assert envelope_of(
+        "From: user\nSender: Just Words\nReply-To: <>\n"
+        'To: <@a.example,@b.example:joe@c.example>, "quoted local"@x.example, , joe@[10.0.0.1]\n'
+        "Cc: =?utf-8?q?J=C3=B6rg?= <j@x.example>, group: ;\n"
+        'Bcc: a@b (Real Name), (c1) c@d (c2), e@f junk words, "q" junk <g@h>\n'
+    ) == (
+        '(NIL NIL ((NIL NIL "user" "MISSING_DOMAIN")) (("Just Words" NIL "MISSING_MAILBOX"'
+        ' "MISSING_DOMAIN")) ((NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))'
+        ' ((NIL "@a.example,@b.example" "joe" "c.example")(NIL NIL "quoted local" "x.example")'
+        '(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")(NIL NIL "joe" "[10.0.0.1]"))'
+        ' (("=?utf-8?q?J=C3=B6rg?=" NIL "j" "x.example")(NIL NIL "group" NIL)(NIL NIL NIL NIL))'
+        ' (("Real Name" NIL "a" "b")("c2" NIL "c" "d")(NIL NIL "e" "f")) NIL NIL)'
+    )
+    dotted = '((NIL NIL "a." "b")(NIL NIL ".a" "b")(NIL NIL "a..b" "c")("a" NIL ' \
+        '"MISSING_MAILBOX" "MISSING_DOMAIN"))'
+    assert envelope_of(
+        'From: a.@b, .a@b, a..b@c, "a"."b"@c, a . b @ c . d\n'
+        "To: <a@b>junk, <@route:a@b>, <@r1,@r2:a@b>, <@bad a@b>\n"
+        "Cc: g1: a@b, c@d; , g2:; , g3: x@y\n"
+        'Bcc: Name <a@b> (comment), <a@b> (c), "" <a@b>, a@b c@d\n'
+    ) == (
+        f"(NIL NIL {dotted} {dotted} {dotted}"
+        ' ((NIL NIL "a" "b")) ((NIL NIL "g1" NIL)(NIL NIL "a" "b")(NIL NIL "c" "d")'
+        '(NIL NIL NIL NIL)(NIL NIL "g2" NIL)(NIL NIL NIL NIL)(NIL NIL "g3" NIL)'
+        '(NIL NIL "x" "y")(NIL NIL NIL NIL)) (("Name" NIL "a" "b")(NIL NIL "a" "b")'
+        '(NIL NIL "a" "b")(NIL NIL "a" "b")) NIL NIL)'
+    )
+    missing = '((NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN"))'
+    assert envelope_of(
+        'From: "unterminated <a@b>\nTo: (only a comment)\nCc: a@b (unterminated comment\n'
+        "Bcc: x@[1.2.3.4, y@z\nReply-To: a@b, , ,c@d,\nSender: ;\n"
+    ) == (
+        f"(NIL NIL {missing} {missing}"
+        ' ((NIL NIL "a" "b")(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")'
+        '(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")(NIL NIL "c" "d")) NIL'
+        ' ((NIL NIL "a" "MISSING_DOMAIN")) ((NIL NIL "x" "MISSING_DOMAIN")) NIL NIL)'
+    )
+    # no empty atom in a domain, no dot at its end; trailing whitespace counts as in Dovecot
+    assert envelope_of("From: @b.c.\nSender: x y., .. \nReply-To: @d..)>@..a(c d)\nTo: .\t\n") == (
+        f'(NIL NIL {missing} (("x y." NIL "MISSING_MAILBOX" "MISSING_DOMAIN")'
+        f'(NIL NIL "MISSING_MAILBOX" "MISSING_DOMAIN")) {missing} {missing} NIL NIL NIL NIL)'
+    )
+
+
+def test_trailing_whitespace_of_envelope_strings() -> None:
+    # quirk: Dovecot keeps it ("Wed, 11 Feb 98 11:51 CST ", "<m@x> "); RFC 5322 §3.3 and
+    # §3.6.4 make it CFWS around the date-time and the msg-id, not part of them
+    assert envelope_of(
+        "Date: Wed, 11 Feb 98 11:51 CST \nSubject:  s  \nMessage-ID: <m@x> \n"
+        "In-Reply-To: <i@x>\t\n"
+    ) == '("Wed, 11 Feb 98 11:51 CST" "s" NIL NIL NIL NIL NIL NIL "<i@x>" "<m@x>")'

@@ -48,7 +48,7 @@ def content_info(fields: dict[str, list[str]]) -> ContentInfo:
 
     def first(name: str) -> str | None:
         values = fields.get(name)
-        return values[0] if values else None
+        return values[0].rstrip(" \t") if values else None
 
     value = first("content-type")
     if value is not None:
