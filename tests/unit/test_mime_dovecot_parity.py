@@ -216,3 +216,38 @@ def test_trailing_whitespace_of_envelope_strings() -> None:
         "Date: Wed, 11 Feb 98 11:51 CST \nSubject:  s  \nMessage-ID: <m@x> \n"
         "In-Reply-To: <i@x>\t\n"
     ) == '("Wed, 11 Feb 98 11:51 CST" "s" NIL NIL NIL NIL NIL NIL "<i@x>" "<m@x>")'
+
+
+# ------------------------------------------------------------------------------ Content-Type
+
+def test_an_invalid_content_type_counts_as_none() -> None:
+    # quirk: RFC 2045 §5.2 recommends the default (text/plain; charset=us-ascii) for a
+    # syntactically invalid Content-Type; Dovecot reports the media type "" "" (a lone
+    # type without parameters: that type and "")
+    for value in ("text", "text/", "text/plain charset=utf-8", "application-x-gzip",
+                  "BINARY;name=x"):
+        _, parsed = message(f"MIME-Version: 1.0\nContent-Type: {value}\n\nbody\n")
+        assert parsed.body == f"({TEXT_PLAIN} 6 1)", value
+    # a multipart whose parameters do not follow a ";" is not a multipart
+    raw, parsed = message(
+        'MIME-Version: 1.0\nContent-Type: multipart/mixed\n\tboundary="b"\n\n--b\n\none\n--b--\n'
+    )
+    assert parsed.body == f"({TEXT_PLAIN} 19 4)"
+    assert section(raw, parsed, "1") == b"--b\r\n\r\none\r\n--b--\r\n"
+    # inside a digest the default is message/rfc822 (RFC 2046 §5.1.5)
+    _, parsed = message(
+        "MIME-Version: 1.0\nContent-Type: multipart/digest; boundary=b\n\n"
+        "--b\nContent-Type: text\n\nSubject: s\n\nx\n--b--\n"
+    )
+    assert parsed.body.startswith('(("message" "rfc822" NIL NIL NIL "7bit" 15 (NIL "s" ')
+
+
+def test_a_broken_parameter_does_not_hide_the_ones_after_it() -> None:
+    # quirk: Dovecot drops every parameter from the broken one on (charset us-ascii,
+    # and a multipart without its boundary, whose parts cannot be reached)
+    _, parsed = message("MIME-Version: 1.0\nContent-Type: text/plain; foo; charset=utf-8\n\nbody\n")
+    assert parsed.body == '("text" "plain" ("charset" "utf-8") NIL NIL "7bit" 6 1)'
+    raw, parsed = message(
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed;; boundary=b\n\n--b\n\none\n--b--\n"
+    )
+    assert section(raw, parsed, "1") == b"one"

@@ -16,9 +16,9 @@ The rules follow Dovecot's message parser (lib-mail/message-parser.c):
   empty line followed at once by an enclosing boundary is that boundary's line
   break: the header block ends before it and the part has no body.
 * A part is MIME when it is a multipart child or has Mime-Version or Content-Type;
-  otherwise its Content-* fields are ignored.  No Content-Type means text/plain, or
-  message/rfc822 inside multipart/digest.  message/rfc822 bodies are parsed as
-  messages whatever their Content-Transfer-Encoding.
+  otherwise its Content-* fields are ignored.  No Content-Type (or an invalid one, RFC
+  2045 §5.2) means text/plain, or message/rfc822 inside multipart/digest.
+  message/rfc822 bodies are parsed as messages whatever their Content-Transfer-Encoding.
 * A multipart without a usable boundary, or whose boundary never starts a part, has
   no children; its body up to the next enclosing boundary is opaque.
 * Nesting is capped at ``MAX_DEPTH`` levels: a deeper multipart or message/rfc822
@@ -244,7 +244,7 @@ def _kind_of(content: ContentInfo, in_digest: bool) -> Kind:
     if content.type is None:
         return Kind.MESSAGE if in_digest else Kind.LEAF
     media_type = content.type.lower()
-    if media_type == "multipart" and content.subtype is not None:
+    if media_type == "multipart":
         return Kind.MULTIPART
     if media_type == "message" and (content.subtype or "").lower() == "rfc822":
         return Kind.MESSAGE
