@@ -533,7 +533,8 @@ def test_unusable_boundaries() -> None:
 
 def test_part_headers_without_blank_line() -> None:
     raw, parsed = load("cpython-msg_47.eml")
-    assert section(raw, parsed, "1.MIME") == b"Content-Type: text/plain\r\nbar\r\n\r\n"
+    # the empty line is followed by a boundary: its line break is the boundary's
+    assert section(raw, parsed, "1.MIME") == b"Content-Type: text/plain\r\nbar\r\n"
     assert section(raw, parsed, "1") == b""
     raw, parsed = load("cpython-msg_35.eml")  # no blank line at all: all header
     assert parsed.header_size == parsed.size
@@ -843,6 +844,7 @@ def test_address_edge_cases() -> None:
     assert envelope[5] == [
         [None, "@a.example,@b.example", "joe", "c.example"],
         [None, None, "quoted local", "x.example"],
+        [None, None, "MISSING_MAILBOX", "MISSING_DOMAIN"],  # the empty element, as Dovecot
         [None, None, "joe", "[10.0.0.1]"],
     ]
     assert envelope[6] == [

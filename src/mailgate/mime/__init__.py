@@ -100,8 +100,8 @@ def parse(raw: bytes) -> ParsedMessage:
         body=body_structure(top, extended=False),
         parts=parts,
         subject=decode_words(subject[-1]).strip() if subject else "",
-        message_id=to_text(message_id[-1]) if message_id else None,
-        date=to_text(date[-1]) if date else None,
+        message_id=to_text(message_id[-1].rstrip(" \t")) if message_id else None,
+        date=to_text(date[-1].rstrip(" \t")) if date else None,
         sort_keys=sort_keys(fields),
         search=extract(raw, top),
     )

@@ -5,11 +5,16 @@ subtype, parameter names and values keep the case they were given in; the first
 occurrence of each field wins; RFC 2231 continuations are merged but not decoded
 (``title*0*=us-ascii'en'a; title*1*=b`` becomes ``title*`` = ``us-ascii'en'ab``).
 
-Two deliberate deviations from Dovecot for broken input: an empty or unparseable media
-type counts as no Content-Type at all (Dovecot reports ``"" ""``), and unquoted
-parameter values are read up to ``;`` or whitespace, so the common unquoted
-``boundary=----=_Part_1`` keeps its ``=`` (Dovecot stops the value at ``=``).
-A boundary given only as ``boundary*`` (RFC 2231) is decoded and used as well.
+Deliberate deviations from Dovecot for broken input (docs/mime-vs-dovecot.md):
+
+* A Content-Type that is not ``type/subtype`` followed by nothing or by ``;`` counts as
+  no Content-Type at all, as RFC 2045 §5.2 recommends (text/plain, or message/rfc822
+  in a digest); Dovecot reports the media type ``"" ""``.
+* A broken parameter is skipped and the ones after it are still read (Dovecot drops
+  the rest of the list), and unquoted values are read up to ``;`` or whitespace, so
+  the common unquoted ``boundary=----=_Part_1`` keeps its ``=`` (Dovecot stops the
+  value at ``=``).
+* A boundary given only as ``boundary*`` (RFC 2231) is decoded and used.
 """
 
 import re
@@ -29,8 +34,8 @@ _SECTION = re.compile(r"(\d{0,9})(\*?)")  # longer numbers: not a continuation
 class ContentInfo:
     """The ``Content-*`` fields of one MIME part as raw (Latin-1 decoded) strings."""
 
-    type: str | None = None  # None: no usable Content-Type
-    subtype: str | None = None  # None: the type had no "/"
+    type: str | None = None  # None (and subtype None): no usable Content-Type
+    subtype: str | None = None
     params: list[tuple[str, str]] = field(default_factory=list)
     id: str | None = None
     description: str | None = None
@@ -48,7 +53,7 @@ def content_info(fields: dict[str, list[str]]) -> ContentInfo:
 
     def first(name: str) -> str | None:
         values = fields.get(name)
-        return values[0] if values else None
+        return values[0].rstrip(" \t") if values else None
 
     value = first("content-type")
     if value is not None:
@@ -87,16 +92,16 @@ def _parse_content_type(info: ContentInfo, value: str) -> None:
     scanner = Scanner(value)
     scanner.skip_cfws()
     media_type = scanner.token()
-    if not media_type:
-        return
-    info.type = media_type
     scanner.skip_cfws()
-    if not scanner.at("/"):
-        return  # like Dovecot: no subtype, and the parameters are not read
+    if not media_type or not scanner.at("/"):
+        return
     scanner.pos += 1
     scanner.skip_cfws()
-    info.subtype = scanner.token()
+    subtype = scanner.token()
     scanner.skip_cfws()
+    if not subtype or (scanner.pos < scanner.end and not scanner.at(";")):
+        return
+    info.type, info.subtype = media_type, subtype
     info.params = parse_params(scanner)
 
 

@@ -1,7 +1,8 @@
 """Header blocks: finding the fields we need, unfolding them, and decoding text.
 
-Field values are returned *raw*: unfolded (CRLF before whitespace removed), stripped of
-surrounding whitespace and decoded as Latin-1, so every byte survives as one character.
+Field values are returned *raw*: unfolded (CRLF before whitespace removed), without the
+whitespace after the colon (trailing whitespace is kept, as Dovecot parses it) and decoded
+as Latin-1, so every byte survives as one character.
 ``to_text`` turns raw strings into text (UTF-8, invalid bytes and NUL become U+FFFD)
 and ``decode_words`` additionally decodes RFC 2047 encoded-words.
 """
@@ -50,7 +51,7 @@ def read_fields(buf: bytes, start: int, end: int, names: re.Pattern[bytes] = _FI
         if b"\n" in value:
             value = _NEWLINE.sub(b"", value)
         name = match.group(1).lower().decode("ascii")
-        fields.setdefault(name, []).append(value.strip(b" \t\r\n").decode("latin-1"))
+        fields.setdefault(name, []).append(value.lstrip(b" \t\r\n").decode("latin-1"))
     return fields
 
 

@@ -18,7 +18,7 @@ encoded-words are left undecoded.
 
 import re
 
-from .address import parse_addresses
+from .address import Address, parse_addresses
 from .content import ContentInfo
 from .headers import to_text
 from .structure import Kind, Part
@@ -59,13 +59,22 @@ def human_string(raw: str) -> str:
 
 
 def envelope(fields: dict[str, list[str]]) -> str:
-    """ENVELOPE of a message from its header fields; the last occurrence of a field wins."""
+    """ENVELOPE of a message from its header fields.
+
+    As in Dovecot, the last occurrence of a string field (Date, Subject, In-Reply-To,
+    Message-ID) counts, while the addresses of every occurrence of an address field are
+    listed, as if they were one comma-separated field: a second From cannot hide behind
+    the first.  Unlike Dovecot, trailing whitespace is not part of a string field (it is
+    CFWS in RFC 5322 §3.3 and §3.6.4).
+    """
 
     def last(name: str) -> str | None:
         values = fields.get(name)
-        return values[-1] if values else None
+        return values[-1].rstrip(" \t") if values else None
 
-    addresses = {name: _address_list(last(name)) for name in _ADDRESS_FIELDS}
+    addresses = {name: [address for value in fields.get(name, ()) if value
+                        for address in parse_addresses(value)]
+                 for name in _ADDRESS_FIELDS}
     for name in ("sender", "reply-to"):
         addresses[name] = addresses[name] or addresses["from"]
     subject = last("subject")
@@ -86,11 +95,7 @@ def body_structure(part: Part, *, extended: bool) -> str:
     return "".join(out)
 
 
-def _address_list(raw: str | None) -> list[tuple[str | None, ...]]:
-    return parse_addresses(raw) if raw else []
-
-
-def _write_addresses(addresses: list[tuple[str | None, ...]]) -> str:
+def _write_addresses(addresses: list[Address]) -> str:
     if not addresses:
         return "NIL"
     out = ["("]

@@ -10,7 +10,6 @@ import re
 _WSP = re.compile(r"[ \t\r\n]+")
 _COMMENT_STOP = re.compile(r"[()\\]")
 _QUOTED_STOP = re.compile(r'["\\]')
-_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 # RFC 2045 token: atext without the tspecials "/", "=" and "?", plus "."; 8-bit allowed.
 _MIME_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`{|}~\x80-\xff]+")
 # RFC 5322 atext; 8-bit allowed.
@@ -20,20 +19,19 @@ _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\x80-\xff]+")
 class Scanner:
     """A cursor over one raw header value with RFC 5322 lexical helpers."""
 
-    __slots__ = ("comment", "end", "pos", "text")
+    __slots__ = ("end", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
         self.end = len(text)
-        self.comment: str | None = None  # content of the last comment skipped
 
     def at(self, chars: str) -> bool:
         """True if the next character is one of ``chars``."""
         return self.pos < self.end and self.text[self.pos] in chars
 
     def skip_cfws(self) -> None:
-        """Skip whitespace and (nested) comments, remembering the last comment."""
+        """Skip whitespace and (nested) comments."""
         while True:
             match = _WSP.match(self.text, self.pos)
             if match is not None:
@@ -45,13 +43,11 @@ class Scanner:
     def skip_comment(self) -> None:
         """Skip one comment starting at ``pos`` (which must be at ``(``)."""
         text = self.text
-        start = self.pos + 1
         index = self.pos
         depth = 0
         while True:
             match = _COMMENT_STOP.search(text, index)
             if match is None:  # unterminated: the comment runs to the end
-                self.comment = unescape(text[start:])
                 self.pos = self.end
                 return
             found = match.start()
@@ -61,7 +57,6 @@ class Scanner:
             depth += 1 if text[found] == "(" else -1
             index = found + 1
             if depth == 0:
-                self.comment = unescape(text[start:found])
                 self.pos = index
                 return
 
@@ -98,8 +93,3 @@ class Scanner:
                 return "".join(chunks), True
             start = found + 1  # keep the escaped character, drop the backslash
             index = found + 2
-
-
-def unescape(text: str) -> str:
-    """Remove quoted-pair backslashes."""
-    return _QUOTED_PAIR.sub(r"\1", text) if "\\" in text else text

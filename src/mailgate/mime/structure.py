@@ -6,17 +6,19 @@ The rules follow Dovecot's message parser (lib-mail/message-parser.c):
   multipart; the rest of the line is ignored (RFC 2046 allows transport padding and
   forbids boundaries that are prefixes of body lines).  When several boundaries
   match, the longest wins, then the innermost.  ``--`` right after the boundary
-  makes it a close-delimiter.
+  makes it a close-delimiter (so ``--b--`` is a delimiter of the boundary ``b--``).
 * The line break before a boundary line belongs to the boundary, not to the part
-  before it, except when the boundary is the first line of a body.
+  before it, except when the boundary is the first line of a body (RFC 2046 §5.1.1).
 * A boundary of an outer multipart ends every inner part that is still open, so a
   missing close-delimiter or a truncated nested message cannot swallow the rest of
   the message.  A header block ends at the first empty line, at an enclosing
-  boundary (the part then has an empty body), or at the end of the message.
+  boundary (the part then has an empty body), or at the end of the message.  An
+  empty line followed at once by an enclosing boundary is that boundary's line
+  break: the header block ends before it and the part has no body.
 * A part is MIME when it is a multipart child or has Mime-Version or Content-Type;
-  otherwise its Content-* fields are ignored.  No Content-Type means text/plain, or
-  message/rfc822 inside multipart/digest.  message/rfc822 bodies are parsed as
-  messages whatever their Content-Transfer-Encoding.
+  otherwise its Content-* fields are ignored.  No Content-Type (or an invalid one, RFC
+  2045 §5.2) means text/plain, or message/rfc822 inside multipart/digest.
+  message/rfc822 bodies are parsed as messages whatever their Content-Transfer-Encoding.
 * A multipart without a usable boundary, or whose boundary never starts a part, has
   no children; its body up to the next enclosing boundary is opaque.
 * Nesting is capped at ``MAX_DEPTH`` levels: a deeper multipart or message/rfc822
@@ -102,8 +104,12 @@ class Walker:
         kind = _kind_of(content, in_digest)
         if kind is not Kind.LEAF and depth >= MAX_DEPTH:
             kind, content = Kind.LEAF, _opaque(content)
+        if hit is None and body_start > fields_end:
+            hit = self._boundary_after_header(body_start, pos, content, kind)
+            if hit is not None:
+                body_start = hit.content_end
         part = Part(pos, body_start, body_start, content, kind, None if mime_child else fields)
-        if hit is not None:  # the header was cut short by a boundary: empty body
+        if hit is not None:  # the header was ended by a boundary: empty body
             if kind is Kind.MESSAGE:
                 part.children.append(_empty_message(body_start))
             return part, hit
@@ -140,6 +146,26 @@ class Walker:
             hit = self._find_boundary(hit.next_pos)
         del self.stack[level:]
         part.end = hit.content_end if hit else self.size
+        return hit
+
+    def _boundary_after_header(self, line: int, pos: int, content: ContentInfo, kind: Kind
+                               ) -> _Hit | None:
+        """An enclosing boundary line right after the empty line that ends the header block
+        at ``pos``: the empty line's line break is the boundary's, so the part has no body.
+
+        The part's own boundary does not count (its body may start with its first
+        delimiter at once), even when an enclosing multipart uses the same string.
+        """
+        if not self.stack or not self.buf.startswith(b"--", line):
+            return None
+        own = boundary_of(content.params) if kind is Kind.MULTIPART else None
+        if own is not None:
+            self.stack.append(own)
+        hit = self._match(line, pos)
+        if own is not None:
+            self.stack.pop()
+            if hit is not None and hit.level == len(self.stack):
+                return None
         return hit
 
     def _header(self, pos: int) -> tuple[int, int, _Hit | None]:
@@ -188,8 +214,6 @@ class Walker:
         stop = line_end
         if stop > start and buf[stop - 1] == 0x0D:
             stop -= 1
-        if stop - start > 2 and buf.startswith(b"--", stop - 2):
-            stop -= 2
         available = stop - start
         best = -1
         best_len = -1
@@ -220,7 +244,7 @@ def _kind_of(content: ContentInfo, in_digest: bool) -> Kind:
     if content.type is None:
         return Kind.MESSAGE if in_digest else Kind.LEAF
     media_type = content.type.lower()
-    if media_type == "multipart" and content.subtype is not None:
+    if media_type == "multipart":
         return Kind.MULTIPART
     if media_type == "message" and (content.subtype or "").lower() == "rfc822":
         return Kind.MESSAGE
