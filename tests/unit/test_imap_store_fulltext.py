@@ -5,8 +5,6 @@ upkeep at delivery, import and purge, migration 0007 on existing mail, and a tim
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 
@@ -25,7 +23,7 @@ from mailgate.store.messages import Incoming, purge_expired
 from mailgate.store.transfer import append, copy, expunge, store_flags
 from mailgate.store.uidsets import UidSet
 from mailstore import ADDRESS, counting, fill, folder, mailgate_cli, new_account
-from support import POSTGRES_URL, drop_service, make_service, shared_path
+from support import POSTGRES_URL, drop_service, make_service
 
 NOW = float(int(time.time()))
 
@@ -359,27 +357,3 @@ def test_without_pg_trgm_a_log_line_says_searches_scan_and_they_still_match(tmp_
         with admin.begin() as conn:
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
-
-
-def test_timing_of_text_two_words_over_10000_messages(mailbox, tmp_path, capsys):
-    """Not an assertion: prints what TEXT "two words" costs over make-corpus mail."""
-    svc, account = mailbox
-    corpus = tmp_path / "corpus"
-    subprocess.run([sys.executable, str(shared_path("tools/make-corpus")), "--count", "10000",
-                    "--min-kb", "1", "--max-kb", "8", "--maildir", str(corpus),
-                    "--inbox-only"], check=True, capture_output=True, timeout=600)
-    started = time.perf_counter()
-    importer.import_sources(svc, ADDRESS, importer.maildir_sources(corpus))
-    imported = time.perf_counter() - started
-    inbox = folder(svc, account, "INBOX").id
-    timings = []
-    for key in (s.Text("two words"), s.Text("budget report"), s.Header("From", "émile"),
-                s.Text("zz")):
-        started = time.perf_counter()
-        with counting(svc) as seen, svc.reader.connect() as conn:
-            matches = len(s.search(conn, inbox, key).uids)
-        assert seen.count == 1
-        timings.append(f"{key} {matches} matches {(time.perf_counter() - started) * 1000:.0f} ms")
-    with capsys.disabled():
-        print(f"\n[{svc.engine.dialect.name}] 10 000 make-corpus messages imported and indexed "
-              f"in {imported:.1f} s; " + "; ".join(timings))
