@@ -103,7 +103,8 @@ Folders = dict[str, dict[str, frozenset[str]]]
 
 
 def server_messages(server: RunningServer) -> Folders:
-    """Every folder on the server: Message-ID -> flags, read without changing anything."""
+    """Every folder on the server: Message-ID -> stored flags (\\Recent, which belongs to a
+    session, left out), read without changing anything."""
     found: Folders = {}
     client = signed_in(server)
     for flags, _, name in client.list_folders():
@@ -114,7 +115,8 @@ def server_messages(server: RunningServer) -> Folders:
         rows = client.fetch(uids, ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]) \
             if uids else {}
         found[name] = {message_id(row[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"]):
-                       frozenset(f.decode() for f in row[b"FLAGS"]) for row in rows.values()}
+                       frozenset(f.decode() for f in row[b"FLAGS"] if f != b"\\Recent")
+                       for row in rows.values()}
     client.logout()
     return found
 

@@ -13,7 +13,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from imap_tools import AND, MailBox, MailBoxStartTls, MailMessageFlags
 from imapclient import IMAPClient
 from live_server import RunningServer
@@ -130,8 +129,6 @@ def test_imap_tools_everyday_flow(imap_server: RunningServer) -> None:
     assert _recoverable(imap_server) == ["Nested multiparts", "status report"]
 
 
-@pytest.mark.xfail(strict=True, reason="SEARCH by header or text waits for the full-text "
-                   "index: store/search.py answers NO [CANNOT] until it lands")
 def test_imap_tools_searches_by_subject_sender_and_text(imap_server: RunningServer) -> None:
     imap_server.account(ADDRESS, PASSWORD)
     with MailBox(HOST, imap_server.ports["imaps"], ssl_context=_tls(imap_server)).login(

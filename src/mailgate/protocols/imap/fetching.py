@@ -78,7 +78,12 @@ def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
         first = False
 
     def literal(name: str, data: bytes, binary: bool = False) -> None:
-        prefix = "~" if binary and b"\x00" in data else ""
+        prefix = ""
+        if b"\x00" in data:  # NUL only in a literal8 (RFC 3516); elsewhere 0x80, as Dovecot
+            if binary:
+                prefix = "~"
+            else:
+                data = data.replace(b"\x00", b"\x80")
         item(f"{name} {prefix}{{{len(data)}}}\r\n")
         out.append("".join(text).encode())
         out.append(data)
