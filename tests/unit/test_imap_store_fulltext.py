@@ -283,11 +283,11 @@ def test_import_indexes_in_its_own_transactions(mailbox, tmp_path):
         assert s.search(conn, box, s.Body("köln")).uids == [2]
 
 
-def _downgrade_to_0005(svc: Service) -> None:
+def _before_0007(svc: Service) -> None:
     with svc.engine.begin() as conn:
         cfg = alembic_config(svc.engine.url.render_as_string(hide_password=False))
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005")
+        command.downgrade(cfg, "0006")
         assert not inspect(conn).has_table("search_text")
 
 
@@ -297,7 +297,7 @@ def test_migration_0007_indexes_the_mail_already_there_with_a_progress_line(mail
                                                         HTML_AND_ATTACHED)])
     fill(svc, "Archive", 600)
     before = _indexed(svc)
-    _downgrade_to_0005(svc)
+    _before_0007(svc)
     capsys.readouterr()
     migrate(svc.engine, svc.settings.blob_dir)
     progress = capsys.readouterr().err
@@ -314,7 +314,7 @@ def test_migration_0007_from_the_cli_shows_progress_and_survives_a_missing_file(
         mailbox, monkeypatch):
     svc, account = mailbox
     append(svc, account, "INBOX", [Incoming(PLAIN), Incoming(QUOTED)])
-    _downgrade_to_0005(svc)
+    _before_0007(svc)
     lost = next(svc.settings.blob_dir.glob("*/*/*"))
     lost.unlink()
     done = mailgate_cli(svc, monkeypatch, "init", subprocess=True)
@@ -333,7 +333,7 @@ def test_without_pg_trgm_a_log_line_says_searches_scan_and_they_still_match(tmp_
         svc.clock = lambda: NOW
         account = new_account(svc)
         append(svc, account, "INBOX", [Incoming(PLAIN), Incoming(QUOTED)])
-        _downgrade_to_0005(svc)
+        _before_0007(svc)
         with svc.engine.begin() as conn:  # a role that may create tables, not extensions
             for sql in ("DROP EXTENSION pg_trgm", f"CREATE ROLE {role} LOGIN",
                         f"GRANT ALL ON SCHEMA public TO {role}",
