@@ -156,6 +156,10 @@ def test_compromise_ends_an_idle_session_within_a_second(imap_server: RunningSer
     shown = json.loads(imap_server.cli("account", "show", "alice@example.test", "--json").stdout)
     door = shown["protocols"]["imap"]
     assert (door["enabled"], door["reason"], door["served"]) == (True, "plan_default", True)
+    restored = _client(imap_server)
+    restored.login("alice@example.test", "a brand new password")
+    assert restored.select_folder("INBOX")[b"EXISTS"] == 0
+    restored.logout()
 
 
 def test_refusals_speak_spec_words(imap_server: RunningServer) -> None:
