@@ -27,8 +27,6 @@ DOVECOT_SKIPS = {"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 #: Groups Dovecot passes that the IMAP door does not pass yet, and why.
 NOT_YET = {
     "notify": "NOTIFY is not offered yet",
-    "search-addresses": "address SEARCH keys match the header text, not yet the parsed "
-                        "addresses (comments inside an address)",
     "search-context-update": "CONTEXT=SEARCH is not offered yet",
     "search-context-update2": "CONTEXT=SEARCH is not offered yet",
     "search-context-update3": "CONTEXT=SEARCH is not offered yet",
