@@ -26,11 +26,7 @@ DOVECOT_SKIPS = {"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 
 #: Groups Dovecot passes that the IMAP door does not pass yet, and why.
 NOT_YET = {
-    "append-binary": "binary APPEND is stored as sent; BODY[] of a part with NUL needs a "
-                     "conversion to base64 at APPEND",
     "notify": "NOTIFY is not offered yet",
-    "search-addresses": "address SEARCH keys match the header text, not yet the parsed "
-                        "addresses (comments inside an address)",
     "search-context-update": "CONTEXT=SEARCH is not offered yet",
     "search-context-update2": "CONTEXT=SEARCH is not offered yet",
     "search-context-update3": "CONTEXT=SEARCH is not offered yet",

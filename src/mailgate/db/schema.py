@@ -265,7 +265,8 @@ expunged_uids = Table(
 )
 
 # SEARCH's full-text index (store/fulltext.py): per distinct message, one row per header
-# field name and one for the body (field ""), folded text; gone with its blob row. SQLite
+# field name, one for the body (field "") and one per normalised From/To/Cc/Bcc address
+# list (field "address:from" ...), folded text; gone with its blob row. SQLite
 # adds the FTS5 table `search_fts` (trigram) over `text`, PostgreSQL a pg_trgm GIN index.
 search_text = Table(
     "search_text", metadata,

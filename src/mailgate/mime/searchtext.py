@@ -1,7 +1,9 @@
 """The text IMAP SEARCH looks in, taken from a message once at delivery.
 
 ``extract`` returns the message's header fields (RFC 2047 decoded; several fields of one
-name joined by ``\\n``) and the text of its body: every text/* leaf part with its
+name joined by ``\\n``), its From, To, Cc and Bcc fields again in the normalised form
+SEARCH FROM/TO/CC/BCC match (``mailgate.mime.addresstext``, then decoded), and the text
+of its body: every text/* leaf part with its
 Content-Transfer-Encoding undone and its charset decoded (HTML reduced to its text), plus
 the header fields of attached messages (message/rfc822), parts joined by ``\\n``.
 
@@ -23,12 +25,14 @@ import html
 import re
 from dataclasses import dataclass
 
+from .addresstext import normalised
 from .headers import ANY_FIELD, decode_charset, decode_words, lenient_base64, read_fields
 from .structure import Kind, Part, Walker
 
 TEXT_LIMIT = 1 << 20  # characters of folded text per message
 MAX_FIELDS = 500  # distinct header field names per message
 RAW_PER_CHARACTER = 8  # encoded bytes read per character still wanted
+ADDRESS_FIELDS = ("from", "to", "cc", "bcc")  # the fields SEARCH has an address key for
 
 # elements whose content is no text: how each starts, and what ends it
 _HIDDEN = {"<script": re.compile("</script", re.IGNORECASE),
@@ -39,10 +43,12 @@ _ASCII_CHARSETS = frozenset({"", "us-ascii", "ascii", "us_ascii"})
 @dataclass(frozen=True)
 class SearchText:
     """Folded text of one message: ``fields`` maps lower-case header field names to their
-    values, ``body`` is the text of the body parts."""
+    values, ``addresses`` the names of ADDRESS_FIELDS present to their normalised address
+    lists, ``body`` is the text of the body parts."""
 
     fields: dict[str, str]
     body: str
+    addresses: dict[str, str]
 
 
 def fold(text: str) -> str:
@@ -59,13 +65,17 @@ def extract(raw: bytes, top: Part | None = None) -> SearchText:
     top = top or Walker(raw).message()
     budget = _Budget()
     fields: dict[str, str] = {}
-    for name, values in read_fields(raw, top.header_start, top.body_start, ANY_FIELD).items():
+    found = read_fields(raw, top.header_start, top.body_start, ANY_FIELD)
+    for name, values in found.items():
         if len(fields) == MAX_FIELDS or budget.spent:
             break
         fields[name] = "\n".join(budget.take(decode_words(value)) for value in values)
+    addresses = {name: "\n".join(budget.take(decode_words(normalised(value)))
+                                 for value in found[name])
+                 for name in ADDRESS_FIELDS if name in fields}
     body: list[str] = []
     _collect(raw, top, budget, body)
-    return SearchText(fields, "\n".join(body))
+    return SearchText(fields, "\n".join(body), addresses)
 
 
 class _Budget:

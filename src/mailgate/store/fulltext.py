@@ -1,11 +1,13 @@
 """SEARCH's full-text index: the folded text of each distinct message, keyed by blob digest.
 
 `index` writes a message's rows (`search_text`: one per header field name, field "" for the
-body text; see `mailgate.mime.searchtext`) in the transaction that inserts its blob row, so
+body text, and "address:from" ... for the normalised From, To, Cc and Bcc that the address
+keys match; see `mailgate.mime.searchtext`) in the transaction that inserts its blob row, so
 a message is searchable exactly when it is visible; the rows go with the blob row (ON DELETE
 CASCADE) when `purge_expired` destroys it. A message in many folders is indexed once.
 
-`in_header`, `in_body` and `anywhere` compile HEADER (SUBJECT, FROM ...), BODY and TEXT to
+`in_header`, `in_addresses`, `in_body` and `anywhere` compile HEADER (and SUBJECT), FROM
+(TO, CC, BCC), BODY and TEXT to
 a condition on `messages`, so full-text keys combine with the other keys in the one search
 query and no message file is read. Strings of 3 characters or more use the trigram index:
 on SQLite the FTS5 table `search_fts` (trigram tokenizer over `search_text.text`, kept in
@@ -32,6 +34,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    not_,
     select,
     table,
 )
@@ -42,6 +45,8 @@ from mailgate.mime.searchtext import SearchText, fold
 from mailgate.store.sql import insert_ignore
 
 BODY = ""  # the `field` of a message's body text
+ADDRESSES = "address:"  # + field name: the `field` of a normalised address list (no header
+#                          field name holds a colon, RFC 5322 §3.6.8)
 TRIGRAM = 3  # the shortest string the index can answer
 _FTS = table("search_fts", column("rowid"))
 
@@ -53,15 +58,22 @@ def index(conn: Connection, items: Iterable[tuple[str, SearchText]]) -> None:
     insert_ignore(conn, search_text, [
         {"digest": digest, "field": field, "text": text}
         for digest, found in unique.items()
-        for field, text in [(BODY, found.body), *found.fields.items()]])
+        for field, text in [(BODY, found.body), *found.fields.items(),
+                            *((ADDRESSES + name, text) for name, text in found.addresses.items())]])
 
 
 def in_header(name: str, value: str) -> ColumnElement[bool]:
-    """HEADER name value (SUBJECT, FROM, TO, CC, BCC too): a top-level header field of that
-    name (any case) containing `value`; an empty value: messages that have the field."""
-    if not name:
-        return false()  # no field has an empty name (RFC 5322 §2.2), nor is "" the body's
+    """HEADER name value (SUBJECT too): a top-level header field of that name (any case)
+    containing `value`; an empty value: messages that have the field."""
+    if not name or ":" in name:
+        return false()  # no field name is empty or holds a colon (RFC 5322 §2.2)
     return _containing(value, search_text.c.field == name.lower())
+
+
+def in_addresses(name: str, value: str) -> ColumnElement[bool]:
+    """FROM, TO, CC, BCC value: the normalised address list of that top-level field contains
+    `value`; an empty value: messages that have the field."""
+    return _containing(value, search_text.c.field == ADDRESSES + name.lower())
 
 
 def in_body(value: str) -> ColumnElement[bool]:
@@ -70,8 +82,9 @@ def in_body(value: str) -> ColumnElement[bool]:
 
 
 def anywhere(value: str) -> ColumnElement[bool]:
-    """TEXT value: a header field or the body contains `value`."""
-    return _containing(value)
+    """TEXT value: a header field or the body contains `value` (the address lists, written
+    anew, are not the message's text)."""
+    return _containing(value, not_(search_text.c.field.startswith(ADDRESSES)))
 
 
 def _containing(value: str, *where: ColumnElement[bool]) -> ColumnElement[bool]:

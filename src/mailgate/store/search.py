@@ -8,8 +8,10 @@ SENTBEFORE/SENTON/SENTSINCE the Date header in the sender's own zone (both
 "disregarding time and timezone", RFC 9051 §6.4.4); a message without a usable Date
 uses its internal date.
 
-Full text: SUBJECT, FROM, TO, CC and BCC are `Header(name, value)`; TEXT, BODY and HEADER
-are `Text`, `Body` and `Header`. They are answered from the full-text index kept at
+Full text: SUBJECT is `Header("SUBJECT", value)`; FROM, TO, CC and BCC are
+`Address(name, value)`, matched against the normalised address list as Dovecot does
+(`mime.addresstext`: comments dropped, display names and routes written one way); TEXT,
+BODY and HEADER are `Text`, `Body` and `Header`. They are answered from the full-text index kept at
 delivery (`store.fulltext`: substring, case-insensitive, RFC 2047 and transfer encodings
 decoded) as `messages.digest IN (SELECT digest FROM search_text ...)`, so they combine
 with the rest in the same query and no message file is read. HEADER name "" matches the
@@ -26,7 +28,7 @@ from sqlalchemy import ColumnElement, Connection, and_, false, func, not_, or_, 
 
 from mailgate.db.schema import blobs, messages
 from mailgate.store.flags import has_flag
-from mailgate.store.fulltext import anywhere, in_body, in_header
+from mailgate.store.fulltext import anywhere, in_addresses, in_body, in_header
 from mailgate.store.uidsets import UidSet
 
 DAY = 86400
@@ -117,6 +119,14 @@ class Header:
 
 
 @dataclass(frozen=True)
+class Address:
+    """FROM, TO, CC or BCC (`field`): the field's parsed addresses contain `value`."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Body:
     value: str
 
@@ -127,7 +137,7 @@ class Text:
 
 
 SearchKey = (All | Uids | Flag | Larger | Smaller | Before | On | Since | SentBefore | SentOn
-             | SentSince | ModSeq | Not | And | Or | Header | Body | Text)
+             | SentSince | ModSeq | Not | And | Or | Header | Address | Body | Text)
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,8 @@ def condition(key: SearchKey) -> ColumnElement[bool]:
             return or_(condition(left), condition(right))
         case Header(field, value):
             return in_header(field, value)
+        case Address(field, value):
+            return in_addresses(field, value)
         case Body(value):
             return in_body(value)
         case Text(value):

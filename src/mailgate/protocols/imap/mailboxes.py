@@ -6,6 +6,7 @@ from __future__ import annotations
 import calendar
 from typing import TYPE_CHECKING
 
+from mailgate.mime.binaryparts import encode_binary_parts
 from mailgate.protocols.imap import commands as c
 from mailgate.protocols.imap.catenate import assemble
 from mailgate.protocols.imap.wire import mailbox as wire_mailbox
@@ -184,7 +185,7 @@ async def append(session: ImapSession, command: c.Command) -> None:
         session.no(command.tag, f"[TRYCREATE] {error}")
         return
     for message in command.messages:
-        data = message.data
+        data = encode_binary_parts(message.data) if message.binary else message.data
         if message.catenate is not None:
             data = await session.backend.read(assemble, session.backend.blobs,
                                               _account(session), message.catenate, session.utf8)

@@ -28,7 +28,9 @@ def store_key(key: ast.SearchKey, view: MailboxView, saved: list[int]) -> keys.S
                 return keys.Body(value)
             if field == "TEXT":
                 return keys.Text(value)
-            return keys.Header(field, value)
+            if field == "SUBJECT":
+                return keys.Header(field, value)
+            return keys.Address(field, value)
         case ast.SearchHeader(name, value):
             return keys.Header(name.upper(), value)
         case ast.SearchDate(field, relation, date):
