@@ -31,10 +31,6 @@ NOT_YET = {
     "notify": "NOTIFY is not offered yet",
     "search-addresses": "address SEARCH keys match the header text, not yet the parsed "
                         "addresses (comments inside an address)",
-    "search-context-update": "CONTEXT=SEARCH is not offered yet",
-    "search-context-update2": "CONTEXT=SEARCH is not offered yet",
-    "search-context-update3": "CONTEXT=SEARCH is not offered yet",
-    "search-partial": "CONTEXT=SEARCH is not offered yet",
 }
 
 
