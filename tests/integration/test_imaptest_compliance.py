@@ -27,10 +27,6 @@ DOVECOT_SKIPS = {"sort-partial", "urlauth", "urlauth-binary", "urlauth2"}
 #: Groups Dovecot passes that the IMAP door does not pass yet, and why.
 NOT_YET = {
     "notify": "NOTIFY is not offered yet",
-    "search-context-update": "CONTEXT=SEARCH is not offered yet",
-    "search-context-update2": "CONTEXT=SEARCH is not offered yet",
-    "search-context-update3": "CONTEXT=SEARCH is not offered yet",
-    "search-partial": "CONTEXT=SEARCH is not offered yet",
 }
 
 

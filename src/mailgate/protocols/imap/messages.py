@@ -1,5 +1,5 @@
 """The IMAP commands on the selected folder's messages: FETCH, STORE, SEARCH, COPY, MOVE,
-EXPUNGE and CHECK (and their UID forms).
+EXPUNGE and CHECK (and their UID forms), and CANCELUPDATE for SEARCH's live results.
 
 FETCH runs in batches of `FETCH_BATCH` messages: one worker-thread hop per batch reads the
 rows (one query), the message sections (seeks) and renders the responses; the event loop
@@ -17,7 +17,8 @@ from mailgate.protocols.imap.fetch import FetchAttribute
 from mailgate.protocols.imap.ordering import esearch_reply, sort_reply, thread_reply
 from mailgate.protocols.imap.searching import store_key, uses_modseq
 from mailgate.protocols.imap.view import MailboxView
-from mailgate.protocols.imap.wire import compact_set
+from mailgate.protocols.imap.wire import compact_set, text_string
+from mailgate.store import search as keys
 from mailgate.store import selected, transfer
 from mailgate.store.errors import MailboxNotFound
 from mailgate.store.flags import FlagOperation
@@ -82,6 +83,7 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
         await session.out.drain()
     if command.uid:
         await session.report_changes()
+    await session.contexts.announce(session)
     session.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
 
 
@@ -135,6 +137,7 @@ async def store(session: ImapSession, command: c.Command) -> None:
             session.send(view.flag_update(seq, state, uid=command.uid))
     if command.uid:
         await session.report_changes()
+    await session.contexts.announce(session)
     name = f"{'UID ' if command.uid else ''}STORE"
     if result.modified:
         numbers = _numbers(view, result.modified, command.uid)
@@ -143,11 +146,14 @@ async def store(session: ImapSession, command: c.Command) -> None:
         session.ok(command.tag, f"{name} completed")
 
 
+Matching = tuple[keys.SearchKey, list[int], int | None, T]
+
+
 async def _matching(session: ImapSession, command: c.Search | c.Sort | c.Thread,
-                    then: Callable[..., T]) -> tuple[list[int], int | None, T] | None:
-    """The announced UIDs a search program matches (ascending), the highest MODSEQ among
-    them when the program has a MODSEQ key, and `then(conn, folder, uids)` on the same
-    snapshot; None (after answering NO) for an unknown charset."""
+                    then: Callable[..., T]) -> Matching[T] | None:
+    """The program as the store's key, the announced UIDs it matches (ascending), the
+    highest MODSEQ among them when the program has a MODSEQ key, and `then(conn, folder,
+    uids)` on the same snapshot; None (after answering NO) for an unknown charset."""
     view = _view(session)
     if command.charset is not None and command.charset.upper() not in ("UTF-8", "US-ASCII"):
         session.no(command.tag, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset")
@@ -163,7 +169,7 @@ async def _matching(session: ImapSession, command: c.Search | c.Sort | c.Thread,
         return uids, result.highest_modseq, then(conn, view.folder_id, uids)
 
     uids, modseq, extra = await session.backend.read(run)
-    return uids, (modseq if uses_modseq(command.key) and uids else None), extra
+    return key, uids, (modseq if uses_modseq(command.key) and uids else None), extra
 
 
 def _results(session: ImapSession, command: c.Search | c.Sort, uids: list[int],
@@ -193,11 +199,19 @@ def _results(session: ImapSession, command: c.Search | c.Sort, uids: list[int],
 
 async def search(session: ImapSession, command: c.Command) -> None:
     assert isinstance(command, c.Search)
+    updating = command.returns is not None and "UPDATE" in command.returns.options
+    if updating and command.tag in session.contexts:
+        session.bad(command.tag, "Tag reuse: that tag names a live search (RFC 5267 §4.3)")
+        return
     found = await _matching(session, command, lambda conn, folder, uids: None)
     if found is None:
         return
-    uids, modseq, _ = found
+    key, uids, modseq, _ = found
     _results(session, command, uids, uids, modseq)
+    if updating and session.contexts.full:
+        session.send(f"* NO [NOUPDATE {text_string(command.tag)}] Too many live searches\r\n")
+    elif updating:
+        session.contexts.start(_view(session), command.tag, key, command.uid, uids)
     if command.uid:
         await session.report_changes()
     session.ok(command.tag, f"{'UID ' if command.uid else ''}SEARCH completed")
@@ -210,8 +224,11 @@ async def sort(session: ImapSession, command: c.Command) -> None:
         conn, folder, uids, criteria))
     if found is None:
         return
-    uids, modseq, ordered = found
+    _, uids, modseq, ordered = found
     _results(session, command, uids, ordered, modseq)
+    if command.returns is not None and "UPDATE" in command.returns.options:
+        session.send(f"* NO [NOUPDATE {text_string(command.tag)}] SORT results are not "
+                     "kept up to date (no CONTEXT=SORT)\r\n")
     if command.uid:
         await session.report_changes()
     session.ok(command.tag, f"{'UID ' if command.uid else ''}SORT completed")
@@ -227,7 +244,7 @@ async def thread(session: ImapSession, command: c.Command) -> None:
     if found is None:
         return
     view = _view(session)
-    session.send(thread_reply(found[2], None if command.uid else view.seq_of))
+    session.send(thread_reply(found[3], None if command.uid else view.seq_of))
     if command.uid:
         await session.report_changes()
     session.ok(command.tag, f"{'UID ' if command.uid else ''}THREAD completed")
@@ -282,6 +299,18 @@ async def expunge(session: ImapSession, command: c.Command) -> None:
     session.ok(command.tag, f"{'UID ' if command.uids else ''}EXPUNGE completed")
 
 
+async def cancel_update(session: ImapSession, command: c.Command) -> None:
+    """CANCELUPDATE (RFC 5267 §4.3.5): end the live searches named by their tags."""
+    assert isinstance(command, c.CancelUpdate)
+    unknown = [tag for tag in command.tags if tag not in session.contexts]
+    if unknown:
+        session.bad(command.tag, f"No live search has the tag {text_string(unknown[0][:40])}")
+        return
+    for tag in command.tags:
+        session.contexts.cancel(tag)
+    session.ok(command.tag, "CANCELUPDATE completed")
+
+
 async def check(session: ImapSession, command: c.Command) -> None:
     await session.report_changes()
     session.ok(command.tag, "CHECK completed")
@@ -289,6 +318,6 @@ async def check(session: ImapSession, command: c.Command) -> None:
 
 COMMANDS: dict[type, Handler] = {
     c.Fetch: fetch, c.Store: store, c.Search: search, c.Sort: sort, c.Thread: thread,
-    c.Copy: copy, c.Move: copy,
+    c.CancelUpdate: cancel_update, c.Copy: copy, c.Move: copy,
     c.Expunge: expunge, c.Check: check,
 }

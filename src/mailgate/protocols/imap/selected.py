@@ -143,9 +143,11 @@ def _search_returns(a: Arguments) -> c.SearchReturn | None:
             raise CommandSyntaxError(f"unknown RETURN option {name[:40]}")
         return name
 
-    options = frozenset(a.parenthesised(option)) or frozenset({"ALL"})
+    named = a.parenthesised(option)
+    if named.count("PARTIAL") + named.count("ALL") > 1:  # RFC 5267 §4.4, RFC 9394 §3.1
+        raise CommandSyntaxError("RETURN takes one PARTIAL or one ALL, not both or twice")
     a.space()
-    return c.SearchReturn(options, partial[-1] if partial else None)
+    return c.SearchReturn(frozenset(named) or frozenset({"ALL"}), partial[0] if partial else None)
 
 
 def _partial_range(a: Arguments) -> tuple[int, int]:

@@ -20,6 +20,7 @@ from mailgate.auth.sasl import Challenge, Credentials, SaslError, ServerMechanis
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.imap import commands as c
+from mailgate.protocols.imap.contexts import SearchContexts
 from mailgate.protocols.imap.framer import RawCommand
 from mailgate.protocols.imap.parser import continuation_line, parse_command
 from mailgate.protocols.imap.service import ImapService
@@ -40,7 +41,7 @@ AUTHENTICATED_CAPABILITIES = (
     "LIST-EXTENDED", "LIST-STATUS", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE",
     "ESEARCH", "SEARCHRES", "MULTIAPPEND", "CATENATE", "BINARY", "UTF8=ACCEPT", "STATUS=SIZE",
     "COMPRESS=DEFLATE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
-    "THREAD=REFERENCES",
+    "THREAD=REFERENCES", "CONTEXT=SEARCH",
 )
 ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC",
               "UTF8=ACCEPT": "UTF8=ACCEPT"}
@@ -91,6 +92,7 @@ class ImapSession:
         self.enabled: set[str] = set()
         self.client_id: str | None = None
         self.saved: list[int] = []  # SEARCHRES ($)
+        self.contexts = SearchContexts()  # SEARCH RETURN (UPDATE), contexts.py
         self.bad_commands = 0
         self.auth_failures = 0
         self._sasl: tuple[str, ServerMechanism] | None = None
@@ -223,6 +225,7 @@ class ImapSession:
         if self.view is view:
             for line in view.apply(changes, expunges=expunges, recent_from=recent_from):
                 self.send(line)
+            await self.contexts.announce(self)
 
     async def _recent_from(self, view: MailboxView, below: int) -> int:
         """The first UID under `below` that is recent for this session (claimed when the
@@ -402,6 +405,7 @@ class ImapSession:
         assert self.principal is not None
         if self.view is not None:
             self._stop_watching()
+            self.contexts.clear()
             self.view = None
             self.state = State.AUTHENTICATED
             self.send("* OK [CLOSED] Previous mailbox closed\r\n")
@@ -477,6 +481,7 @@ class ImapSession:
 
     def _leave(self) -> None:
         self._stop_watching()
+        self.contexts.clear()
         self.view = None
         self.state = State.AUTHENTICATED
 

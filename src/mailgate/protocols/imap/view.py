@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailgate.protocols.imap.sequences import SequenceSet
@@ -39,6 +40,10 @@ class MailboxView:
     condstore: bool = False  # MODSEQ in unsolicited FETCH responses
     recent: set[int] = field(default_factory=set)  # this session's \\Recent UIDs
     announce_recent: bool = True  # `* n RECENT` after EXISTS (IMAP4rev1 only)
+    # Search contexts (contexts.py): `revision` moves whenever a message arrives, leaves or
+    # changes flags; `on_remove` gives the lines to send before expunged UIDs are forgotten.
+    revision: int = 0
+    on_remove: Callable[[list[int]], list[bytes]] | None = None
 
     @classmethod
     def of(cls, folder_id: int, name: str, read_only: bool, snap: Snapshot) -> MailboxView:
@@ -85,6 +90,7 @@ class MailboxView:
         if index < len(self.uids) and self.uids[index] == state.uid:
             self.flags[index] = state.flags
             self.modseqs[index] = max(self.modseqs[index], state.modseq)
+            self.revision += 1
 
     def remove(self, uids: list[int]) -> list[bytes]:
         """Forget expunged UIDs; the untagged EXPUNGE (or VANISHED) responses."""
@@ -93,14 +99,16 @@ class MailboxView:
         if not gone:
             return []
         removed = [self.uids[seq - 1] for seq in gone]
+        before = self.on_remove(removed) if self.on_remove is not None else []
+        self.revision += 1
         self.recent.difference_update(removed)
         for seq in gone:  # highest first: the lower numbers stay valid
             del self.uids[seq - 1]
             del self.flags[seq - 1]
             del self.modseqs[seq - 1]
         if self.qresync:
-            return [f"* VANISHED {compact_set(removed)}\r\n".encode()]
-        return [b"* %d EXPUNGE\r\n" % seq for seq in gone]
+            return [*before, f"* VANISHED {compact_set(removed)}\r\n".encode()]
+        return [*before, *(b"* %d EXPUNGE\r\n" % seq for seq in gone)]
 
     def apply(self, changes: FolderChanges, *, expunges: bool = True,
               recent_from: int | None = None) -> list[bytes]:
@@ -122,6 +130,7 @@ class MailboxView:
                 continue  # this session already reported it
             self.flags[index] = state.flags
             self.modseqs[index] = state.modseq
+            self.revision += 1
             out.append(self.flag_update(index + 1, state))
         if changes.new:
             fresh = [s for s in changes.new if not self.uids or s.uid > self.uids[-1]]
@@ -132,6 +141,7 @@ class MailboxView:
                 if recent_from is not None and state.uid >= recent_from:
                     self.recent.add(state.uid)
             if fresh:
+                self.revision += 1
                 out.append(b"* %d EXISTS\r\n" % len(self.uids))
                 if self.announce_recent:
                     out.append(b"* %d RECENT\r\n" % len(self.recent))
