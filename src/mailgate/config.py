@@ -46,6 +46,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retention": "14d",
         "propagation_poll_ms": 100,
     },
+    "smtp": {
+        "max_recipients": 100,
+    },
     "storage": {
         "database_url": "",
         "tls_cert": "",
@@ -63,6 +66,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("auth", "max_unauthenticated_per_address"):
         "Connections not signed in yet from one client address, at most, every door "
         "counted together (loopback too); more are refused at once.",
+    ("smtp", "max_recipients"):
+        "Recipients of one message, at most; more get a temporary 452 4.5.3 "
+        "(the client sends them in another message).",
 }
 
 
