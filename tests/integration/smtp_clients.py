@@ -6,7 +6,9 @@ import imaplib
 import socket
 import ssl
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from live_server import RunningServer, start_server
 
@@ -22,6 +24,13 @@ def serving(data: Path, extra_env: dict[str, str] | None = None) -> Iterator[Run
     log = running.log.read_text(errors="replace")
     assert code == 0, log
     assert "Traceback" not in log, log
+
+
+def at_once(*calls: tuple[Any, ...]) -> list[Any]:
+    """Run independent CLI steps `(function, *args)` side by side (each is a process that
+    mostly starts up); their results in order."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [f.result() for f in [pool.submit(call[0], *call[1:]) for call in calls]]
 
 
 def tls(server: RunningServer) -> ssl.SSLContext:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from live_server import RunningServer
-from smtp_clients import Conversation, mailbox, message, serving, split_trace, tls
+from smtp_clients import Conversation, at_once, mailbox, message, serving, split_trace, tls
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 PASSWORD = "correct-horse-battery"
@@ -23,8 +23,7 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     for running in serving(tmp_path_factory.mktemp("smtp-submission") / "data"):
-        running.account(ALICE, PASSWORD)
-        running.account(BOB, PASSWORD)
+        at_once(*((running.account, a, PASSWORD) for a in (ALICE, BOB)))
         yield running
 
 
