@@ -10,15 +10,18 @@ from collections.abc import Iterator
 
 import pytest
 from live_server import RunningServer
-from smtp_clients import at_once, mailbox, message, serving, tls
+from smtp_clients import Conversation, at_once, mailbox, message, serving, tls
 
 PASSWORD = "correct-horse-battery"
 PAT, QUINN, RITA = "pat@example.test", "quinn@example.test", "rita@example.test"
+DEADLINE, CAP = 2, 3  # auth.signin_deadline_seconds, auth.max_unauthenticated_per_address
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    for running in serving(tmp_path_factory.mktemp("smtp-policy") / "data"):
+    limits = {"MAILGATE_AUTH_SIGNIN_DEADLINE_SECONDS": str(DEADLINE),
+              "MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS": str(CAP)}
+    for running in serving(tmp_path_factory.mktemp("smtp-policy") / "data", limits):
         at_once((running.cli, "department", "create", "Physics"),
                 (running.account, QUINN, PASSWORD), (running.account, RITA, PASSWORD))
         at_once((running.account, PAT, PASSWORD, "--department", "Physics"),
@@ -34,8 +37,11 @@ def _signed_in(server: RunningServer, address: str, password: str = PASSWORD) ->
 
 
 def _refusal(server: RunningServer, address: str, password: str = PASSWORD) -> bytes:
+    client = smtplib.SMTP_SSL("127.0.0.1", server.ports["submissions"], context=tls(server),
+                              timeout=10)
     with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-        _signed_in(server, address, password)
+        client.login(address, password)
+    client.close()
     assert refused.value.smtp_code == 535
     return bytes(refused.value.smtp_error)
 
@@ -92,3 +98,19 @@ def test_compromise_ends_the_session_and_restore_opens_the_door_with_a_new_passw
 
 def test_modern_auth_required_is_said_as_such(server: RunningServer) -> None:
     assert _refusal(server, RITA).startswith(b"5.7.139 ModernAuthRequired: ")
+
+
+def test_connections_not_signed_in_share_the_cap_and_the_deadline(
+        server: RunningServer) -> None:
+    waiting = [Conversation(server.ports[name]) for name in ("submission", "smtp", "lmtp")]
+    refused = Conversation(server.ports["submission"])
+    assert refused.greeting == ["421 4.7.0 Too many connections from your address; try again "
+                                "later"]
+    refused.close()
+    started = time.monotonic()
+    assert waiting[0].command(b"EHLO client.example").startswith("250 ")
+    assert waiting[0].reply() == ["421 4.4.2 Sign-in took too long; closing the connection"]
+    assert waiting[1].reply()[0].startswith("421 4.4.2 Connection time limit reached")
+    assert time.monotonic() - started < DEADLINE + 1
+    for talk in waiting:
+        talk.close()
