@@ -19,6 +19,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "log_level": "info",
         "heartbeat_seconds": 5,
         "node_timeout_seconds": 30,
+        "max_recipients_per_message": 100,
     },
     "listen": {
         "imap": "127.0.0.1:1143",
@@ -46,9 +47,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retention": "14d",
         "propagation_poll_ms": 100,
     },
-    "smtp": {
-        "max_recipients": 100,
-    },
     "storage": {
         "database_url": "",
         "tls_cert": "",
@@ -66,7 +64,7 @@ NOTES: dict[tuple[str, str], str] = {
     ("auth", "max_unauthenticated_per_address"):
         "Connections not signed in yet from one client address, at most, every door "
         "counted together (loopback too); more are refused at once.",
-    ("smtp", "max_recipients"):
+    ("server", "max_recipients_per_message"):
         "Recipients of one message, at most; more get a temporary 452 4.5.3 "
         "(the client sends them in another message).",
 }

@@ -84,7 +84,7 @@ async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
     from mailgate.protocols.smtp.submission import SubmissionHandler
 
     settings = rt.svc.settings
-    most = int(settings.get("smtp", "max_recipients"))
+    most = int(settings.get("server", "max_recipients_per_message"))
     submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most)
     handlers = {"submission": submission, "submissions": submission,
                 "smtp": InboundHandler(rt.svc, max_recipients=most),
