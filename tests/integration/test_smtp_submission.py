@@ -6,6 +6,7 @@ byte under the trace headers; the sender keeps the same bytes in Sent.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import smtplib
 import subprocess
@@ -145,6 +146,8 @@ def test_no_mail_before_sign_in_and_auth_is_not_offered_twice(server: RunningSer
     assert talk.command(b"MAIL FROM:<alice@example.test>").startswith("530 5.7.0")
     assert talk.command(b"AUTH CRAM-MD5").startswith("504 5.5.4")
     assert talk.command(b"AUTH PLAIN !!!").startswith("501 5.5.2")
+    long_plain = base64.b64encode(b"\0alice@example.test\0" + b"p" * 600)
+    assert talk.command(b"AUTH PLAIN " + long_plain).startswith("535 5.7.8")
     assert talk.command(b"AUTH LOGIN").startswith("334 ")
     assert talk.command(b"*").startswith("501 5.7.0")
     assert talk.command(b"QUIT").startswith("221 2.0.0")

@@ -9,6 +9,7 @@ whose door closes (`421 4.7.0`, SPEC §5). The handler (inbound or submission) d
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import uuid
 from typing import Any
@@ -43,6 +44,10 @@ class MailDoor(SMTP):
     def __init__(self, handler: Any, *, preauth: PreauthLimiter, implicit_tls: bool,
                  **options: Any) -> None:
         super().__init__(handler, **options)
+        # aiosmtpd keeps these limits in one dict shared by every connection (and clears it
+        # for each new one): each connection gets its own, with room for an AUTH line.
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, {"AUTH": self.line_length_limit})
         self.id = uuid.uuid4().hex[:16]
         self.preauth = preauth
         self.implicit_tls = implicit_tls
