@@ -19,6 +19,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "log_level": "info",
         "heartbeat_seconds": 5,
         "node_timeout_seconds": 30,
+        "max_recipients_per_message": 100,
     },
     "listen": {
         "imap": "127.0.0.1:1143",
@@ -63,6 +64,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("auth", "max_unauthenticated_per_address"):
         "Connections not signed in yet from one client address, at most, every door "
         "counted together (loopback too); more are refused at once.",
+    ("server", "max_recipients_per_message"):
+        "Recipients of one message, at most; more get a temporary 452 4.5.3 "
+        "(the client sends them in another message).",
 }
 
 

@@ -26,7 +26,8 @@ from mailgate.tls import server_context
 
 log = logging.getLogger("mailgate.server")
 PURGE_EVERY = 3600.0
-LISTENERS = ("imap", "imaps", "pop3", "pop3s", "http")  # the listeners this release serves
+LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
+             "http")  # the listeners this release serves
 
 
 @dataclass
@@ -76,6 +77,29 @@ async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
     return watcher
 
 
+async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
+                      sockets: dict[str, socket.socket], preauth: PreauthLimiter) -> None:
+    from mailgate.protocols.smtp.inbound import InboundHandler, LmtpHandler
+    from mailgate.protocols.smtp.listener import start_smtp_server
+    from mailgate.protocols.smtp.submission import SubmissionHandler
+
+    settings = rt.svc.settings
+    most = int(settings.get("server", "max_recipients_per_message"))
+    submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most)
+    handlers = {"submission": submission, "submissions": submission,
+                "smtp": InboundHandler(rt.svc, max_recipients=most),
+                "lmtp": LmtpHandler(rt.svc, max_recipients=most)}
+    tls = server_context(settings.cert_path, settings.key_path)
+    limit = int(settings.get("storage", "max_message_bytes"))
+    for name, handler in handlers.items():
+        where = settings.listener(name)
+        if where is None:
+            continue
+        server = await start_smtp_server(name, handler, sockets[name], tls, preauth, limit)
+        rt.servers.append(server)
+        rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
+
+
 async def _purge(svc: Service) -> None:
     removed = await asyncio.to_thread(purge_expired, svc)
     if removed:
@@ -102,6 +126,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await follower.start()
     await _start_pop3(rt, gate, registry, sockets, preauth)
     watcher = await _start_imap(rt, gate, registry, sockets, preauth)
+    await _start_smtp(rt, gate, registry, sockets, preauth)
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:

@@ -86,9 +86,25 @@ def _how_to_connect(svc: Service) -> list[str]:
     if pop3s:
         lines.append(f"  POP3S:        curl --cacert {cert} pop3s://{pop3s[0]}:{pop3s[1]}/ "
                      "-u ADDRESS:PASSWORD")
+    lines.extend(_how_to_send(s))
     if http:
         lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
     lines.append(f"  a door:       {_command()} --data {s.data_dir} account show ADDRESS")
+    return lines
+
+
+def _how_to_send(s: config.Settings) -> list[str]:
+    """swaks command lines for the SMTP listeners that are on."""
+    signed_in = "--auth-user ADDRESS --auth-password PASSWORD --from ADDRESS --to RECIPIENT"
+    ways = (("submission", "SMTP (587):  ", f"--tls {signed_in}"),
+            ("submissions", "SMTPS (465): ", f"--tlsc {signed_in}"),
+            ("smtp", "inbound SMTP:", "--to ADDRESS"),
+            ("lmtp", "LMTP:        ", "--protocol LMTP --to ADDRESS"))
+    lines = []
+    for name, label, options in ways:
+        where = s.listener(name)
+        if where:
+            lines.append(f"  {label} swaks --server {where[0]}:{where[1]} {options}")
     return lines
 
 

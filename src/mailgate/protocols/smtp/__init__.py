@@ -1,0 +1,1 @@
+"""The SMTP doors: submission (`submission`, `submissions`) and inbound (`smtp`, `lmtp`)."""

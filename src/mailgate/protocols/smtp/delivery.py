@@ -1,0 +1,97 @@
+"""Storing an arrived message durably for its local recipients, before the door says 250.
+
+The same path as `mailgate deliver`: the message file is written and fsynced first, then one
+transaction makes it visible in every recipient's INBOX (and, for a submission, in the
+sender's Sent folder, with the audit entry of the send). A crash anywhere leaves either
+nothing visible or every copy. Recipients are checked again inside the transaction: one
+deactivated since RCPT is refused (5.1.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select
+
+from mailgate.audit import log as audit_log
+from mailgate.db.schema import folders
+from mailgate.mime import ParsedMessage
+from mailgate.service import Service
+from mailgate.store import messages
+from mailgate.store.folders import folder_id
+from mailgate.store.messages import Incoming, MessageRejected
+
+SEEN = ("\\Seen",)
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """The sender's copy of a submission, and the evidence of the send."""
+
+    account_id: int
+    audit: dict[str, object]  # an audit entry: at, actor, role, action, account, details
+
+
+@dataclass
+class Outcome:
+    """The envelope recipients refused now (unknown or deactivated since RCPT)."""
+
+    refused: set[str] = field(default_factory=set)
+
+
+class _Refused(Exception):
+    """Rolls the transaction back when one refused recipient refuses the whole message."""
+
+
+def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
+          *, all_or_nothing: bool, sent: SentCopy | None = None) -> Outcome:
+    """Store `trace + content` in the INBOX of each recipient (envelope address -> account
+    address; one copy per account) and `content` in the sender's Sent folder.
+
+    With `all_or_nothing` (SMTP: one reply for every recipient) a recipient refused now
+    refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
+    digest, _, parsed = messages.prepare(svc, trace + content)
+    inbox = (digest, parsed, Incoming(content))
+    sent_item = None
+    if sent is not None:
+        sent_digest, _, sent_parsed = messages.prepare(svc, content)
+        sent_item = (sent, (sent_digest, sent_parsed, Incoming(content, SEEN)))
+    outcome = Outcome()
+    try:
+        with svc.engine.begin() as conn:
+            _store_rows(conn, inbox, sent_item, recipients, outcome, svc.clock(),
+                        all_or_nothing)
+    except _Refused:
+        pass
+    return outcome
+
+
+_Item = tuple[str, ParsedMessage, Incoming]
+
+
+def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item] | None,
+                recipients: dict[str, str], outcome: Outcome, now: float,
+                all_or_nothing: bool) -> None:
+    accounts: set[int] = set()
+    for envelope, account in recipients.items():
+        try:
+            accounts.add(messages.recipient(conn, account, now))
+        except MessageRejected:
+            outcome.refused.add(envelope)
+    if outcome.refused and all_or_nothing:
+        raise _Refused
+    for account_id in sorted(accounts):
+        messages.store_prepared(conn, account_id, "INBOX", [inbox], now)
+    if sent is not None:
+        copy, item = sent
+        messages.store_into(conn, _sent_folder(conn, copy.account_id, now), "Sent", [item],
+                            now)
+        audit_log.append_many(conn, [copy.audit])
+
+
+def _sent_folder(conn: Connection, account_id: int, now: float) -> int:
+    """The folder marked \\Sent, else one named Sent (made when the user deleted it)."""
+    found = conn.execute(select(folders.c.id).where(
+        folders.c.account_id == account_id, folders.c.special_use == "\\Sent")).scalar()
+    return int(found) if found is not None else folder_id(conn, account_id, "Sent",
+                                                          create=True, now=now)

@@ -1,0 +1,153 @@
+"""One SMTP/LMTP connection on aiosmtpd, with what every mailgate door adds to it.
+
+aiosmtpd runs the protocol (command parsing, DATA with dot-unstuffing, SIZE, STARTTLS); this
+subclass adds the shared pre-sign-in limit (`protocols.preauth`), enhanced status codes on
+aiosmtpd's own replies, replies that never fail to encode, and the end of a live session
+whose door closes (`421 4.7.0`, SPEC §5). The handler (inbound or submission) decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import uuid
+from typing import Any
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope
+
+from mailgate.auth.gate import Principal, is_loopback
+from mailgate.policy.decision import Decision
+from mailgate.protocols import refusals
+from mailgate.protocols.preauth import Admission, PreauthLimiter
+from mailgate.protocols.smtp import replies
+
+logger = logging.getLogger("mailgate.smtp")
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+
+
+class MailEnvelope(Envelope):
+    """aiosmtpd's envelope plus the accounts the accepted recipients reach."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, str] = {}  # envelope recipient -> account address
+
+
+class MailDoor(SMTP):
+    """One connection to an SMTP door (`smtp`, `submission`, `submissions`)."""
+
+    #: said when the pre-sign-in deadline passes
+    deadline_reply = replies.SIGNIN_TOO_SLOW
+
+    def __init__(self, handler: Any, *, preauth: PreauthLimiter, implicit_tls: bool,
+                 **options: Any) -> None:
+        super().__init__(handler, **options)
+        # aiosmtpd keeps these limits in one dict shared by every connection (and clears it
+        # for each new one): each connection gets its own, with room for an AUTH line.
+        self.command_size_limits = collections.defaultdict(
+            lambda: self.command_size_limit, {"AUTH": self.line_length_limit})
+        self.id = uuid.uuid4().hex[:16]
+        self.preauth = preauth
+        self.implicit_tls = implicit_tls
+        self.peer_ip = ""
+        self.principal: Principal | None = None
+        self.door_shut = False
+        self.raw_replies = 0  # the next n replies are EHLO/HELO lines: no enhanced code
+        self._admission: Admission | None = None
+        self._admitted = False
+
+    @property
+    def tls_active(self) -> bool:
+        return self.implicit_tls or self._tls_protocol is not None
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.peer_ip)
+
+    def _create_envelope(self) -> MailEnvelope:
+        return MailEnvelope()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._admitted:  # again after STARTTLS: the same connection
+            super().connection_made(transport)
+            return
+        self._admitted = True
+        peer = transport.get_extra_info("peername")
+        self.peer_ip = str(peer[0]) if isinstance(peer, tuple) else ""
+        self._admission = self.preauth.admit(self.peer_ip, self.deadline_passed)
+        if self._admission is None:
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(f"{replies.TOO_MANY_CONNECTIONS}\r\n".encode())
+            transport.close()
+            self.door_shut = True
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._admission is not None:
+            self._admission.closed()
+        if self.session is None:  # refused before the protocol started
+            return
+        super().connection_lost(error)
+        self.event_handler.connection_ended(self)
+
+    def signed_in(self) -> None:
+        """The connection signed in: it no longer counts as unauthenticated."""
+        if self._admission is not None:
+            self._admission.signed_in()
+            self._admission = None
+
+    def renew_admission(self) -> None:
+        """A connection that cannot sign in (inbound) did useful work: a new deadline."""
+        if self._admission is not None:
+            self._admission.signed_in()
+            self._admission = self.preauth.admit(self.peer_ip, self.deadline_passed)
+
+    def deadline_passed(self) -> None:
+        logger.info("connection %s from %s: time limit before sign-in reached", self.id,
+                    self.peer_ip)
+        self._say_and_close(self.deadline_reply)
+
+    def door_closed(self, decision: Decision) -> None:
+        """The live session's door closed (compromise, policy change): 421 and close."""
+        logger.info("connection %s: door closed (%s), ending the session", self.id,
+                    decision.reason)
+        self.door_shut = True
+        self._say_and_close(refusals.smtp_closed(decision))
+
+    def _say_and_close(self, line: str) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(self._encode(replies.with_enhanced_code(line)))
+        transport.close()
+
+    def _encode(self, line: str) -> bytes:
+        return line.encode("utf-8", "replace") + b"\r\n"
+
+    async def push(self, status: str | bytes) -> None:
+        """Every reply goes out here: an enhanced code added, never an encoding error."""
+        if isinstance(status, bytes):  # SASL challenges
+            await super().push(status)
+            return
+        lines = status.split("\r\n")
+        if self.raw_replies > 0:
+            self.raw_replies -= 1
+        else:
+            limit = self.data_size_limit or 0
+            lines = [replies.with_enhanced_code(replies.too_big_for(line, limit))
+                     for line in lines]
+        await super().push(b"\r\n".join(line.encode("utf-8", "replace") for line in lines))
+
+
+class InboundDoor(MailDoor):
+    """One connection to the inbound `smtp` listener (MX role): nobody signs in here."""
+
+    deadline_reply = replies.TIME_LIMIT
+
+
+class LmtpDoor(InboundDoor, LMTP):
+    """One connection to the `lmtp` listener (LHLO, one reply per recipient after DATA)."""

@@ -1,0 +1,174 @@
+"""The submission door (`submission` with STARTTLS, `submissions` with TLS): gate `smtp`.
+
+AUTH runs the shared SASL mechanisms (`auth.sasl`, the seam where OAUTHBEARER joins) and
+the gate: `535 5.7.8` for bad credentials (the same for an unknown account), `535 5.7.139`
+with the refusal's sentence for a closed door, `538 5.7.11` for a password in clear off
+loopback. A signed-in session is live: when its door closes it gets `421 4.7.0` and ends.
+The envelope sender and From: must be the account's own address. Local recipients get the
+message at once, the sender a copy in Sent; other domains are refused until the outbound
+queue exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiosmtpd.smtp import Session
+
+from mailgate.auth import sasl
+from mailgate.auth.gate import PASSWORD_MECHANISMS, Gate, Principal
+from mailgate.events.sessions import LiveSession, SessionRegistry
+from mailgate.protocols import refusals
+from mailgate.protocols.refusals import Refusal
+from mailgate.protocols.smtp import delivery, replies, senders
+from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
+from mailgate.protocols.smtp.handler import Handler, logger
+from mailgate.protocols.smtp.recipients import Local, Remote
+from mailgate.service import Service
+from mailgate.store.messages import MessageRejected
+
+PROTOCOL = "smtp"
+
+
+class SubmissionDoor(MailDoor):
+    """One connection to `submission` or `submissions`."""
+
+    async def smtp_AUTH(self, arg: str | None) -> None:
+        handler = self.event_handler
+        assert isinstance(handler, SubmissionHandler) and self.session is not None
+        if not self.session.host_name or not self.session.extended_smtp:
+            await self.push(replies.AUTH_NEEDS_EHLO)
+            return
+        if self.principal is not None:
+            await self.push(replies.AUTH_AGAIN)
+            return
+        if self.envelope is not None and self.envelope.mail_from:
+            await self.push(replies.AUTH_IN_TRANSACTION)
+            return
+        words = (arg or "").split()
+        if not 1 <= len(words) <= 2:
+            await self.push(replies.AUTH_SYNTAX)
+            return
+        mechanism = sasl.create_mechanism(words[0])
+        if mechanism is None:
+            await self.push(replies.AUTH_UNKNOWN_MECHANISM)
+            return
+        if mechanism.name in PASSWORD_MECHANISMS and not self.tls_active and not self.loopback:
+            await self.push(refusals.smtp(Refusal("privacy")))
+            return
+        credentials = await self._exchange(mechanism, words[1] if len(words) == 2 else None)
+        if credentials is None:
+            return
+        result = await handler.gate.authenticate(
+            PROTOCOL, mechanism.name, credentials.username, credentials.secret, self.peer_ip,
+            self.tls_active)
+        if isinstance(result, Refusal):
+            await self.push(refusals.smtp(result))
+            return
+        self.principal = result
+        self.session.authenticated = True
+        self.signed_in()
+        await self.push(replies.SIGNED_IN)
+        await handler.go_live(self, result)
+
+    async def _exchange(self, mechanism: sasl.ServerMechanism, initial: str | None
+                        ) -> sasl.Credentials | None:
+        """Run the SASL exchange; None (the reply sent) when it failed or was cancelled."""
+        try:
+            step = mechanism.start(initial)
+            while isinstance(step, sasl.Challenge):
+                await self.push(f"334 {step.encoded()}".encode("ascii"))
+                try:
+                    line = await self._reader.readline()
+                except ValueError:  # longer than the stream's limit
+                    await self.push(replies.AUTH_TOO_LONG)
+                    self._say_and_close("421 4.7.0 Closing after an oversized line")
+                    return None
+                step = mechanism.respond(line.decode("ascii", "replace").strip())
+        except sasl.SaslCancelled:
+            await self.push(replies.AUTH_CANCELLED)
+            return None
+        except sasl.SaslError as error:
+            await self.push(f"501 5.5.2 {error}")
+            return None
+        return step
+
+
+class SubmissionHandler(Handler):
+    """The decisions of the submission listeners."""
+
+    def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry, *,
+                 max_recipients: int) -> None:
+        super().__init__(svc, max_recipients=max_recipients)
+        self.gate = gate
+        self.registry = registry
+
+    def capabilities(self, server: MailDoor) -> list[str]:
+        offered = super().capabilities(server)
+        if server.tls_active or server.loopback:
+            offered.append("AUTH " + " ".join(sasl.MECHANISMS))
+        return offered
+
+    async def go_live(self, server: MailDoor, principal: Principal) -> None:
+        """Register the signed-in session; a door closed meanwhile ends it at once."""
+        self.registry.register(LiveSession(
+            server.id, principal.account_id, principal.address, PROTOCOL, principal.method,
+            server.peer_ip, server.door_closed, credential_epoch=principal.credential_epoch))
+        decision = await self.gate.recheck(principal, PROTOCOL, server.peer_ip)
+        if not decision.allowed:
+            self.registry.close_denied({server.id: decision})
+
+    def connection_ended(self, server: MailDoor) -> None:
+        if server.principal is not None:
+            self.registry.unregister(server.id, server.principal.account_id)
+
+    async def handle_MAIL(self, server: MailDoor, session: Session, envelope: MailEnvelope,
+                          address: str, options: list[str]) -> str:
+        if server.principal is None:
+            return replies.AUTH_REQUIRED
+        refusal = (self.address_refusal(address, envelope)
+                   or senders.envelope_refusal(address, server.principal.address))
+        return refusal or self.accept_sender(envelope, address, options)
+
+    async def handle_RCPT(self, server: MailDoor, session: Session, envelope: MailEnvelope,
+                          address: str, options: list[str]) -> str:
+        refusal = self.address_refusal(address, envelope) or self.recipients_full(envelope)
+        if refusal:
+            return refusal
+        verdict = await self.recipient_verdict(address)
+        if isinstance(verdict, Remote):
+            return replies.not_yet_outbound(verdict.domain)
+        if not isinstance(verdict, Local):
+            return replies.no_such_mailbox(address)
+        return self.accept_recipient(envelope, address, verdict.account, options)
+
+    async def handle_DATA(self, server: MailDoor, session: Session,
+                          envelope: MailEnvelope) -> str:
+        principal = server.principal
+        content = envelope.content
+        assert principal is not None and isinstance(content, bytes)
+        refusal = senders.from_refusal(content, principal.address)
+        if refusal:
+            return refusal
+        queue_id = uuid.uuid4().hex[:12]
+        headers = self.trace_headers(server, session, envelope, queue_id)
+        sent = delivery.SentCopy(principal.account_id, {
+            "at": self.svc.clock(), "actor": principal.address, "role": "user",
+            "action": "send", "account": principal.address,
+            "details": {"protocol": PROTOCOL, "method": principal.method,
+                        "peer": server.peer_ip, "recipients": len(envelope.rcpt_tos),
+                        "size": len(content), "queue_id": queue_id}})
+        if server.door_shut:  # closed while the message came in: nothing is stored
+            return replies.DOOR_CLOSED
+        try:
+            outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
+                                              envelope.accounts, all_or_nothing=True,
+                                              sent=sent)
+        except MessageRejected:
+            return replies.too_big(server.data_size_limit or 0)
+        if outcome.refused:
+            return replies.no_such_mailbox(min(outcome.refused))
+        logger.info("message %s submitted by %s to %d recipient(s)", queue_id,
+                    principal.address, len(envelope.rcpt_tos))
+        return f"{replies.DELIVERED} as {queue_id}"
