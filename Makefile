@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= mailgate-data
 STAMP := $(VENV)/.installed
+# Test processes, one per core (`auto`), each taking whole test files: most of the suite
+# waits on real servers and clients. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint fuzz bench clean
 
@@ -19,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -rfEs -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rfEs -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
