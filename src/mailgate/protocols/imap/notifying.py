@@ -237,7 +237,8 @@ class Notifier:
                 continue
             counted = self.counts.get(fid)
             self.counts[fid] = status.messages
-            if before is None or before[1] == mark or fid == selected_id:
+            if before is None or before[1].uidvalidity != mark.uidvalidity \
+                    or before[1] == mark or fid == selected_id:
                 continue
             group = self.group_for(name, marks.subscribed)
             events = set(group.events) if group is not None else set()
@@ -252,19 +253,24 @@ class Notifier:
         return lines
 
     def _mailbox_events(self, told: AccountMarks, now: AccountMarks) -> list[str]:
-        """LIST responses for MailboxName and SubscriptionChange."""
-        lines = []
-        for fid, (name, _) in sorted(now.folders.items(), key=lambda item: item[1][0]):
-            before = told.folders.get(fid)
-            if before is None and self._wants(name, now, "MailboxName"):
-                lines.append(self._list(name, ""))
-            elif before is not None and before[0] != name and (
+        """LIST responses for MailboxName and SubscriptionChange. A folder is its id and
+        UIDVALIDITY: RENAME keeps both, a folder made again gets a new UIDVALIDITY.
+        Deletions come first, then renames, then creations, so that a name deleted or
+        renamed away and made again in the same interval reads right."""
+        before, after = _identities(told), _identities(now)
+        lines = [self._list(name, "\\NonExistent")
+                 for identity, name in sorted(before.items(), key=lambda item: item[1])
+                 if identity not in after and self._wants(name, told, "MailboxName")]
+        created = []
+        for identity, name in sorted(after.items(), key=lambda item: item[1]):
+            old_name = before.get(identity)
+            if old_name is None and self._wants(name, now, "MailboxName"):
+                created.append(self._list(name, ""))
+            elif old_name is not None and old_name != name and (
                     self._wants(name, now, "MailboxName")
-                    or self._wants(before[0], told, "MailboxName")):
-                lines.append(self._list(name, "", before[0]))
-        for fid, (name, _) in sorted(told.folders.items(), key=lambda item: item[1][0]):
-            if fid not in now.folders and self._wants(name, told, "MailboxName"):
-                lines.append(self._list(name, "\\NonExistent"))
+                    or self._wants(old_name, told, "MailboxName")):
+                lines.append(self._list(name, "", old_name))
+        lines += created
         for name in sorted(now.subscribed - told.subscribed):
             if self._wants(name, now, "SubscriptionChange"):
                 lines.append(self._list(name, "\\Subscribed"))
@@ -298,6 +304,11 @@ class Notifier:
         extra = "" if old_name is None else \
             f' ("OLDNAME" ({wire_mailbox(old_name, utf8=utf8)}))'
         return f'* LIST ({attribute}) "/" {wire_mailbox(name, utf8=utf8)}{extra}\r\n'
+
+
+def _identities(marks: AccountMarks) -> dict[tuple[int, int], str]:
+    """(folder id, UIDVALIDITY) -> name."""
+    return {(fid, mark.uidvalidity): name for fid, (name, mark) in marks.folders.items()}
 
 
 def _matches(group: c.NotifyGroup, name: str, subscribed: frozenset[str]) -> bool:
