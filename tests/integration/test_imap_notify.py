@@ -4,6 +4,7 @@ connection asks to be told, another changes the account, and the first hears of 
 from __future__ import annotations
 
 import imaplib
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,6 +145,60 @@ def test_selected_gets_new_messages_with_their_fetch_items(imap_server: RunningS
     typ, flags = watcher.fetch("1", "(FLAGS)")
     assert flags == [b"1 (FLAGS (\\Recent))"]  # telling did not set \Seen
     watcher.logout()
+
+
+class _Wire:
+    """A bare connection, to see what the server sends while the client says nothing."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.ports["imap"]), timeout=10)
+        self.buffer = b""
+        self.until(b"\r\n")
+        self.command(f'l LOGIN "{ADDRESS}" "{PASSWORD}"')
+
+    def until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, self.buffer
+            self.buffer += chunk
+        end = self.buffer.index(marker) + len(marker)
+        seen, self.buffer = self.buffer[:end], self.buffer[end:]
+        return seen
+
+    def command(self, line: str) -> bytes:
+        tag = line.split(" ", 1)[0]
+        self.sock.sendall(line.encode() + b"\r\n")
+        seen = b""
+        while not (last := self.until(b"\r\n")).startswith(f"{tag} ".encode()):
+            seen += last
+        assert last.startswith(f"{tag} OK".encode()), seen + last
+        return seen
+
+
+def test_selected_changes_are_pushed_without_a_command(imap_server: RunningServer) -> None:
+    imap_server.deliver(ADDRESS, MESSAGE)
+    imap_server.deliver(ADDRESS, MESSAGE)
+    wire = _Wire(imap_server)
+    wire.command("s SELECT INBOX")
+    wire.command("n NOTIFY SET (selected (MessageNew (UID) MessageExpunge FlagChange))")
+    other = _imaplib(imap_server)
+    other.select("INBOX")
+    imap_server.deliver(ADDRESS, MESSAGE)
+    pushed = wire.until(b"* 3 FETCH (UID 3)\r\n")
+    assert pushed == b"* 3 EXISTS\r\n* 3 RECENT\r\n* 3 FETCH (UID 3)\r\n"
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()
+    wire.until(b"* 1 EXPUNGE\r\n")
+    wire.command("d NOTIFY SET (selected-delayed (MessageNew MessageExpunge))")
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()  # held back until a command may tell it
+    imap_server.deliver(ADDRESS, MESSAGE)
+    told = wire.command("f FETCH 2 (UID)")  # message 1 is gone: nothing to show for it
+    assert told.endswith(b"* 2 FETCH (UID 3)\r\n")  # perhaps after its \Deleted, pushed
+    assert b"EXPUNGE" not in told and b"EXISTS" not in told
+    assert b"* 1 EXPUNGE\r\n* 2 EXISTS" in wire.command("z NOOP")
+    other.logout()
+    wire.command("o LOGOUT")
 
 
 def test_unsupported_events_get_badevent_and_bad_syntax_bad(imap_server: RunningServer) -> None:

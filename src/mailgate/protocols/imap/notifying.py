@@ -7,7 +7,8 @@ for the other mailboxes, and the selected folder's mark when the client asked fo
 or SELECTED-DELAYED events. When one moves, it tells the client at once if no command is
 running (or during IDLE), else right after the command:
 
-- the selected mailbox: EXISTS, EXPUNGE (held back for SELECTED-DELAYED) and FETCH, as
+- the selected mailbox: EXISTS, EXPUNGE (held back for SELECTED-DELAYED) and FETCH FLAGS
+  (also without FlagChange: the session's view keeps one account of what it told), as
   `ImapSession.report_changes` writes them, plus a FETCH of MessageNew's items;
 - other mailboxes: STATUS (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ with FlagChange)
   when messages arrived or left (MessageNew, MessageExpunge) or only flags changed
@@ -95,6 +96,10 @@ class Notifier:
         return self.selected is not None and bool(self.selected.events)
 
     @property
+    def delays_expunges(self) -> bool:
+        return self.selected is not None and self.selected.filter == "SELECTED-DELAYED"
+
+    @property
     def watches_account(self) -> bool:
         return any(group.events for group in self.others)
 
@@ -137,7 +142,8 @@ class Notifier:
         if self.watches_account:
             watcher.watch_account(self.account, self.marks, self._wake)
         view = self.session.view
-        wanted = view.folder_id if view is not None and self.pushes_selected else None
+        wanted = view.folder_id if view is not None and self.pushes_selected \
+            and not (view.held_back and self.delays_expunges) else None  # a command tells
         if self._selected_id is not None and self._selected_id != wanted:
             watcher.unwatch(self._selected_id, self._wake)
         if view is not None and wanted is not None:
@@ -150,8 +156,12 @@ class Notifier:
             await asyncio.shield(self._task)
 
     async def command_done(self) -> None:
-        """A command ended: what changed while it ran is told now."""
-        if self._pending and not self._stopped:
+        """A command ended: what changed while it ran, or what it could not tell (expunges
+        during FETCH, STORE, SEARCH), is told now."""
+        view = self.session.view
+        held = view is not None and view.held_back and self.pushes_selected \
+            and not self.delays_expunges
+        if (self._pending or held) and not self._stopped:
             self._pending = False
             await self.report()
         self.arm()
@@ -182,9 +192,8 @@ class Notifier:
         """Tell what changed since the last report, then watch again."""
         session = self.session
         if self.pushes_selected and session.view is not None:
-            assert self.selected is not None
-            delayed = self.selected.filter == "SELECTED-DELAYED" and not session.idling
-            await session.report_changes(expunges=not delayed)
+            await session.report_changes(
+                expunges=not self.delays_expunges or session.idling)
         if self.watches_account and not self._stopped:
             lines = await self._account_changes()
             if len(lines) > MAX_RESPONSES:
