@@ -652,7 +652,7 @@ def test_sort_and_thread() -> None:
 @pytest.mark.parametrize(
     ("wire", "message"),
     [
-        ("a NOTIFY SET STATUS", "unknown command NOTIFY"),
+        ("a NOTIFYX SET STATUS", "unknown command NOTIFYX"),
         ("a XYZZY", "unknown command XYZZY"),
         ("a UID NOOP", "unknown command UID NOOP"),
         ("a", "expected a space between arguments"),

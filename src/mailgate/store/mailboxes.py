@@ -1,4 +1,5 @@
-"""Folder-level IMAP operations: LIST, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, QUOTA.
+"""Folder-level IMAP operations: LIST, CREATE, DELETE, RENAME, SUBSCRIBE, STATUS, QUOTA,
+and the account marks NOTIFY watches.
 
 Plain synchronous functions over a SQLAlchemy Connection; the caller owns the transaction
 (`svc.engine.begin()` for changes, `svc.reader.connect()` for reads) and the async door
@@ -60,6 +61,7 @@ from mailgate.store.names import (
     normalise,
     parents,
 )
+from mailgate.store.selected import FolderMark
 
 #: The special uses CREATE accepts (RFC 6154); \All and \Flagged would be virtual folders.
 SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -113,6 +115,15 @@ class MailboxStatus:
     uidvalidity: int
     highestmodseq: int
     recent: int = 0
+
+
+@dataclass(frozen=True)
+class AccountMarks:
+    """What NOTIFY watches in an account (RFC 5465): each visible folder's name and mark by
+    folder id, and the subscribed names. Equal marks: nothing a client could see changed."""
+
+    folders: dict[int, tuple[str, FolderMark]]
+    subscribed: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -322,6 +333,28 @@ def status(conn: Connection, account_id: int, names: Iterable[str] | None = None
                                   int(r.uidnext), int(r.uidvalidity), int(r.highestmodseq),
                                   int(r.recent))
             for r in conn.execute(counted) if not is_reserved(r.name)}
+
+
+def account_marks(conn: Connection, account_ids: Iterable[int]) -> dict[int, AccountMarks]:
+    """For the poll of every account a NOTIFY session watches on this node: two queries."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    out = {account: AccountMarks({}, frozenset()) for account in wanted}
+    for r in conn.execute(select(folders.c.id, folders.c.account_id, folders.c.name,
+                                 folders.c.uidvalidity, folders.c.uidnext,
+                                 folders.c.highestmodseq)
+                          .where(folders.c.account_id.in_(wanted))):
+        if not is_reserved(r.name):
+            out[int(r.account_id)].folders[int(r.id)] = (r.name, FolderMark(
+                int(r.uidvalidity), int(r.uidnext), int(r.highestmodseq)))
+    subscribed: dict[int, set[str]] = {}
+    for r in conn.execute(select(subscriptions.c.account_id, subscriptions.c.name)
+                          .where(subscriptions.c.account_id.in_(wanted))):
+        if not is_reserved(r.name):
+            subscribed.setdefault(int(r.account_id), set()).add(r.name)
+    return {account: AccountMarks(marks.folders, frozenset(subscribed.get(account, ())))
+            for account, marks in out.items()}
 
 
 def quota_usage(conn: Connection, account_id: int) -> QuotaUsage:

@@ -38,7 +38,8 @@ What each module gives:
   UIDPLUS, MOVE, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, NAMESPACE, ID, ENABLE, UNSELECT,
   CONDSTORE/QRESYNC, QUOTA, ESEARCH (with SAVE and "$"), CONTEXT=SEARCH/SORT (PARTIAL,
   UPDATE, CANCELUPDATE), SORT/ESORT, THREAD, COMPRESS=DEFLATE, SASL-IR, MULTIAPPEND,
-  CATENATE, BINARY, IDLE, SEARCH YOUNGER/OLDER. NOTIFY and other commands are BAD.
+  CATENATE, BINARY, IDLE, SEARCH YOUNGER/OLDER, NOTIFY (grammar in `notify`). Other
+  commands are BAD.
 - `search`: the search-key AST (`SearchKey`); `fetch`: the fetch items (`FetchItem`,
   `Section`); `sequences`: `SequenceSet` (`resolve(largest)` turns "*" into numbers).
 - `names`: `encode_mailbox_name` / `decode_mailbox_name` (modified UTF-7 or UTF-8).

@@ -244,6 +244,31 @@ class Idle:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyGroup:
+    """One event group of NOTIFY SET (RFC 5465 §3): which mailboxes, which events.
+
+    `filter`: SELECTED, SELECTED-DELAYED, INBOXES, PERSONAL, SUBSCRIBED, SUBTREE or
+    MAILBOXES, the last two with their `mailboxes`. `events` spell the RFC's names
+    ("MessageNew"), an unknown event as sent; () for NONE. `fetch`: the FETCH items of
+    MessageNew (SELECTED and SELECTED-DELAYED only).
+    """
+
+    filter: str
+    events: tuple[str, ...]
+    mailboxes: tuple[str, ...] = ()
+    fetch: tuple[FetchItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """NOTIFY NONE (no `groups`) or NOTIFY SET [STATUS] groups (RFC 5465)."""
+
+    tag: str
+    groups: tuple[NotifyGroup, ...] = ()
+    status: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class GetQuota:
     tag: str
     root: str
@@ -395,6 +420,6 @@ class Move:
 Command = (
     Capability | Noop | Logout | Id | Compress | StartTls | Authenticate | Login | Enable
     | Select | Create | Delete | Rename | Subscribe | Unsubscribe | List | Lsub | Namespace
-    | Status | Append | Idle | GetQuota | GetQuotaRoot | SetQuota | Check | Close | Unselect
-    | Expunge | Search | Sort | Thread | CancelUpdate | Fetch | Store | Copy | Move
+    | Status | Append | Idle | Notify | GetQuota | GetQuotaRoot | SetQuota | Check | Close
+    | Unselect | Expunge | Search | Sort | Thread | CancelUpdate | Fetch | Store | Copy | Move
 )  # fmt: skip

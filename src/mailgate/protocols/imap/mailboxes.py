@@ -105,7 +105,7 @@ async def list_(session: ImapSession, command: c.Command) -> None:
                      f"{wire_mailbox(name.name, utf8=session.utf8)}{extra}\r\n")
         status = statuses.get(name.name)
         if want_status and status is not None and name.exists:
-            session.send(_status_line(session, name.name, status, command.status_items))
+            session.send(status_line(session, name.name, status, command.status_items))
     session.ok(command.tag, "LIST completed")
 
 
@@ -160,11 +160,11 @@ async def status(session: ImapSession, command: c.Command) -> None:
         return folder.name, store.status(conn, account, [folder.name])[folder.name]
 
     name, found = await session.backend.read(load)
-    session.send(_status_line(session, name, found, command.items))
+    session.send(status_line(session, name, found, command.items))
     session.ok(command.tag, "STATUS completed")
 
 
-def _status_line(session: ImapSession, name: str, found: store.MailboxStatus,
+def status_line(session: ImapSession, name: str, found: store.MailboxStatus,
                  items: tuple[str, ...]) -> str:
     values = {"MESSAGES": found.messages, "UIDNEXT": found.uidnext,
               "UIDVALIDITY": found.uidvalidity, "UNSEEN": found.unseen,

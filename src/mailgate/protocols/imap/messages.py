@@ -74,7 +74,7 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
     announced = view.uids_in(wanted)
     for start in range(0, len(announced), FETCH_BATCH):
         batch = announced[start:start + FETCH_BATCH]
-        chunks = await session.backend.read(_render_batch, session.backend, view, batch,
+        chunks = await session.backend.read(render_batch, session.backend, view, batch,
                                             plan, command.changed_since, seen_now)
         if session.closed or session.view is not view:
             return
@@ -87,7 +87,7 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
     session.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
 
 
-def _render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
+def render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
                   plan: fetching.FetchPlan, changed_since: int | None,
                   seen_now: set[int]) -> list[bytes]:
     """Worker thread: the rows of one batch and their rendered FETCH responses."""

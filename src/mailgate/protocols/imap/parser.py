@@ -2,12 +2,12 @@
 
 `parse_command(raw, utf8=...)` never raises: anything that breaks the grammar of RFC 9051,
 RFC 3501 or a supported extension (see `mailgate.protocols.imap`) becomes
-`ParseError(tag, message)`, answered `tag BAD message`. Unknown commands (NOTIFY included)
-are parse errors too. The parser checks syntax only: whether a command is allowed in the
+`ParseError(tag, message)`, answered `tag BAD message`. Unknown commands are parse errors
+too. The parser checks syntax only: whether a command is allowed in the
 session's state, or a mailbox exists, is the session's business.
 
 This module holds the dispatch and the commands of the any, not-authenticated and
-authenticated states; `selected` holds the message commands.
+authenticated states; `selected` holds the message commands, `notify` NOTIFY's grammar.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Final
 
 from mailgate.protocols.imap import commands as c
-from mailgate.protocols.imap import selected
+from mailgate.protocols.imap import notify, selected
 from mailgate.protocols.imap.arguments import Arguments
 from mailgate.protocols.imap.framer import RawCommand
 from mailgate.protocols.imap.reader import MAX_NUMBER64, CommandSyntaxError, tag_of, utf8_text
@@ -381,6 +381,7 @@ _COMMANDS: Final[dict[str, _Handler]] = {
     "LIST": _list,
     "LSUB": _lsub,
     "STATUS": _status,
+    "NOTIFY": notify.notify,
     "APPEND": _append,
     "GETQUOTA": _getquota,
     "GETQUOTAROOT": _getquotaroot,

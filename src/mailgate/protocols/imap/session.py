@@ -4,7 +4,8 @@ States (RFC 9051 §3): not authenticated -> authenticated -> selected, and logou
 listener frames bytes into commands and hands each to `ImapSession.handle`; replies go to
 the `Output` it was given. Commands on folders live in `mailboxes.py`, commands on the
 selected folder's messages in `messages.py`; this module owns the states, sign-in, the
-capabilities, SELECT and IDLE, and tells the client about changes made elsewhere.
+capabilities, SELECT and IDLE, and tells the client about changes made elsewhere (with
+NOTIFY, `notifying` tells it more, and unasked).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mailgate.protocols import refusals
 from mailgate.protocols.imap import commands as c
 from mailgate.protocols.imap.contexts import SearchContexts
 from mailgate.protocols.imap.framer import RawCommand
+from mailgate.protocols.imap.notifying import Notifier
 from mailgate.protocols.imap.parser import continuation_line, parse_command
 from mailgate.protocols.imap.service import ImapService
 from mailgate.protocols.imap.view import BadSequence, MailboxView
@@ -41,7 +43,7 @@ AUTHENTICATED_CAPABILITIES = (
     "LIST-EXTENDED", "LIST-STATUS", "CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE",
     "ESEARCH", "SEARCHRES", "MULTIAPPEND", "CATENATE", "BINARY", "UTF8=ACCEPT", "STATUS=SIZE",
     "COMPRESS=DEFLATE", "SORT", "SORT=DISPLAY", "ESORT", "THREAD=ORDEREDSUBJECT",
-    "THREAD=REFERENCES", "CONTEXT=SEARCH",
+    "THREAD=REFERENCES", "CONTEXT=SEARCH", "NOTIFY",
 )
 ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "CONDSTORE": "CONDSTORE", "QRESYNC": "QRESYNC",
               "UTF8=ACCEPT": "UTF8=ACCEPT"}
@@ -89,6 +91,8 @@ class ImapSession:
         self.state = State.NOT_AUTHENTICATED
         self.principal: Principal | None = None
         self.view: MailboxView | None = None
+        self.notifier: Notifier | None = None  # NOTIFY SET in force
+        self.busy = False  # a command is running
         self.enabled: set[str] = set()
         self.client_id: str | None = None
         self.saved: list[int] = []  # SEARCHRES ($)
@@ -100,9 +104,9 @@ class ImapSession:
         self._waking = False
         self.closed = False
         self.compressed = False
-        from mailgate.protocols.imap import mailboxes, messages  # the command tables
+        from mailgate.protocols.imap import mailboxes, messages, notifying  # command tables
         self._handlers: dict[type, Callable[[ImapSession, c.Command], Awaitable[None]]] = {
-            **_COMMANDS, **mailboxes.COMMANDS, **messages.COMMANDS}
+            **_COMMANDS, **mailboxes.COMMANDS, **messages.COMMANDS, **notifying.COMMANDS}
 
     # -- what the listener asks --------------------------------------------------------------
 
@@ -121,6 +125,10 @@ class ImapSession:
     def wants_line(self) -> bool:
         """The next input is a plain line (an AUTHENTICATE response or IDLE's DONE)."""
         return self._sasl is not None or self._idle_tag is not None
+
+    @property
+    def idling(self) -> bool:
+        return self._idle_tag is not None
 
     @property
     def signed_in(self) -> bool:
@@ -143,7 +151,19 @@ class ImapSession:
         return caps
 
     async def handle(self, raw: RawCommand) -> None:
-        """One framed command (or the answer to a continuation request)."""
+        """One framed command (or the answer to a continuation request); NOTIFY's reports
+        wait for its end."""
+        if self.notifier is not None:
+            await self.notifier.settle()
+        self.busy = True
+        try:
+            await self._run(raw)
+        finally:
+            self.busy = False
+        if self.notifier is not None and not self.closed:
+            await self.notifier.command_done()
+
+    async def _run(self, raw: RawCommand) -> None:
         if self._sasl is not None:
             await self._sasl_step(continuation_line(raw))
             return
@@ -194,6 +214,8 @@ class ImapSession:
         if self.closed:
             return
         self._stop_watching()
+        if self.notifier is not None:
+            self.notifier.stop()
         self.state = State.LOGOUT
         self.closed = True
         if self.principal is not None:
@@ -223,8 +245,11 @@ class ImapSession:
             self.bye("The selected mailbox was deleted.")
             return
         if self.view is view:
+            last = view.uids[-1] if view.uids else 0
             for line in view.apply(changes, expunges=expunges, recent_from=recent_from):
                 self.send(line)
+            if self.notifier is not None:
+                await self.notifier.fetch_new(view, last)
             await self.contexts.announce(self)
 
     async def _recent_from(self, view: MailboxView, below: int) -> int:
@@ -526,5 +551,5 @@ _STATES: dict[type, frozenset[State]] = {
     **{kind: _SIGNED_IN for kind in (
         c.Enable, c.Compress, c.Namespace, c.Select, c.Create, c.Delete, c.Rename, c.Subscribe,
         c.Unsubscribe, c.List, c.Lsub, c.Status, c.Append, c.Idle, c.GetQuota,
-        c.GetQuotaRoot, c.SetQuota)},
+        c.GetQuotaRoot, c.SetQuota, c.Notify)},
 }

@@ -40,6 +40,7 @@ class MailboxView:
     condstore: bool = False  # MODSEQ in unsolicited FETCH responses
     recent: set[int] = field(default_factory=set)  # this session's \\Recent UIDs
     announce_recent: bool = True  # `* n RECENT` after EXISTS (IMAP4rev1 only)
+    held_back: bool = False  # the last `apply` waited for a moment expunges may be told
     # Search contexts (contexts.py): `revision` moves whenever a message arrives, leaves or
     # changes flags; `on_remove` gives the lines to send before expunged UIDs are forgotten.
     revision: int = 0
@@ -119,7 +120,8 @@ class MailboxView:
         from UID `recent_from` on are this session's recent ones.
         """
         known_vanished = [uid for uid in changes.vanished if self.seq_of(uid) is not None]
-        if known_vanished and not expunges:
+        self.held_back = bool(known_vanished) and not expunges
+        if self.held_back:
             return []
         out = self.remove(known_vanished)
         for state in changes.changed:
