@@ -59,5 +59,7 @@ def verify(content: bytes, lookup: Lookup) -> list[DkimResult]:
             outcome = "temperror"
         except dkim.DKIMException:
             outcome = "permerror" if not tags else "fail"
+        except Exception:  # dkimpy on input it was not written for: not a pass
+            outcome = "permerror"
         results.append(DkimResult(outcome, domain, selector, b))
     return results

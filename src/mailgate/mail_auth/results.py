@@ -72,7 +72,8 @@ def _after_comment(text: str) -> str:
 def without_ours(content: bytes, authserv_id: str) -> bytes:
     """`content` less the header fields Authentication-Results naming `authserv_id`."""
     ours = authserv_id.lower()
-    lines = content.splitlines(keepends=True)
+    lines = [line + b"\n" for line in content.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
     kept: list[bytes] = []
     dropping = False
     for index, line in enumerate(lines):

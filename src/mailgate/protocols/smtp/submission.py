@@ -4,7 +4,8 @@ AUTH runs the shared SASL mechanisms (`auth.sasl`, the seam where OAUTHBEARER jo
 the gate: `535 5.7.8` for bad credentials (the same for an unknown account), `535 5.7.139`
 with the refusal's sentence for a closed door, `538 5.7.11` for a password in clear off
 loopback. A signed-in session is live: when its door closes it gets `421 4.7.0` and ends.
-The envelope sender and From: must be the account's own address. Local recipients get the
+The envelope sender and From: must be the account's own address; the message is DKIM-signed
+when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients get the
 message at once, the sender a copy in Sent; other domains are refused until the outbound
 queue exists.
 """
@@ -19,9 +20,11 @@ from aiosmtpd.smtp import Session
 from mailgate.auth import sasl
 from mailgate.auth.gate import PASSWORD_MECHANISMS, Gate, Principal
 from mailgate.events.sessions import LiveSession, SessionRegistry
+from mailgate.mail_auth.signing import signed
 from mailgate.protocols import refusals
 from mailgate.protocols.refusals import Refusal
 from mailgate.protocols.smtp import delivery, replies, senders
+from mailgate.protocols.smtp.addresses import domain_of
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
@@ -151,6 +154,8 @@ class SubmissionHandler(Handler):
         refusal = senders.from_refusal(content, principal.address)
         if refusal:
             return refusal
+        content = await asyncio.to_thread(signed, content, domain_of(principal.address),
+                                          self.svc.settings.data_dir)
         queue_id = uuid.uuid4().hex[:12]
         headers = self.trace_headers(server, session, envelope, queue_id)
         sent = delivery.SentCopy(principal.account_id, {
