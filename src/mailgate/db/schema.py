@@ -17,6 +17,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
+    true,
 )
 
 metadata = MetaData()
@@ -25,6 +27,21 @@ plans = Table(
     "plans", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
+    # Sending limits of the accounts on the plan (NULL: none) and whether a submitted
+    # message is kept in the sender's Sent folder.
+    Column("messages_per_hour", Integer, nullable=True, server_default=text("200")),
+    Column("recipients_per_hour", Integer, nullable=True, server_default=text("1000")),
+    Column("sent_copy", Boolean, nullable=False, server_default=true()),
+)
+
+#: One row per message submitted in the last hour or so (the sending limits count these).
+sends = Table(
+    "sends", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("recipients", Integer, nullable=False),
+    Index("ix_sends_account_at", "account_id", "at"),
 )
 
 plan_defaults = Table(
