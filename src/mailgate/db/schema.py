@@ -17,8 +17,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
-    text,
-    true,
 )
 
 metadata = MetaData()
@@ -27,11 +25,16 @@ plans = Table(
     "plans", metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
-    # Sending limits of the accounts on the plan (NULL: none) and whether a submitted
-    # message is kept in the sender's Sent folder.
-    Column("messages_per_hour", Integer, nullable=True, server_default=text("200")),
-    Column("recipients_per_hour", Integer, nullable=True, server_default=text("1000")),
-    Column("sent_copy", Boolean, nullable=False, server_default=true()),
+)
+
+#: What a plan's accounts may send (limits NULL: none) and whether a submitted message is
+#: kept in Sent; a plan without a row has the defaults of `directory.sending`.
+plan_sending = Table(
+    "plan_sending", metadata,
+    Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("messages_per_hour", Integer, nullable=True),
+    Column("recipients_per_hour", Integer, nullable=True),
+    Column("sent_copy", Boolean, nullable=False),
 )
 
 #: One row per message submitted in the last hour or so (the sending limits count these).

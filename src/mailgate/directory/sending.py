@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, insert, select
 
-from mailgate.db.schema import accounts, plans
+from mailgate.db.schema import accounts, plan_sending, plans
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
@@ -25,20 +25,32 @@ class Sending:
     sent_copy: bool
 
 
-_COLUMNS = (plans.c.messages_per_hour, plans.c.recipients_per_hour, plans.c.sent_copy)
+#: a plan nobody configured: enough for a person, too little for a blast
+DEFAULT = Sending(messages_per_hour=200, recipients_per_hour=1000, sent_copy=True)
+
+
+def _of(conn: Connection, plan_id: int) -> Sending:
+    row = conn.execute(select(plan_sending).where(plan_sending.c.plan_id == plan_id)).first()
+    if row is None:
+        return DEFAULT
+    return Sending(row.messages_per_hour, row.recipients_per_hour, bool(row.sent_copy))
 
 
 def of_account(conn: Connection, account_id: int) -> Sending:
-    row = conn.execute(select(*_COLUMNS).join(accounts, accounts.c.plan_id == plans.c.id)
-                       .where(accounts.c.id == account_id)).one()
-    return Sending(row.messages_per_hour, row.recipients_per_hour, bool(row.sent_copy))
+    plan_id = conn.execute(select(accounts.c.plan_id).where(accounts.c.id == account_id)
+                           ).scalar_one()
+    return _of(conn, int(plan_id))
+
+
+def _plan_id(conn: Connection, plan: str) -> int:
+    found = conn.execute(select(plans.c.id).where(plans.c.name == plan)).scalar()
+    if found is None:
+        raise NotFound(f"no plan '{plan}'")
+    return int(found)
 
 
 def of_plan(conn: Connection, plan: str) -> Sending:
-    row = conn.execute(select(*_COLUMNS).where(plans.c.name == plan)).first()
-    if row is None:
-        raise NotFound(f"no plan '{plan}'")
-    return Sending(row.messages_per_hour, row.recipients_per_hour, bool(row.sent_copy))
+    return _of(conn, _plan_id(conn, plan))
 
 
 def parse_limit(text: str) -> int | None:
@@ -58,7 +70,8 @@ def set_plan(svc: Service, actor: Actor, plan: str, *, messages_per_hour: str | 
     (before, after), audited."""
     authority.require_admin(actor, "change a plan's sending limits")
     with svc.engine.begin() as conn:
-        before = of_plan(conn, plan)
+        plan_id = _plan_id(conn, plan)
+        before = _of(conn, plan_id)
         after = Sending(
             before.messages_per_hour if messages_per_hour is None
             else parse_limit(messages_per_hour),
@@ -66,8 +79,8 @@ def set_plan(svc: Service, actor: Actor, plan: str, *, messages_per_hour: str | 
             else parse_limit(recipients_per_hour),
             before.sent_copy if sent_copy is None else sent_copy)
         if after != before:
-            conn.execute(plans.update().where(plans.c.name == plan).values(**asdict(after)))
-            plan_id = conn.execute(select(plans.c.id).where(plans.c.name == plan)).scalar()
+            conn.execute(delete(plan_sending).where(plan_sending.c.plan_id == plan_id))
+            conn.execute(insert(plan_sending).values(plan_id=plan_id, **asdict(after)))
             record(conn, svc.clock(), actor, "plan.sending", scope="plan", scope_id=plan_id,
                    plan=plan, before=asdict(before), after=asdict(after))
     return before, after

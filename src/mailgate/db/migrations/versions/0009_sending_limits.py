@@ -1,4 +1,6 @@
-"""Sending limits and the Sent copy per plan; the sends of the last hour they count.
+"""Sending limits and the Sent copy per plan (`plan_sending`; a plan without a row has the
+defaults), and the sends of the last hour that the limits count (`sends`). Only new tables:
+a role that does not own the existing ones can run it.
 
 Revision ID: 0009
 Revises: 0008
@@ -14,13 +16,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("plans") as batch:
-        batch.add_column(sa.Column("messages_per_hour", sa.Integer(), nullable=True,
-                                   server_default=sa.text("200")))
-        batch.add_column(sa.Column("recipients_per_hour", sa.Integer(), nullable=True,
-                                   server_default=sa.text("1000")))
-        batch.add_column(sa.Column("sent_copy", sa.Boolean(), nullable=False,
-                                   server_default=sa.true()))
+    op.create_table(
+        "plan_sending",
+        sa.Column("plan_id", sa.Integer(), sa.ForeignKey("plans.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("messages_per_hour", sa.Integer(), nullable=True),
+        sa.Column("recipients_per_hour", sa.Integer(), nullable=True),
+        sa.Column("sent_copy", sa.Boolean(), nullable=False),
+    )
     op.create_table(
         "sends",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -35,7 +38,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_sends_account_at", table_name="sends")
     op.drop_table("sends")
-    with op.batch_alter_table("plans") as batch:
-        batch.drop_column("sent_copy")
-        batch.drop_column("recipients_per_hour")
-        batch.drop_column("messages_per_hour")
+    op.drop_table("plan_sending")
