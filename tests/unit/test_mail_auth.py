@@ -233,3 +233,11 @@ def test_nameserver_specs() -> None:
     assert nameserver("192.0.2.53").port == 53
     with pytest.raises(ValueError):
         nameserver("127.0.0.1:x")
+
+
+def test_after_a_dns_failure_no_more_questions_for_that_message() -> None:
+    dns = FakeDns(SPF_DNS, broken=("example.org",))
+    header, _ = authenticate(MESSAGE, Arrival("192.0.2.9", "h.example", "ann@example.org"),
+                             "mx.example.test", dns)
+    assert b"spf=temperror" in header and b"dmarc=temperror" in header
+    assert dns.asked == [("example.org", "TXT")]

@@ -71,19 +71,21 @@ def _text(rdata: object) -> str:
 
 
 def cached(lookup: Lookup) -> Lookup:
-    """The same lookup, each question asked once (for the checks of one message)."""
-    seen: dict[tuple[str, str], list[str] | DnsTemporaryError] = {}
+    """The same lookup for the checks of one message: each question asked once, and none
+    after a temporary failure (DNS down costs one timeout per message, not one per name)."""
+    seen: dict[tuple[str, str], list[str]] = {}
+    failed: list[DnsTemporaryError] = []
 
     def once(name: str, rrtype: str) -> list[str]:
         key = (name.lower().rstrip("."), rrtype)
         if key not in seen:
+            if failed:
+                raise failed[0]
             try:
                 seen[key] = lookup(*key)
             except DnsTemporaryError as error:
-                seen[key] = error
-        found = seen[key]
-        if isinstance(found, DnsTemporaryError):
-            raise found
-        return found
+                failed.append(error)
+                raise
+        return seen[key]
 
     return once
