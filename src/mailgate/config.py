@@ -20,6 +20,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "heartbeat_seconds": 5,
         "node_timeout_seconds": 30,
         "max_recipients_per_message": 100,
+        "nameservers": [],
     },
     "listen": {
         "imap": "127.0.0.1:1143",
@@ -67,6 +68,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("server", "max_recipients_per_message"):
         "Recipients of one message, at most; more get a temporary 452 4.5.3 "
         "(the client sends them in another message).",
+    ("server", "nameservers"):
+        "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
+        "\"HOST:PORT\"; empty: the system's resolver.",
 }
 
 

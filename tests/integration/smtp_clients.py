@@ -13,7 +13,7 @@ from typing import Any
 from live_server import RunningServer, start_server
 
 LISTENERS = ("imap", "submission", "submissions", "smtp", "lmtp", "http")
-TRACE_FIELDS = (b"Return-Path:", b"Received:")
+TRACE_FIELDS = (b"Return-Path:", b"Authentication-Results:", b"Received:")
 
 
 def serving(data: Path, extra_env: dict[str, str] | None = None) -> Iterator[RunningServer]:

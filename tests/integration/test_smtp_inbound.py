@@ -49,7 +49,8 @@ def test_swaks_delivers_locally_and_is_refused_relay_and_unknown_users(
     fields, rest = split_trace(stored[0])
     assert rest.rstrip(b"\r\n") == raw.rstrip(b"\r\n")
     assert fields[0] == f"Return-Path: <{OUTSIDER}>\r\n".encode()
-    assert b"with ESMTP id" in fields[1] and b"for <alice+lists@example.test>" in fields[1]
+    assert fields[1].startswith(b"Authentication-Results: localhost;")
+    assert b"with ESMTP id" in fields[2] and b"for <alice+lists@example.test>" in fields[2]
 
     relay = _swaks(server, "victim@elsewhere.example", tmp_path / "m.eml")
     assert relay.returncode != 0 and "554 5.7.1 Relaying denied" in relay.stdout

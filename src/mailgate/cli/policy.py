@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
 from mailgate.cli import output
 from mailgate.cli.context import Context, on_off, pass_ctx
-from mailgate.directory import accounts, doors
+from mailgate.directory import accounts, doors, sending
 from mailgate.durations import parse_duration
 
 ON_OFF = click.Choice(["on", "off"])
@@ -95,6 +97,37 @@ def plan_set(ctx: Context, name: str, proto: str, value: str, existing: str | No
         output.echo(f"applied (existing accounts: {change.existing or 'none affected'})")
     elif dry_run:
         output.echo("dry run: nothing changed")
+
+
+@plan.command("sending")
+@click.argument("name", metavar="PLAN")
+@click.option("--messages-per-hour", metavar="N|none", default=None,
+              help="Messages an account may submit in an hour.")
+@click.option("--recipients-per-hour", metavar="N|none", default=None,
+              help="Recipients, all messages counted, in an hour.")
+@click.option("--sent-copy", type=ON_OFF, default=None,
+              help="off: no copy in Sent (for clients that save their own).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def plan_sending(ctx: Context, name: str, messages_per_hour: str | None,
+                 recipients_per_hour: str | None, sent_copy: str | None,
+                 as_json: bool) -> None:
+    """Show or change PLAN's sending limits and Sent copy (past a limit: 451 4.7.1)."""
+    before, after = sending.set_plan(
+        ctx.service, ctx.actor(), name, messages_per_hour=messages_per_hour,
+        recipients_per_hour=recipients_per_hour,
+        sent_copy=None if sent_copy is None else on_off(sent_copy))
+    if as_json:
+        output.print_json({"plan": name, **asdict(after)})
+        return
+
+    def limit(value: int | None) -> str:
+        return sending.NO_LIMIT if value is None else str(value)
+
+    output.echo(f"plan {name}: {limit(after.messages_per_hour)} messages and "
+                f"{limit(after.recipients_per_hour)} recipients per hour, Sent copy "
+                f"{'on' if after.sent_copy else 'off'}"
+                + ("" if after != before else " (unchanged)"))
 
 
 @click.group("methods")

@@ -27,6 +27,26 @@ plans = Table(
     Column("name", String(64), nullable=False, unique=True),
 )
 
+#: What a plan's accounts may send (limits NULL: none) and whether a submitted message is
+#: kept in Sent; a plan without a row has the defaults of `directory.sending`.
+plan_sending = Table(
+    "plan_sending", metadata,
+    Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("messages_per_hour", Integer, nullable=True),
+    Column("recipients_per_hour", Integer, nullable=True),
+    Column("sent_copy", Boolean, nullable=False),
+)
+
+#: One row per message submitted in the last hour or so (the sending limits count these).
+sends = Table(
+    "sends", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("recipients", Integer, nullable=False),
+    Index("ix_sends_account_at", "account_id", "at"),
+)
+
 plan_defaults = Table(
     "plan_defaults", metadata,
     Column("plan_id", ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),

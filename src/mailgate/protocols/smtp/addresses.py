@@ -11,7 +11,7 @@ import re
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
 
-_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\U0010ffff]")
+_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\ud7ff\ue000-\U0010ffff]")
 
 
 def problem(address: str, smtputf8: bool) -> str | None:

@@ -30,6 +30,7 @@ class SentCopy:
 
     account_id: int
     audit: dict[str, object]  # an audit entry: at, actor, role, action, account, details
+    keep: bool = True  # False: the plan keeps no Sent copy (the client saves its own)
 
 
 @dataclass
@@ -46,14 +47,15 @@ class _Refused(Exception):
 def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
           *, all_or_nothing: bool, sent: SentCopy | None = None) -> Outcome:
     """Store `trace + content` in the INBOX of each recipient (envelope address -> account
-    address; one copy per account) and `content` in the sender's Sent folder.
+    address; one copy per account) and `content` in the sender's Sent folder (when the
+    plan keeps one; the send is audited either way).
 
     With `all_or_nothing` (SMTP: one reply for every recipient) a recipient refused now
     refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
     digest, _, parsed = messages.prepare(svc, trace + content)
     inbox = (digest, parsed, Incoming(content))
-    sent_item = None
-    if sent is not None:
+    sent_item: tuple[SentCopy, _Item | None] | None = (sent, None) if sent else None
+    if sent is not None and sent.keep:
         sent_digest, _, sent_parsed = messages.prepare(svc, content)
         sent_item = (sent, (sent_digest, sent_parsed, Incoming(content, SEEN)))
     outcome = Outcome()
@@ -69,7 +71,7 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
 _Item = tuple[str, ParsedMessage, Incoming]
 
 
-def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item] | None,
+def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item | None] | None,
                 recipients: dict[str, str], outcome: Outcome, now: float,
                 all_or_nothing: bool) -> None:
     accounts: set[int] = set()
@@ -84,8 +86,9 @@ def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item] | N
         messages.store_prepared(conn, account_id, "INBOX", [inbox], now)
     if sent is not None:
         copy, item = sent
-        messages.store_into(conn, _sent_folder(conn, copy.account_id, now), "Sent", [item],
-                            now)
+        if item is not None:
+            messages.store_into(conn, _sent_folder(conn, copy.account_id, now), "Sent",
+                                [item], now)
         audit_log.append_many(conn, [copy.audit])
 
 

@@ -93,17 +93,19 @@ class Handler:
         return replies.RECIPIENT_OK
 
     def trace_headers(self, server: MailDoor, session: Session, envelope: MailEnvelope,
-                      queue_id: str) -> bytes:
+                      queue_id: str, auth_results: bytes = b"") -> bytes:
+        """Return-Path, our Authentication-Results (inbound), then Received."""
         recipients = envelope.rcpt_tos
         protocol = trace.with_name(self.kind, server.tls_active, server.principal is not None)
-        return trace.return_path(_sender(envelope)) + trace.received(
+        return trace.return_path(envelope_sender(envelope)) + auth_results + trace.received(
             helo=session.host_name or "", peer=server.peer_ip, hostname=self.hostname,
             protocol=protocol, queue_id=queue_id,
             recipient=recipients[0] if len(recipients) == 1 else None,
             when=datetime.now().astimezone())
 
 
-def _sender(envelope: MailEnvelope) -> str:
+def envelope_sender(envelope: MailEnvelope) -> str:
+    """MAIL FROM's address ("" for the null sender)."""
     sender = envelope.mail_from or ""
     return "" if sender == "<>" else sender
 

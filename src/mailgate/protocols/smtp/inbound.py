@@ -1,5 +1,9 @@
 """The inbound listeners `smtp` (MX role) and `lmtp`: mail for local recipients only.
 
+The `smtp` listener checks SPF, DKIM and DMARC and adds its Authentication-Results header
+(`mail_auth.checks`), removing any arriving with our name; LMTP sits behind an MTA that
+checked already and adds none.
+
 Never an open relay: another domain is refused at RCPT (`554 5.7.1`); an unknown or
 deactivated mailbox gets `550 5.1.1`; every other account receives, whatever its doors
 (SPEC §1). `250` only once the message is durable; LMTP answers once per recipient.
@@ -12,15 +16,22 @@ import uuid
 
 from aiosmtpd.smtp import Session
 
+from mailgate.mail_auth.checks import Arrival, authenticate
+from mailgate.mail_auth.lookup import resolver_lookup
 from mailgate.protocols.smtp import delivery, replies
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
-from mailgate.protocols.smtp.handler import Handler, logger
+from mailgate.protocols.smtp.handler import Handler, envelope_sender, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
+from mailgate.service import Service
 from mailgate.store.messages import MessageRejected
 
 
 class InboundHandler(Handler):
     """The decisions of the `smtp` listener; `LmtpHandler` the same for `lmtp`."""
+
+    def __init__(self, svc: Service, *, max_recipients: int) -> None:
+        super().__init__(svc, max_recipients=max_recipients)
+        self.lookup = resolver_lookup(svc.settings.get("server", "nameservers"))
 
     async def handle_MAIL(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           address: str, options: list[str]) -> str:
@@ -44,7 +55,10 @@ class InboundHandler(Handler):
         queue_id = uuid.uuid4().hex[:12]
         content = envelope.content
         assert isinstance(content, bytes)
-        headers = self.trace_headers(server, session, envelope, queue_id)
+        arrival = Arrival(server.peer_ip, session.host_name or "", envelope_sender(envelope))
+        auth_results, content = await asyncio.to_thread(
+            authenticate, content, arrival, self.hostname, self.lookup)
+        headers = self.trace_headers(server, session, envelope, queue_id, auth_results)
         try:
             outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
                                               envelope.accounts, all_or_nothing=True)

@@ -4,7 +4,8 @@ AUTH runs the shared SASL mechanisms (`auth.sasl`, the seam where OAUTHBEARER jo
 the gate: `535 5.7.8` for bad credentials (the same for an unknown account), `535 5.7.139`
 with the refusal's sentence for a closed door, `538 5.7.11` for a password in clear off
 loopback. A signed-in session is live: when its door closes it gets `421 4.7.0` and ends.
-The envelope sender and From: must be the account's own address. Local recipients get the
+The envelope sender and From: must be the account's own address; the message is DKIM-signed
+when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients get the
 message at once, the sender a copy in Sent; other domains are refused until the outbound
 queue exists.
 """
@@ -19,9 +20,11 @@ from aiosmtpd.smtp import Session
 from mailgate.auth import sasl
 from mailgate.auth.gate import PASSWORD_MECHANISMS, Gate, Principal
 from mailgate.events.sessions import LiveSession, SessionRegistry
+from mailgate.mail_auth.signing import signed
 from mailgate.protocols import refusals
 from mailgate.protocols.refusals import Refusal
-from mailgate.protocols.smtp import delivery, replies, senders
+from mailgate.protocols.smtp import delivery, limits, replies, senders
+from mailgate.protocols.smtp.addresses import domain_of
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
@@ -33,6 +36,8 @@ PROTOCOL = "smtp"
 
 class SubmissionDoor(MailDoor):
     """One connection to `submission` or `submissions`."""
+
+    limit_audited = False  # a sending-limit refusal is audited once per connection
 
     async def smtp_AUTH(self, arg: str | None) -> None:
         handler = self.event_handler
@@ -123,17 +128,36 @@ class SubmissionHandler(Handler):
         if server.principal is not None:
             self.registry.unregister(server.id, server.principal.account_id)
 
+    async def over_limit(self, server: MailDoor, recipients: int) -> str | None:
+        """The 4.7.1 refusal when the account reached a sending limit of its plan (one more
+        message when `recipients` is 0, else this many recipients in the envelope)."""
+        principal = server.principal
+        assert principal is not None and isinstance(server, SubmissionDoor)
+        found = await asyncio.to_thread(limits.exceeded, self.svc, principal.account_id,
+                                        recipients)
+        if found is None:
+            return None
+        logger.warning("%s reached its sending limit (%s %d)", principal.address,
+                       found.limit, found.value)
+        if not server.limit_audited:
+            server.limit_audited = True
+            await asyncio.to_thread(limits.audit_refusal, self.svc, principal.address, found,
+                                    server.peer_ip, principal.method)
+        return found.reply()
+
     async def handle_MAIL(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           address: str, options: list[str]) -> str:
         if server.principal is None:
             return replies.AUTH_REQUIRED
         refusal = (self.address_refusal(address, envelope)
-                   or senders.envelope_refusal(address, server.principal.address))
+                   or senders.envelope_refusal(address, server.principal.address)
+                   or await self.over_limit(server, 0))
         return refusal or self.accept_sender(envelope, address, options)
 
     async def handle_RCPT(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           address: str, options: list[str]) -> str:
-        refusal = self.address_refusal(address, envelope) or self.recipients_full(envelope)
+        refusal = (self.address_refusal(address, envelope) or self.recipients_full(envelope)
+                   or await self.over_limit(server, len(envelope.rcpt_tos) + 1))
         if refusal:
             return refusal
         verdict = await self.recipient_verdict(address)
@@ -151,6 +175,8 @@ class SubmissionHandler(Handler):
         refusal = senders.from_refusal(content, principal.address)
         if refusal:
             return refusal
+        content = await asyncio.to_thread(signed, content, domain_of(principal.address),
+                                          self.svc.settings.data_dir)
         queue_id = uuid.uuid4().hex[:12]
         headers = self.trace_headers(server, session, envelope, queue_id)
         sent = delivery.SentCopy(principal.account_id, {
@@ -158,7 +184,9 @@ class SubmissionHandler(Handler):
             "action": "send", "account": principal.address,
             "details": {"protocol": PROTOCOL, "method": principal.method,
                         "peer": server.peer_ip, "recipients": len(envelope.rcpt_tos),
-                        "size": len(content), "queue_id": queue_id}})
+                        "size": len(content), "queue_id": queue_id}},
+            keep=await asyncio.to_thread(limits.keeps_sent_copy, self.svc,
+                                         principal.account_id))
         if server.door_shut:  # closed while the message came in: nothing is stored
             return replies.DOOR_CLOSED
         try:
@@ -169,6 +197,8 @@ class SubmissionHandler(Handler):
             return replies.too_big(server.data_size_limit or 0)
         if outcome.refused:
             return replies.no_such_mailbox(min(outcome.refused))
+        await asyncio.to_thread(limits.record_send, self.svc, principal.account_id,
+                                len(envelope.rcpt_tos))
         logger.info("message %s submitted by %s to %d recipient(s)", queue_id,
                     principal.address, len(envelope.rcpt_tos))
         return f"{replies.DELIVERED} as {queue_id}"
