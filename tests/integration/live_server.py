@@ -13,7 +13,10 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+
+from dns_stub import DnsStub
 
 LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
              "http")
@@ -110,11 +113,19 @@ class RunningServer:
         return int(self.proc.returncode)
 
 
+@cache
+def _no_dns() -> DnsStub:
+    """One empty DNS server for this test process: every name is NXDOMAIN, at once."""
+    return DnsStub({})
+
+
 def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "http"),
                  extra_env: dict[str, str] | None = None) -> RunningServer:
     env = dict(os.environ)
     # Every test client connects from 127.0.0.1: the per-address cap would count them as one.
     env["MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS"] = "100000"
+    # The inbound SPF/DKIM/DMARC checks ask DNS: no test depends on the network's answers.
+    env["MAILGATE_SERVER_NAMESERVERS"] = _no_dns().address
     ports = {name: free_port() for name in listeners}
     for name in LISTENERS:
         env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"
