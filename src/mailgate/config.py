@@ -21,6 +21,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "node_timeout_seconds": 30,
         "max_recipients_per_message": 100,
         "nameservers": [],
+        "relay_host": "",
+        "relay_port": 25,
+        "relay_username": "",
+        "relay_password": "",
+        "relay_tls": "starttls",
+        "queue_lifetime": "5d",
+        "queue_retry_min": "5m",
+        "queue_retry_max": "1h",
     },
     "listen": {
         "imap": "127.0.0.1:1143",
@@ -71,10 +79,26 @@ NOTES: dict[tuple[str, str], str] = {
     ("server", "nameservers"):
         "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
         "\"HOST:PORT\"; empty: the system's resolver.",
+    ("server", "relay_host"):
+        "Mail to other domains goes through this smarthost (HOST, port relay_port); empty: "
+        "straight to each domain's MX hosts.",
+    ("server", "relay_username"):
+        "AUTH at the smarthost (sent only over TLS); empty: no AUTH.",
+    ("server", "relay_tls"):
+        "starttls (required), tls (implicit, as on port 465) or none.",
+    ("server", "queue_lifetime"):
+        "A message not delivered this long after it was queued goes back to its sender as "
+        "a bounce (a 5xx from the remote bounces it at once).",
+    ("server", "queue_retry_min"):
+        "Wait before the first retry; each retry waits twice as long, up to queue_retry_max.",
 }
 
 
-DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"))
+DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"),
+                 ("server", "queue_lifetime"), ("server", "queue_retry_min"),
+                 ("server", "queue_retry_max"))
+
+RELAY_TLS = ("starttls", "tls", "none")
 
 
 class ConfigError(ValueError):
@@ -162,6 +186,9 @@ def load(data_dir: Path, environ: dict[str, str] | None = None) -> Settings:
     settings = Settings(data_dir=data_dir, values=values)
     for section, key in DURATION_KEYS:
         settings.seconds(section, key)  # a bad duration is refused now, not at first use
+    if settings.get("server", "relay_tls") not in RELAY_TLS:
+        raise ConfigError(f"server.relay_tls: expected one of {', '.join(RELAY_TLS)}, got "
+                          f"{settings.get('server', 'relay_tls')!r}")
     return settings
 
 

@@ -2,7 +2,7 @@
 
 A node writes its row when it starts and refreshes `last_seen` every
 `server.heartbeat_seconds`; a node not seen for `server.node_timeout_seconds` has stopped or
-died. The rows a node leaves behind (live sessions, mailbox locks) count only while their
+died. The rows a node leaves behind (live sessions, mailbox locks, duties) count only while their
 node is alive (`on_live_node`). A node deletes its own rows when it stops; a starting node
 deletes those of nodes gone, or, when it is the database's only node (SQLite, see
 `serve_lock`), those of every other node.
@@ -16,12 +16,12 @@ import threading
 from sqlalchemy import ColumnElement, delete, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mailgate.db.schema import live_sessions, mailbox_locks, nodes
+from mailgate.db.schema import live_sessions, mailbox_locks, node_duties, nodes
 from mailgate.periodic import Periodic
 from mailgate.service import Service
 
 #: Tables whose rows belong to the node named in their `node` column.
-NODE_ROWS = (live_sessions, mailbox_locks)
+NODE_ROWS = (live_sessions, mailbox_locks, node_duties)
 
 
 def seen_since(svc: Service) -> float:

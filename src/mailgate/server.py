@@ -17,6 +17,7 @@ from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
 from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
+from mailgate.outbound.runner import QueueRunner
 from mailgate.periodic import Periodic
 from mailgate.protocols.imap.watcher import FolderWatcher
 from mailgate.protocols.preauth import PreauthLimiter
@@ -78,14 +79,16 @@ async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
 
 
 async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
-                      sockets: dict[str, socket.socket], preauth: PreauthLimiter) -> None:
+                      sockets: dict[str, socket.socket], preauth: PreauthLimiter,
+                      outbound: QueueRunner) -> None:
     from mailgate.protocols.smtp.inbound import InboundHandler, LmtpHandler
     from mailgate.protocols.smtp.listener import start_smtp_server
     from mailgate.protocols.smtp.submission import SubmissionHandler
 
     settings = rt.svc.settings
     most = int(settings.get("server", "max_recipients_per_message"))
-    submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most)
+    submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most,
+                                   queued=outbound.wake)
     handlers = {"submission": submission, "submissions": submission,
                 "smtp": InboundHandler(rt.svc, max_recipients=most),
                 "lmtp": LmtpHandler(rt.svc, max_recipients=most)}
@@ -126,7 +129,9 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await follower.start()
     await _start_pop3(rt, gate, registry, sockets, preauth)
     watcher = await _start_imap(rt, gate, registry, sockets, preauth)
-    await _start_smtp(rt, gate, registry, sockets, preauth)
+    outbound = QueueRunner(svc, rt.node)  # sends only on the node that holds its duty
+    await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
+    outbound.start()
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
@@ -159,6 +164,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
         await purge.stop()
         for server in rt.servers:
             server.close()
+        await outbound.stop()
         if http is not None and http_task is not None:
             http.should_exit = True
             await http_task

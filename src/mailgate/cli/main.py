@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailgate.audit.key import AuditKeyError
-from mailgate.cli import accounts, cases, dkim, mail, output, policy, server, usage
+from mailgate.cli import accounts, cases, dkim, mail, output, policy, queue, server, usage
 from mailgate.cli.context import Context, data_dir_default
 from mailgate.config import ConfigError
 from mailgate.db.engine import DatabaseDamaged
@@ -30,7 +30,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
     ctx.obj = Context(data_dir or data_dir_default(), acting_as)
 
 
-for module in (server, accounts, policy, cases, mail, usage, dkim):
+for module in (server, accounts, policy, cases, mail, queue, usage, dkim):
     module.register(cli)
 
 

@@ -323,3 +323,33 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", LargeBinary, nullable=False),
 )
+
+# Jobs that one node of the cluster does at a time (the outbound queue's runner): the node
+# named holds the duty while its heartbeat lasts (`mailgate.duties`).
+node_duties = Table(
+    "node_duties", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("node", String(64), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+)
+
+# Mail for other domains waiting to leave (`mailgate.outbound`): one row per recipient, the
+# message itself in the spool file named by `queue_id`. state: queued (waits for
+# next_attempt_at), sending (the final dot went out: the remote may have it), held (an
+# attempt was cut off while sending: waits for the operator, never sent twice on its own).
+outbound_queue = Table(
+    "outbound_queue", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("queue_id", String(32), nullable=False),
+    Column("sender", Text, nullable=False),  # the envelope sender: a bounce goes there
+    Column("recipient", Text, nullable=False),
+    Column("mail_options", Text, nullable=False, server_default=""),  # SMTPUTF8 BODY=...
+    Column("size", BigInteger, nullable=False),
+    Column("queued_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False, server_default="queued"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Index("ix_outbound_queue_due", "state", "next_attempt_at"),
+    Index("ix_outbound_queue_queue_id", "queue_id"),
+)

@@ -2,7 +2,8 @@
 
 The same path as `mailgate deliver`: the message file is written and fsynced first, then one
 transaction makes it visible in every recipient's INBOX (and, for a submission, in the
-sender's Sent folder, with the audit entry of the send). A crash anywhere leaves either
+sender's Sent folder, with the audit entry of the send, and in the outbound queue for the
+recipients of other domains, its spool file fsynced first). A crash anywhere leaves either
 nothing visible or every copy. Recipients are checked again inside the transaction: one
 deactivated since RCPT is refused (5.1.1).
 """
@@ -16,6 +17,8 @@ from sqlalchemy import Connection, select
 from mailgate.audit import log as audit_log
 from mailgate.db.schema import folders
 from mailgate.mime import ParsedMessage
+from mailgate.outbound import queue
+from mailgate.outbound.spool import Spool
 from mailgate.service import Service
 from mailgate.store import messages
 from mailgate.store.folders import folder_id
@@ -33,6 +36,17 @@ class SentCopy:
     keep: bool = True  # False: the plan keeps no Sent copy (the client saves its own)
 
 
+@dataclass(frozen=True)
+class Outbound:
+    """The recipients of other domains of a submission, and what the queue keeps for them."""
+
+    queue_id: str
+    sender: str
+    recipients: list[str]
+    mail_options: str  # SMTPUTF8, BODY=8BITMIME: what the relaying repeats
+    trace: bytes  # Received: only (Return-Path: is for final delivery, RFC 5321 §4.4)
+
+
 @dataclass
 class Outcome:
     """The envelope recipients refused now (unknown or deactivated since RCPT)."""
@@ -45,15 +59,23 @@ class _Refused(Exception):
 
 
 def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
-          *, all_or_nothing: bool, sent: SentCopy | None = None) -> Outcome:
+          *, all_or_nothing: bool, sent: SentCopy | None = None,
+          outbound: Outbound | None = None) -> Outcome:
     """Store `trace + content` in the INBOX of each recipient (envelope address -> account
-    address; one copy per account) and `content` in the sender's Sent folder (when the
-    plan keeps one; the send is audited either way).
+    address; one copy per account), `content` in the sender's Sent folder (when the
+    plan keeps one; the send is audited either way), and queue it (with its own trace) for
+    the `outbound` recipients.
 
     With `all_or_nothing` (SMTP: one reply for every recipient) a recipient refused now
     refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
-    digest, _, parsed = messages.prepare(svc, trace + content)
-    inbox = (digest, parsed, Incoming(content))
+    inbox = None
+    if recipients:
+        digest, _, parsed = messages.prepare(svc, trace + content)
+        inbox = (digest, parsed, Incoming(content))
+    relayed = None
+    if outbound is not None:
+        relayed = outbound.trace + content
+        Spool.of(svc).write(outbound.queue_id, relayed)
     sent_item: tuple[SentCopy, _Item | None] | None = (sent, None) if sent else None
     if sent is not None and sent.keep:
         sent_digest, _, sent_parsed = messages.prepare(svc, content)
@@ -63,6 +85,9 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
         with svc.engine.begin() as conn:
             _store_rows(conn, inbox, sent_item, recipients, outcome, svc.clock(),
                         all_or_nothing)
+            if outbound is not None and relayed is not None:
+                queue.enqueue(conn, outbound.queue_id, outbound.sender, outbound.recipients,
+                              outbound.mail_options, len(relayed), svc.clock())
     except _Refused:
         pass
     return outcome
@@ -71,7 +96,8 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
 _Item = tuple[str, ParsedMessage, Incoming]
 
 
-def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item | None] | None,
+def _store_rows(conn: Connection, inbox: _Item | None,
+                sent: tuple[SentCopy, _Item | None] | None,
                 recipients: dict[str, str], outcome: Outcome, now: float,
                 all_or_nothing: bool) -> None:
     accounts: set[int] = set()
@@ -83,6 +109,7 @@ def _store_rows(conn: Connection, inbox: _Item, sent: tuple[SentCopy, _Item | No
     if outcome.refused and all_or_nothing:
         raise _Refused
     for account_id in sorted(accounts):
+        assert inbox is not None
         messages.store_prepared(conn, account_id, "INBOX", [inbox], now)
     if sent is not None:
         copy, item = sent

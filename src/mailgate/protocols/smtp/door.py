@@ -28,11 +28,13 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-comman
 
 
 class MailEnvelope(Envelope):
-    """aiosmtpd's envelope plus the accounts the accepted recipients reach."""
+    """aiosmtpd's envelope plus the accounts the accepted recipients reach, and the
+    recipients of other domains (submission only)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.accounts: dict[str, str] = {}  # envelope recipient -> account address
+        self.remote: list[str] = []
 
 
 class MailDoor(SMTP):

@@ -95,9 +95,14 @@ class Handler:
     def trace_headers(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                       queue_id: str, auth_results: bytes = b"") -> bytes:
         """Return-Path, our Authentication-Results (inbound), then Received."""
+        return (trace.return_path(envelope_sender(envelope)) + auth_results
+                + self.received(server, session, envelope, queue_id))
+
+    def received(self, server: MailDoor, session: Session, envelope: MailEnvelope,
+                 queue_id: str) -> bytes:
         recipients = envelope.rcpt_tos
         protocol = trace.with_name(self.kind, server.tls_active, server.principal is not None)
-        return trace.return_path(envelope_sender(envelope)) + auth_results + trace.received(
+        return trace.received(
             helo=session.host_name or "", peer=server.peer_ip, hostname=self.hostname,
             protocol=protocol, queue_id=queue_id,
             recipient=recipients[0] if len(recipients) == 1 else None,

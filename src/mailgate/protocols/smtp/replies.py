@@ -50,11 +50,6 @@ def too_big(limit: int) -> str:
     return f"552 5.3.4 Message too big: the limit is {limit} bytes"
 
 
-def not_yet_outbound(domain: str) -> str:
-    return (f"550 5.3.3 Sending to {domain} is not available yet: this server delivers only "
-            "to its own domains")
-
-
 def sender_not_yours(address: str, own: str) -> str:
     return (f"553 5.7.1 <{address}> is not your address: send as <{own}>")
 

@@ -5,15 +5,16 @@ the gate: `535 5.7.8` for bad credentials (the same for an unknown account), `53
 with the refusal's sentence for a closed door, `538 5.7.11` for a password in clear off
 loopback. A signed-in session is live: when its door closes it gets `421 4.7.0` and ends.
 The envelope sender and From: must be the account's own address; the message is DKIM-signed
-when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients get the
-message at once, the sender a copy in Sent; other domains are refused until the outbound
-queue exists.
+when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients
+get the message at once, the sender a copy in Sent; the recipients of other domains are
+queued (`mailgate.outbound`) in the same transaction, before `250`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 
 from aiosmtpd.smtp import Session
 
@@ -23,7 +24,7 @@ from mailgate.events.sessions import LiveSession, SessionRegistry
 from mailgate.mail_auth.signing import signed
 from mailgate.protocols import refusals
 from mailgate.protocols.refusals import Refusal
-from mailgate.protocols.smtp import delivery, limits, replies, senders
+from mailgate.protocols.smtp import delivery, limits, replies, senders, trace
 from mailgate.protocols.smtp.addresses import domain_of
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
@@ -104,10 +105,11 @@ class SubmissionHandler(Handler):
     """The decisions of the submission listeners."""
 
     def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry, *,
-                 max_recipients: int) -> None:
+                 max_recipients: int, queued: Callable[[], None]) -> None:
         super().__init__(svc, max_recipients=max_recipients)
         self.gate = gate
         self.registry = registry
+        self.queued = queued  # mail for other domains waits in the queue: send it
 
     def capabilities(self, server: MailDoor) -> list[str]:
         offered = super().capabilities(server)
@@ -162,7 +164,11 @@ class SubmissionHandler(Handler):
             return refusal
         verdict = await self.recipient_verdict(address)
         if isinstance(verdict, Remote):
-            return replies.not_yet_outbound(verdict.domain)
+            if address not in envelope.remote:
+                envelope.rcpt_tos.append(address)
+                envelope.rcpt_options.extend(options)
+                envelope.remote.append(address)
+            return replies.RECIPIENT_OK
         if not isinstance(verdict, Local):
             return replies.no_such_mailbox(address)
         return self.accept_recipient(envelope, address, verdict.account, options)
@@ -178,7 +184,13 @@ class SubmissionHandler(Handler):
         content = await asyncio.to_thread(signed, content, domain_of(principal.address),
                                           self.svc.settings.data_dir)
         queue_id = uuid.uuid4().hex[:12]
-        headers = self.trace_headers(server, session, envelope, queue_id)
+        received = self.received(server, session, envelope, queue_id)
+        headers = trace.return_path(principal.address) + received
+        outbound = delivery.Outbound(
+            queue_id, principal.address, envelope.remote,
+            " ".join(o for o in envelope.mail_options
+                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")),
+            received) if envelope.remote else None
         sent = delivery.SentCopy(principal.account_id, {
             "at": self.svc.clock(), "actor": principal.address, "role": "user",
             "action": "send", "account": principal.address,
@@ -192,13 +204,15 @@ class SubmissionHandler(Handler):
         try:
             outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
                                               envelope.accounts, all_or_nothing=True,
-                                              sent=sent)
+                                              sent=sent, outbound=outbound)
         except MessageRejected:
             return replies.too_big(server.data_size_limit or 0)
         if outcome.refused:
             return replies.no_such_mailbox(min(outcome.refused))
         await asyncio.to_thread(limits.record_send, self.svc, principal.account_id,
                                 len(envelope.rcpt_tos))
-        logger.info("message %s submitted by %s to %d recipient(s)", queue_id,
-                    principal.address, len(envelope.rcpt_tos))
+        if outbound is not None:
+            self.queued()
+        logger.info("message %s submitted by %s to %d recipient(s), %d queued", queue_id,
+                    principal.address, len(envelope.rcpt_tos), len(envelope.remote))
         return f"{replies.DELIVERED} as {queue_id}"

@@ -1,0 +1,1 @@
+"""Mail for other domains: the durable queue, its runner, the remote delivery and bounces."""

@@ -1,0 +1,223 @@
+"""The queue runner inside `mailgate serve`: one per cluster sends what waits in the queue.
+
+Every round it takes (or keeps) the `outbound-queue` duty (`mailgate.duties`); a node that
+does not hold it only waits. A node that takes the duty over first holds whatever a dead
+runner left `sending` (see `queue.INTERRUPTED`). Then each due message goes to the smarthost
+(`server.relay_host`) or to its recipients' MX hosts; a temporary failure waits longer each
+time (`queue_retry_min` doubling up to `queue_retry_max`), a 5xx bounces at once, and a
+message still queued `queue_lifetime` after it arrived bounces too. A bounce is a DSN in the
+sender's INBOX, audited (`queue.bounce`) in the same transaction that drops the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from mailgate import duties
+from mailgate.audit import log as audit_log
+from mailgate.nodes import seen_since
+from mailgate.outbound import bounce, mx, queue, transport
+from mailgate.outbound.queue import Entry, Recipient
+from mailgate.outbound.spool import Spool
+from mailgate.service import Service
+from mailgate.store import messages
+from mailgate.store.messages import Incoming, MessageRejected
+
+log = logging.getLogger("mailgate.outbound")
+DUTY = "outbound-queue"
+BATCH = 20
+LONGEST_NAP = 5.0  # other nodes and `queue retry` change the queue: look this often
+
+
+@dataclass(frozen=True)
+class Timing:
+    lifetime: float
+    first_wait: float
+    longest_wait: float
+
+    @classmethod
+    def of(cls, svc: Service) -> Timing:
+        s = svc.settings
+        return cls(s.seconds("server", "queue_lifetime"), s.seconds("server", "queue_retry_min"),
+                   s.seconds("server", "queue_retry_max"))
+
+
+class QueueRunner:
+    """Sends the queue while this node holds the duty."""
+
+    def __init__(self, svc: Service, node: str) -> None:
+        self.svc = svc
+        self.node = node
+        self.timing = Timing.of(svc)
+        self.spool = Spool.of(svc)
+        self.hostname = str(svc.settings.get("server", "hostname"))
+        relay = str(svc.settings.get("server", "relay_host")).strip()
+        self.relay = transport.Target(
+            relay, int(svc.settings.get("server", "relay_port")),
+            str(svc.settings.get("server", "relay_tls")),
+            str(svc.settings.get("server", "relay_username")),
+            str(svc.settings.get("server", "relay_password"))) if relay else None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._holding = False
+        self._longest_nap = min(LONGEST_NAP, self.timing.first_wait)
+
+    def wake(self) -> None:
+        """Something was queued here: look now."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="outbound queue")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                nap = await asyncio.to_thread(self.round)
+            except Exception:
+                log.exception("the outbound queue round failed; trying again")
+                nap = self.timing.first_wait
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=nap)
+            except TimeoutError:
+                pass
+
+    def round(self) -> float:
+        """Send what is due; the seconds until something may be due again."""
+        if not self._take_duty():
+            return self._longest_nap
+        while True:
+            now = self.svc.clock()
+            with self.svc.reader.connect() as conn:
+                entries = queue.due(conn, now, BATCH)
+            for entry in entries:
+                self._attempt(entry)
+            if len(entries) < BATCH:
+                break
+        with self.svc.reader.connect() as conn:
+            upcoming = queue.next_due(conn)
+        wait = self._longest_nap if upcoming is None else upcoming - self.svc.clock()
+        return max(0.05, min(self._longest_nap, wait))
+
+    def _take_duty(self) -> bool:
+        now = self.svc.clock()
+        with self.svc.engine.begin() as conn:
+            holding = duties.take(conn, DUTY, self.node, now, seen_since(self.svc))
+            if holding and not self._holding:
+                held = queue.hold_interrupted(conn)
+                if held:
+                    audit_log.append(conn, at=now, actor="system", role="system",
+                                     action="queue.hold", account=None,
+                                     details={"queue_ids": held, "reason": queue.INTERRUPTED})
+                    log.warning("held %d message(s) whose sending was cut off: %s",
+                                len(held), " ".join(held))
+        self._holding = holding
+        return holding
+
+    def _attempt(self, entry: Entry) -> None:
+        now = self.svc.clock()
+        give_up_at = entry.queued_at + self.timing.lifetime
+        try:
+            data = self.spool.read(entry.queue_id)
+        except OSError as exc:
+            log.error("queued message %s cannot be read: %s", entry.queue_id, exc)
+            self._bounce(entry, [bounce.permanent(r.address, f"5.3.0 the queued copy of the "
+                                                  f"message is lost ({exc.strerror})", False)
+                                 for r in entry.recipients], b"")
+            return
+        if now >= give_up_at:
+            self._bounce(entry, [bounce.expired(r.address, r.last_error)
+                                 for r in entry.recipients], data)
+            return
+        outcome = self._deliver(entry, data)
+        with self.svc.engine.begin() as conn:
+            queue.remove(conn, [r.row_id for r in outcome.delivered])
+            for r, said in outcome.deferred:
+                queue.defer(conn, [r], said, self.svc.clock(), self.timing.first_wait,
+                            self.timing.longest_wait, give_up_at)
+            if outcome.uncertain:
+                queue.set_state(conn, [r.row_id for r in outcome.uncertain], queue.HELD)
+        for r in outcome.delivered:
+            log.info("message %s delivered to %s", entry.queue_id, r.address)
+        if outcome.failed:
+            self._bounce(entry, [bounce.permanent(r.address, said)
+                                 for r, said in outcome.failed], data)
+        self._drop_spool_if_done(entry.queue_id)
+
+    def _deliver(self, entry: Entry, data: bytes) -> transport.Outcome:
+        options = entry.mail_options.split()
+        mark = self._mark_sending
+        if self.relay is not None:
+            return transport.send(self.relay, self.hostname, entry.sender, entry.recipients,
+                                  data, options, mark)
+        total = transport.Outcome()
+        by_domain: dict[str, list[Recipient]] = {}
+        for r in entry.recipients:
+            by_domain.setdefault(r.address.rpartition("@")[2].lower(), []).append(r)
+        for domain, recipients in by_domain.items():
+            try:
+                hosts = mx.hosts(domain)
+            except mx.NoMailHere as exc:
+                total.failed += [(r, str(exc)) for r in recipients]
+                continue
+            except mx.LookupFailed as exc:
+                total.deferred += [(r, str(exc)) for r in recipients]
+                continue
+            for host in hosts:
+                outcome = transport.send(transport.Target(host, 25, "opportunistic"),
+                                         self.hostname, entry.sender, recipients, data,
+                                         options, mark)
+                if not outcome.unreachable or host == hosts[-1]:
+                    break
+            total.delivered += outcome.delivered
+            total.failed += outcome.failed
+            total.deferred += outcome.deferred
+            total.uncertain += outcome.uncertain
+        return total
+
+    def _mark_sending(self, recipients: list[Recipient]) -> None:
+        with self.svc.engine.begin() as conn:
+            queue.set_state(conn, [r.row_id for r in recipients], queue.SENDING)
+
+    def _bounce(self, entry: Entry, failures: list[bounce.Failure], original: bytes) -> None:
+        """Tell the sender (a DSN in its INBOX) and drop the failed recipients' rows."""
+        now = self.svc.clock()
+        report = bounce.report(hostname=self.hostname, sender=entry.sender, failures=failures,
+                               original=original, queue_id=entry.queue_id,
+                               arrived_at=entry.queued_at, now=now)
+        digest, _, parsed = messages.prepare(self.svc, b"Return-Path: <>\r\n" + report)
+        failed = {f.recipient for f in failures}
+        rows = [r.row_id for r in entry.recipients if r.address in failed]
+        with self.svc.engine.begin() as conn:
+            try:
+                account_id = messages.recipient(conn, entry.sender, now)
+                messages.store_prepared(conn, account_id, "INBOX",
+                                        [(digest, parsed, Incoming(report))], now)
+                returned = True
+            except MessageRejected:
+                returned = False  # the sender is gone: the audit entry is all that is left
+            queue.remove(conn, rows)
+            audit_log.append(conn, at=now, actor="system", role="system",
+                             action="queue.bounce", account=entry.sender, details={
+                                 "queue_id": entry.queue_id, "returned": returned,
+                                 "recipients": [{"address": f.recipient, "status": f.status,
+                                                 "reason": f.reason} for f in failures]})
+        log.warning("message %s bounced for %d recipient(s)", entry.queue_id, len(failures))
+        self._drop_spool_if_done(entry.queue_id)
+
+    def _drop_spool_if_done(self, queue_id: str) -> None:
+        with self.svc.reader.connect() as conn:
+            if queue.in_use(conn, queue_id):
+                return
+        self.spool.remove(queue_id)

@@ -1,0 +1,327 @@
+"""The outbound queue against a real `mailgate serve` and a real smarthost on loopback.
+
+The smarthost is an aiosmtpd server run by the test: it keeps what it receives, can refuse
+recipients (5xx), answer every recipient with a 4xx, or be down (its port closed). Retry
+intervals are one and two seconds, so waiting for a retry is waiting for a condition.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import random
+import signal
+import smtplib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from live_server import RunningServer, free_port, start_server, wait_until
+from smtp_clients import LISTENERS, mailbox, message, serving
+
+ALICE, BOB = "alice@example.test", "bob@example.test"
+PASSWORD = "correct-horse-battery"
+REFUSED = "nobody"  # the smarthost refuses recipients whose local part starts so
+ESCAPE = "\x1b[31mred"
+
+
+@dataclass
+class Smarthost:
+    """What the smarthost received (envelope sender, recipients, bytes), and how it answers."""
+
+    port: int = field(default_factory=free_port)
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    tempfail: bool = False
+    controller: Controller | None = None
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if address.startswith(REFUSED):
+            return f"550 5.1.1 <{address}>: unknown user"
+        if self.tempfail:
+            return f"451 4.3.0 try later {ESCAPE}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.original_content, bytes)
+        self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos),
+                              envelope.original_content))
+        return "250 OK queued"
+
+    def up(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def down(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def arrived(self, subject: str) -> list[tuple[str, list[str], bytes]]:
+        return [r for r in self.received if f"Subject: {subject}\r\n".encode() in r[2]]
+
+
+def _relay_env(smarthost: Smarthost, lifetime: str = "1h") -> dict[str, str]:
+    return {"MAILGATE_SERVER_RELAY_HOST": "127.0.0.1",
+            "MAILGATE_SERVER_RELAY_PORT": str(smarthost.port),
+            "MAILGATE_SERVER_RELAY_TLS": "none",
+            "MAILGATE_SERVER_QUEUE_RETRY_MIN": "1s",
+            "MAILGATE_SERVER_QUEUE_RETRY_MAX": "2s",
+            "MAILGATE_SERVER_QUEUE_LIFETIME": lifetime}
+
+
+@pytest.fixture(scope="module")
+def smarthost() -> Iterator[Smarthost]:
+    host = Smarthost()
+    host.up()
+    yield host
+    host.down()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, smarthost: Smarthost
+           ) -> Iterator[RunningServer]:
+    for running in serving(tmp_path_factory.mktemp("smtp-queue") / "data",
+                           _relay_env(smarthost)):
+        running.account(ALICE, PASSWORD)
+        running.account(BOB, PASSWORD)
+        yield running
+
+
+def _submit(server: RunningServer, recipients: list[str], raw: bytes) -> None:
+    with smtplib.SMTP("127.0.0.1", server.ports["submission"], timeout=10) as client:
+        client.login(ALICE, PASSWORD)
+        assert client.sendmail(ALICE, recipients, raw) == {}
+
+
+def _queue(server: RunningServer) -> list[dict[str, object]]:
+    return list(json.loads(server.cli("queue", "list", "--json").stdout))
+
+
+def _queued(server: RunningServer, subject: str) -> dict[str, object]:
+    """The queue entry of the one message with this subject (found by its Received id)."""
+    entries = [e for e in _queue(server)
+               if any(subject.encode() in m for m in [_spooled(server, str(e["id"]))])]
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+def _spooled(server: RunningServer, queue_id: str) -> bytes:
+    path = server.data / "blobs" / "outbound" / queue_id
+    return path.read_bytes() if path.exists() else b""
+
+
+def _bounces(server: RunningServer, subject: str) -> list[email.message.Message]:
+    found = [email.message_from_bytes(m) for m in mailbox(server, ALICE, PASSWORD)
+             if b"multipart/report" in m and f"Subject: {subject}\r\n".encode() in m]
+    return found
+
+
+def _status_fields(report: email.message.Message) -> dict[str, str]:
+    """The fields of the message/delivery-status part, as they were sent (one recipient)."""
+    raw = report.as_bytes(policy=email.policy.compat32.clone(max_line_length=0)).decode()
+    section = raw.split("Content-Type: message/delivery-status", 1)[1].split("\n--", 1)[0]
+    return dict(line.split(": ", 1) for line in section.splitlines() if ": " in line)
+
+
+def _audit(server: RunningServer, action: str) -> list[dict[str, object]]:
+    entries = json.loads(server.cli("audit", "--json").stdout)
+    return [e for e in entries if e["action"] == action]
+
+
+def test_an_outside_recipient_gets_the_message_byte_identical_under_received(
+        server: RunningServer, smarthost: Smarthost) -> None:
+    subject = "to the world"
+    raw = message(ALICE, "carol@outside.example", subject, "Hi.\r\n.dot line\r\n")
+    _submit(server, ["carol@outside.example", BOB], raw)
+    wait_until(lambda: smarthost.arrived(subject), 20, lambda: f"queue: {_queue(server)}")
+    [(sender, recipients, data)] = smarthost.arrived(subject)
+    assert (sender, recipients) == (ALICE, ["carol@outside.example"])
+    assert data.startswith(b"Received: from ") and b"with ESMTPA id " in data
+    received_end = data.index(b"\r\n", data.index(b"; "))
+    assert data[received_end + 2:] == raw
+    local = [m for m in mailbox(server, BOB, PASSWORD) if subject.encode() in m]
+    assert len(local) == 1 and local[0].endswith(raw)  # local recipients directly
+    wait_until(lambda: _queue(server) == [], 10, lambda: f"queue: {_queue(server)}")
+
+
+def test_the_smarthost_down_a_while_then_up_gets_the_message_on_retry(
+        server: RunningServer, smarthost: Smarthost) -> None:
+    subject = "while the smarthost is down"
+    smarthost.down()
+    try:
+        _submit(server, ["dana@outside.example"], message(ALICE, "dana@outside.example",
+                                                          subject))
+        wait_until(lambda: any(int(r["attempts"]) >= 2 for e in _queue(server)
+                               for r in e["recipients"]), 20,  # type: ignore[attr-defined]
+                   lambda: f"queue: {_queue(server)}")
+        [entry] = _queue(server)
+        [recipient] = entry["recipients"]  # type: ignore[misc]
+        assert recipient["state"] == "queued" and "127.0.0.1" in recipient["last_error"]
+    finally:
+        smarthost.up()
+    wait_until(lambda: smarthost.arrived(subject), 20, lambda: f"queue: {_queue(server)}")
+    assert len(smarthost.arrived(subject)) == 1
+    wait_until(lambda: _queue(server) == [], 10, lambda: f"queue: {_queue(server)}")
+
+
+def test_a_5xx_from_the_remote_bounces_at_once_to_the_senders_inbox(
+        server: RunningServer, smarthost: Smarthost) -> None:
+    subject = "to a refused recipient"
+    raw = message(ALICE, f"{REFUSED}@outside.example", subject)
+    _submit(server, [f"{REFUSED}@outside.example", "erin@outside.example"], raw)
+    wait_until(lambda: _bounces(server, subject), 20, lambda: f"queue: {_queue(server)}")
+    [report] = _bounces(server, subject)
+    assert report["From"].startswith("Mail Delivery System")
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "delivery-status"
+    status = _status_fields(report)
+    assert status["Final-Recipient"] == f"rfc822; {REFUSED}@outside.example"
+    assert (status["Action"], status["Status"]) == ("failed", "5.1.1")
+    assert status["Diagnostic-Code"].startswith("smtp; 550 5.1.1")
+    headers = next(p for p in report.walk() if p.get_content_type() == "text/rfc822-headers")
+    assert f"Subject: {subject}".encode() in headers.as_bytes()
+    # the other recipient got it; nothing is left in the queue
+    assert [r[1] for r in smarthost.arrived(subject)] == [["erin@outside.example"]]
+    wait_until(lambda: _queue(server) == [], 10, lambda: f"queue: {_queue(server)}")
+    [bounced] = [e for e in _audit(server, "queue.bounce") if e["account"] == ALICE
+                 and e["recipients"][0]["address"] == f"{REFUSED}@outside.example"]
+    assert bounced["returned"] is True
+
+
+def test_queue_list_retry_and_delete_with_json(server: RunningServer,
+                                               smarthost: Smarthost) -> None:
+    smarthost.tempfail = True
+    try:
+        for subject in ("keep me", "drop me"):
+            _submit(server, ["fay@outside.example"], message(ALICE, "fay@outside.example",
+                                                             subject))
+        keep, drop = _queued(server, "keep me"), _queued(server, "drop me")
+        wait_until(lambda: all(r["last_error"] for e in _queue(server)
+                               for r in e["recipients"]), 20)  # type: ignore[attr-defined]
+        assert keep["sender"] == ALICE and keep["size"] > 0
+        [recipient] = _queued(server, "keep me")["recipients"]  # type: ignore[misc]
+        assert recipient["address"] == "fay@outside.example"
+        assert recipient["last_error"].startswith("451 4.3.0 try later")
+        assert recipient["last_error"].endswith("(in reply to RCPT TO)")
+        assert ESCAPE in recipient["last_error"]  # JSON keeps the remote's words
+        shown = server.cli("queue", "list").stdout
+        assert "\x1b" not in shown and "\\x1b[31mred" in shown  # the terminal sees escapes
+        deleted = json.loads(server.cli("queue", "delete", str(drop["id"]), "--json").stdout)
+        assert deleted["id"] == drop["id"]
+        assert [e["id"] for e in _queue(server)] == [keep["id"]]
+        assert not _spooled(server, str(drop["id"]))
+        [audited] = [e for e in _audit(server, "queue.delete") if e["queue_id"] == drop["id"]]
+        assert audited["account"] == ALICE and audited["recipients"] == ["fay@outside.example"]
+        retried = json.loads(server.cli("queue", "retry", str(keep["id"]), "--json").stdout)
+        assert retried == {"id": keep["id"], "recipients": 1}
+    finally:
+        smarthost.tempfail = False
+    wait_until(lambda: smarthost.arrived("keep me"), 20, lambda: f"queue: {_queue(server)}")
+    assert not smarthost.arrived("drop me")
+    missing = server.cli("queue", "delete", "0123456789ab", check=False)
+    assert missing.returncode == 1 and "no queued message" in missing.stderr
+
+
+def test_a_message_still_queued_after_its_lifetime_bounces(
+        tmp_path: Path, smarthost: Smarthost) -> None:
+    nowhere = Smarthost()  # never up: its port stays closed
+    subject = "never arrives"
+    for server in serving(tmp_path / "data", _relay_env(nowhere, lifetime="3s")):
+        server.account(ALICE, PASSWORD)
+        _submit(server, ["gil@outside.example"], message(ALICE, "gil@outside.example",
+                                                         subject))
+        wait_until(lambda s=server: _bounces(s, subject), 20)  # type: ignore[misc]
+        [report] = _bounces(server, subject)
+        status = _status_fields(report)
+        assert (status["Action"], status["Status"]) == ("failed", "4.4.7")
+        assert status["Final-Recipient"] == "rfc822; gil@outside.example"
+        assert "time in the queue ran out" in report.as_string()
+        assert _queue(server) == []
+        assert _audit(server, "queue.bounce")[0]["recipients"][0]["status"] == "4.4.7"
+
+
+class _Submitter(threading.Thread):
+    """Submits numbered messages in a loop; remembers the ones that got 250."""
+
+    def __init__(self, server: RunningServer, first: int) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.number = first
+        self.acknowledged: list[int] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with smtplib.SMTP("127.0.0.1", self.server.ports["submission"],
+                                  timeout=5) as client:
+                    client.login(ALICE, PASSWORD)
+                    while not self.stopping.is_set():
+                        n = self.number
+                        self.number += 1
+                        client.sendmail(ALICE, ["kim@outside.example"],
+                                        message(ALICE, "kim@outside.example", f"load {n}"))
+                        self.acknowledged.append(n)
+            except (OSError, smtplib.SMTPException):
+                if self.server.proc.poll() is None:
+                    continue  # refused while starting: try again
+                return
+
+
+def _numbers(data: list[bytes]) -> list[int]:
+    found = []
+    for raw in data:
+        start = raw.index(b"Subject: load ") + len(b"Subject: load ")
+        found.append(int(raw[start:raw.index(b"\r\n", start)]))
+    return found
+
+
+def test_kill_9_while_submitting_loses_nothing_and_sends_nothing_twice(
+        tmp_path: Path, smarthost: Smarthost) -> None:
+    """A message cut off after its final dot went out is held, not sent again: it may be at
+    the smarthost, or not, and waits for the operator; every other one is at the smarthost
+    once or still queued. MAILGATE_TEST_KILLS=200 makes a soak of it (`make soak-queue`)."""
+    data = tmp_path / "data"
+    rng = random.Random(8)
+    acknowledged: list[int] = []
+    before = len(smarthost.received)
+    number = 0
+    env = _relay_env(smarthost)
+    server = start_server(data, LISTENERS, env)
+    server.account(ALICE, PASSWORD)
+    for _ in range(int(os.environ.get("MAILGATE_TEST_KILLS", "20"))):
+        submitter = _Submitter(server, number)
+        submitter.start()
+        wait_until(lambda s=submitter: s.acknowledged, 20)  # type: ignore[misc]
+        threading.Event().wait(rng.uniform(0.0, 0.3))  # a random moment of the load
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait()
+        submitter.stopping.set()
+        submitter.join(10)
+        acknowledged += submitter.acknowledged
+        number = submitter.number
+        server = start_server(data, LISTENERS, env)
+    try:
+        def settled() -> bool:
+            return all(r["state"] == "held" for e in _queue(server)
+                       for r in e["recipients"])  # type: ignore[attr-defined]
+
+        wait_until(settled, 30, lambda: f"queue: {_queue(server)}")
+        sent = _numbers([r[2] for r in smarthost.received[before:]])
+        held = _numbers([_spooled(server, str(e["id"])) for e in _queue(server)])
+        assert len(sent) == len(set(sent)), "a message went out twice"
+        assert set(acknowledged) <= set(sent) | set(held), "a message that got 250 is lost"
+        assert len(acknowledged) >= 20
+        if held:
+            assert _audit(server, "queue.hold")
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in server.log.read_text(errors="replace")
