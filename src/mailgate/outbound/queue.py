@@ -16,6 +16,8 @@ from mailgate.db.schema import outbound_queue as q
 QUEUED, SENDING, HELD = "queued", "sending", "held"
 INTERRUPTED = ("the attempt was cut off after the message went to the remote, which may have "
                "it: held so it is never sent twice; `mailgate queue retry` sends it again")
+NO_ANSWER = ("the remote did not answer the end of the message, so it may have it: held so "
+             "it is never sent twice; `mailgate queue retry` sends it again")
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,10 @@ def next_due(conn: Connection) -> float | None:
     return None if value is None else float(value)
 
 
-def set_state(conn: Connection, row_ids: list[int], state: str) -> None:
-    conn.execute(update(q).where(q.c.id.in_(row_ids)).values(state=state))
+def set_state(conn: Connection, row_ids: list[int], state: str, error: str | None = None
+              ) -> None:
+    values = {"state": state} if error is None else {"state": state, "last_error": error}
+    conn.execute(update(q).where(q.c.id.in_(row_ids)).values(**values))
 
 
 def remove(conn: Connection, row_ids: list[int]) -> None:

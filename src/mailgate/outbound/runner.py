@@ -128,17 +128,15 @@ class QueueRunner:
     def _attempt(self, entry: Entry) -> None:
         now = self.svc.clock()
         give_up_at = entry.queued_at + self.timing.lifetime
-        try:
-            data = self.spool.read(entry.queue_id)
-        except OSError as exc:
-            log.error("queued message %s cannot be read: %s", entry.queue_id, exc)
-            self._bounce(entry, [bounce.permanent(r.address, f"5.3.0 the queued copy of the "
-                                                  f"message is lost ({exc.strerror})", False)
-                                 for r in entry.recipients], b"")
-            return
+        data, unreadable = self._spooled(entry.queue_id)
         if now >= give_up_at:
             self._bounce(entry, [bounce.expired(r.address, r.last_error)
-                                 for r in entry.recipients], data)
+                                 for r in entry.recipients], data or b"")
+            return
+        if data is None:
+            with self.svc.engine.begin() as conn:
+                queue.defer(conn, entry.recipients, unreadable, now, self.timing.first_wait,
+                            self.timing.longest_wait, give_up_at)
             return
         outcome = self._deliver(entry, data)
         with self.svc.engine.begin() as conn:
@@ -147,13 +145,29 @@ class QueueRunner:
                 queue.defer(conn, [r], said, self.svc.clock(), self.timing.first_wait,
                             self.timing.longest_wait, give_up_at)
             if outcome.uncertain:
-                queue.set_state(conn, [r.row_id for r in outcome.uncertain], queue.HELD)
+                queue.set_state(conn, [r.row_id for r in outcome.uncertain], queue.HELD,
+                                queue.NO_ANSWER)
+                audit_log.append(conn, at=now, actor="system", role="system",
+                                 action="queue.hold", account=entry.sender,
+                                 details={"queue_ids": [entry.queue_id],
+                                          "reason": queue.NO_ANSWER})
         for r in outcome.delivered:
             log.info("message %s delivered to %s", entry.queue_id, r.address)
         if outcome.failed:
             self._bounce(entry, [bounce.permanent(r.address, said)
                                  for r, said in outcome.failed], data)
         self._drop_spool_if_done(entry.queue_id)
+
+    def _spooled(self, queue_id: str) -> tuple[bytes | None, str]:
+        """The queued message, or None and why (e.g. it was queued on a node whose blob
+        store this one lacks: a temporary failure, bounced only when its lifetime ends)."""
+        try:
+            return self.spool.read(queue_id), ""
+        except OSError as exc:
+            why = (f"4.3.0 the queued copy {self.spool.path(queue_id)} cannot be read here "
+                   f"({exc.strerror}); every node needs the shared blob store")
+            log.error("%s", why)
+            return None, why
 
     def _deliver(self, entry: Entry, data: bytes) -> transport.Outcome:
         options = entry.mail_options.split()

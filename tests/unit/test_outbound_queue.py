@@ -1,0 +1,88 @@
+"""The outbound queue's parts on each database: the runner's duty, waiting times, held
+attempts, the DSN a bounce carries, and DATA's dot-stuffing."""
+
+from __future__ import annotations
+
+import email
+from pathlib import Path
+
+import pytest
+
+from mailgate import config, duties
+from mailgate.config import ConfigError
+from mailgate.db.schema import nodes
+from mailgate.outbound import bounce, queue, transport
+from mailgate.service import Service
+
+
+def _node(svc: Service, name: str, last_seen: float) -> None:
+    with svc.engine.begin() as conn:
+        conn.execute(nodes.insert().values(name=name, started_at=0.0, last_seen=last_seen))
+
+
+def test_one_live_node_holds_the_duty_and_a_dead_ones_is_taken_over(svc: Service) -> None:
+    _node(svc, "a", 1000.0)
+    _node(svc, "b", 1030.0)
+    with svc.engine.begin() as conn:
+        assert duties.take(conn, "outbound-queue", "a", 1000.0, 990.0)
+        assert duties.take(conn, "outbound-queue", "a", 1001.0, 990.0)  # kept
+        assert not duties.take(conn, "outbound-queue", "b", 1001.0, 990.0)
+        # a's heartbeat is older than the window: gone, its duty goes to b
+        assert duties.take(conn, "outbound-queue", "b", 1040.0, 1010.0)
+        assert not duties.take(conn, "outbound-queue", "a", 1040.0, 1010.0)
+
+
+def test_waits_double_up_to_the_longest_and_never_pass_the_lifetime(svc: Service) -> None:
+    with svc.engine.begin() as conn:
+        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example"], "", 10, 0.0)
+    waits = []
+    now = 0.0
+    for _ in range(6):
+        with svc.engine.begin() as conn:
+            [entry] = queue.due(conn, now, 10)
+            queue.defer(conn, entry.recipients, "451 later", now, 60, 600, 1500.0)
+            now = queue.next_due(conn) or 0.0
+            waits.append(now)
+    assert waits == [60.0, 180.0, 420.0, 900.0, 1500.0, 1500.0]
+
+
+def test_a_cut_off_sending_is_held_and_retry_releases_it(svc: Service) -> None:
+    with svc.engine.begin() as conn:
+        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example",
+                                                                "y@out.example"], "", 10, 0.0)
+        [entry] = queue.due(conn, 0.0, 10)
+        queue.set_state(conn, [entry.recipients[0].row_id], queue.SENDING)
+        assert queue.hold_interrupted(conn) == ["0123456789ab"]
+        [entry] = queue.due(conn, 5.0, 10)
+        assert [r.address for r in entry.recipients] == ["y@out.example"]
+        assert queue.retry_now(conn, "0123456789ab", 6.0) == 2
+        [entry] = queue.due(conn, 6.0, 10)
+        assert len(entry.recipients) == 2 and queue.in_use(conn, "0123456789ab")
+
+
+def test_a_bounce_is_a_multipart_report_with_a_status_per_recipient() -> None:
+    original = b"From: a@example.test\r\nSubject: hello\r\n\r\nsecret body\r\n"
+    raw = bounce.report(hostname="mx.example.test", sender="a@example.test", failures=[
+        bounce.permanent("x@out.example", "550 5.1.1 <x@out.example>: no such user"),
+        bounce.expired("y@out.example", "451 4.3.0 later")], original=original,
+        queue_id="0123456789ab", arrived_at=0.0, now=100.0)
+    report = email.message_from_bytes(raw)
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "delivery-status"
+    assert report["Auto-Submitted"] == "auto-replied"
+    kinds = [p.get_content_type() for p in report.get_payload()]  # type: ignore[union-attr]
+    assert kinds == ["text/plain", "message/delivery-status", "text/rfc822-headers"]
+    text = raw.decode()
+    assert "Status: 5.1.1" in text and "Status: 4.4.7" in text
+    assert "Diagnostic-Code: smtp; 550 5.1.1" in text
+    assert "Subject: hello" in text and "secret body" not in text  # the header only
+
+
+def test_data_doubles_dots_at_line_starts_and_ends_with_crlf() -> None:
+    assert transport.stuffed(b".a\r\nb.\r\n..c") == b"..a\r\nb.\r\n...c\r\n"
+
+
+def test_relay_tls_takes_only_known_modes(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="relay_tls"):
+        config.load(tmp_path, environ={"MAILGATE_SERVER_RELAY_TLS": "maybe"})
+    assert config.load(tmp_path, environ={}).seconds("server", "queue_lifetime") == 5 * 86400
