@@ -12,8 +12,10 @@ import email.policy
 import json
 import os
 import random
+import shutil
 import signal
 import smtplib
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from live_server import RunningServer, free_port, start_server, wait_until
 from smtp_clients import LISTENERS, mailbox, message, serving
+from sqlalchemy import create_engine, text
+
+from support import POSTGRES_URL, postgres_database
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 PASSWORD = "correct-horse-battery"
@@ -325,3 +330,57 @@ def test_kill_9_while_submitting_loses_nothing_and_sends_nothing_twice(
     finally:
         assert server.stop() == 0
     assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs MAILGATE_TEST_POSTGRES_URL")
+def test_two_nodes_on_one_postgres_database_send_each_message_once(
+        tmp_path: Path, smarthost: Smarthost) -> None:
+    """One runner for the cluster: the node holding the duty sends what both queue; when it
+    dies, the other takes the duty over once the heartbeat window has passed."""
+    with postgres_database() as url:
+        env = {**_relay_env(smarthost), "MAILGATE_STORAGE_DATABASE_URL": url,
+               "MAILGATE_SERVER_HEARTBEAT_SECONDS": "1",
+               "MAILGATE_SERVER_NODE_TIMEOUT_SECONDS": "3"}
+        a = start_server(tmp_path / "a", LISTENERS, env)
+        b = None
+        try:
+            (tmp_path / "b").mkdir()  # one audit key and one blob store for the cluster
+            shutil.copy2(tmp_path / "a" / "audit.key", tmp_path / "b" / "audit.key")
+            (tmp_path / "a" / "blobs").mkdir(exist_ok=True)
+            (tmp_path / "b" / "blobs").symlink_to(tmp_path / "a" / "blobs")
+            b = start_server(tmp_path / "b", LISTENERS, env)
+            a.account(ALICE, PASSWORD)
+            for n in range(6):
+                _submit(a if n % 2 else b, ["hal@outside.example"],
+                        message(ALICE, "hal@outside.example", f"cluster {n}"))
+            for n in range(6):
+                wait_until(lambda n=n: smarthost.arrived(f"cluster {n}"), 20)  # type: ignore[misc]
+            holder = _duty_holder(url)
+            assert holder in (_node_name(a), _node_name(b))
+            dead, alive = (a, b) if holder == _node_name(a) else (b, a)
+            dead.proc.kill()
+            dead.proc.wait()
+            _submit(alive, ["hal@outside.example"],
+                    message(ALICE, "hal@outside.example", "after the holder died"))
+            wait_until(lambda: smarthost.arrived("after the holder died"), 30,
+                       lambda: f"queue: {_queue(alive)}")
+            assert _duty_holder(url) == _node_name(alive)
+            assert all(len(smarthost.arrived(f"cluster {n}")) == 1 for n in range(6))
+        finally:
+            if b is not None:
+                b.stop()
+            a.stop()
+
+
+def _node_name(server: RunningServer) -> str:
+    return f"{socket.gethostname()[:50]}-{server.proc.pid}"
+
+
+def _duty_holder(url: str) -> str:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text(
+                "SELECT node FROM node_duties WHERE name = 'outbound-queue'")).scalar())
+    finally:
+        engine.dispose()
