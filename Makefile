@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # waits on real servers and clients. `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint fuzz bench clean
+.PHONY: run test lint fuzz bench soak-queue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet atheris
 	for target in fuzz/fuzz_*.py; do $(BIN)/python $$target -max_total_time=$${FUZZ_SECONDS:-120} || exit 1; done
+
+# The outbound queue's kill -9 test at length: 200 kills instead of 20 (SOAK_KILLS=N).
+soak-queue: $(STAMP)
+	MAILGATE_TEST_KILLS=$${SOAK_KILLS:-200} $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/integration/test_smtp_queue.py -k kill_9
 
 bench: $(STAMP)
 	@echo "see bench/README.md: each bench/*.py prints mailgate vs reference ratios"
