@@ -16,14 +16,16 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from live_server import RunningServer, free_port, start_server, wait_until
 from smtp_clients import LISTENERS, mailbox, message, serving
 from sqlalchemy import create_engine, text
@@ -235,8 +237,7 @@ def test_queue_list_retry_and_delete_with_json(server: RunningServer,
     assert missing.returncode == 1 and "no queued message" in missing.stderr
 
 
-def test_a_message_still_queued_after_its_lifetime_bounces(
-        tmp_path: Path, smarthost: Smarthost) -> None:
+def test_a_message_still_queued_after_its_lifetime_bounces(tmp_path: Path) -> None:
     nowhere = Smarthost()  # never up: its port stays closed
     subject = "never arrives"
     for server in serving(tmp_path / "data", _relay_env(nowhere, lifetime="3s")):
@@ -384,3 +385,43 @@ def _duty_holder(url: str) -> str:
                 "SELECT node FROM node_duties WHERE name = 'outbound-queue'")).scalar())
     finally:
         engine.dispose()
+
+
+class _Authenticator:
+    """The smarthost's AUTH: one account, and only over TLS."""
+
+    def __init__(self) -> None:
+        self.signed_in: list[tuple[bytes, bool]] = []
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: object) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        ok = (auth_data.login, auth_data.password) == (b"relay-user", b"relay-secret")
+        self.signed_in.append((auth_data.login, session.ssl is not None))
+        return AuthResult(success=ok)
+
+
+def test_the_smarthost_over_required_starttls_with_auth(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    auth = _Authenticator()
+    tls_host = Smarthost()
+    tls_host.controller = Controller(tls_host, hostname="127.0.0.1", port=tls_host.port,
+                                     tls_context=context, require_starttls=True,
+                                     auth_required=True, authenticator=auth)
+    tls_host.controller.start()
+    env = {**_relay_env(tls_host), "MAILGATE_SERVER_RELAY_TLS": "starttls",
+           "MAILGATE_SERVER_RELAY_USERNAME": "relay-user",
+           "MAILGATE_SERVER_RELAY_PASSWORD": "relay-secret",
+           "SSL_CERT_FILE": str(tmp_path / "ca.pem")}  # the smarthost's CA, for the server
+    try:
+        for server in serving(tmp_path / "data", env):
+            server.account(ALICE, PASSWORD)
+            _submit(server, ["ivy@outside.example"],
+                    message(ALICE, "ivy@outside.example", "over tls"))
+            wait_until(lambda: tls_host.arrived("over tls"), 20)
+            assert auth.signed_in == [(b"relay-user", True)]
+    finally:
+        tls_host.down()
