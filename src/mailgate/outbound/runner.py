@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 
 from mailgate import duties
@@ -60,6 +61,7 @@ class QueueRunner:
             str(svc.settings.get("server", "relay_username")),
             str(svc.settings.get("server", "relay_password"))) if relay else None
         self._wake = asyncio.Event()
+        self._stopping = threading.Event()  # read by the round between two messages
         self._task: asyncio.Task[None] | None = None
         self._holding = False
         self._longest_nap = min(LONGEST_NAP, self.timing.first_wait)
@@ -72,22 +74,21 @@ class QueueRunner:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbound queue")
 
     async def stop(self) -> None:
+        """Let the message being sent finish (its outcome recorded), then stop."""
+        self._stopping.set()
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await self._task
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             self._wake.clear()
             try:
                 nap = await asyncio.to_thread(self.round)
             except Exception:
                 log.exception("the outbound queue round failed; trying again")
-                nap = self.timing.first_wait
+                nap = self._longest_nap
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=nap)
             except TimeoutError:
@@ -102,6 +103,8 @@ class QueueRunner:
             with self.svc.reader.connect() as conn:
                 entries = queue.due(conn, now, BATCH)
             for entry in entries:
+                if self._stopping.is_set():
+                    return 0.0
                 self._attempt(entry)
             if len(entries) < BATCH:
                 break
