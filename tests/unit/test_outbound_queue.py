@@ -1,5 +1,5 @@
 """The outbound queue's parts on each database: the runner's duty, waiting times, held
-attempts, the DSN a bounce carries, and DATA's dot-stuffing."""
+attempts, the DSN a bounce carries, DATA's dot-stuffing and the MX hosts of a domain."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from mailgate import config, duties
 from mailgate.config import ConfigError
 from mailgate.db.schema import nodes
-from mailgate.outbound import bounce, queue, transport
+from mailgate.mail_auth.lookup import DnsTemporaryError, Lookup
+from mailgate.outbound import bounce, mx, queue, transport
 from mailgate.service import Service
 
 
@@ -86,3 +87,26 @@ def test_relay_tls_takes_only_known_modes(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="relay_tls"):
         config.load(tmp_path, environ={"MAILGATE_SERVER_RELAY_TLS": "maybe"})
     assert config.load(tmp_path, environ={}).seconds("server", "queue_lifetime") == 5 * 86400
+
+
+def _table(answers: dict[tuple[str, str], list[str]]) -> Lookup:
+    def lookup(name: str, rrtype: str) -> list[str]:
+        if name == "down.example":
+            raise DnsTemporaryError(f"DNS {rrtype} {name}: timed out")
+        return answers.get((name, rrtype), [])
+
+    return lookup
+
+
+def test_mx_hosts_by_preference_the_implicit_mx_and_the_domains_taking_none() -> None:
+    lookup = _table({("a.example", "MX"): ["20 two.a.example.", "10 one.a.example."],
+                     ("b.example", "A"): ["192.0.2.1"],
+                     ("null.example", "MX"): ["0 ."]})
+    assert mx.hosts("a.example", lookup) == ["one.a.example", "two.a.example"]
+    assert mx.hosts("b.example", lookup) == ["b.example"]
+    with pytest.raises(mx.NoMailHere, match=r"5\.1\.10"):
+        mx.hosts("null.example", lookup)
+    with pytest.raises(mx.NoMailHere, match=r"5\.1\.2"):
+        mx.hosts("nowhere.example", lookup)
+    with pytest.raises(mx.LookupFailed, match=r"4\.4\.3"):
+        mx.hosts("down.example", lookup)

@@ -1,10 +1,10 @@
 """Where a domain takes its mail (RFC 5321 §5.1): its MX hosts by preference, else the
-domain itself; a null MX (RFC 7505) or a domain that does not exist takes none."""
+domain itself when it has an address; a null MX (RFC 7505), or neither MX nor address,
+takes none. DNS is asked through `mail_auth.lookup` (`server.nameservers`)."""
 
 from __future__ import annotations
 
-import dns.exception
-import dns.resolver
+from mailgate.mail_auth.lookup import DnsTemporaryError, Lookup
 
 
 class NoMailHere(Exception):
@@ -15,18 +15,22 @@ class LookupFailed(Exception):
     """DNS did not answer now: try again later."""
 
 
-def hosts(domain: str) -> list[str]:
+def hosts(domain: str, lookup: Lookup) -> list[str]:
     """The hosts to try for `domain`, best first."""
     try:
-        answer = dns.resolver.resolve(domain, "MX")
-    except dns.resolver.NXDOMAIN:
-        raise NoMailHere(f"5.1.2 the domain {domain} does not exist") from None
-    except dns.resolver.NoAnswer:
-        return [domain]  # the implicit MX: the domain's own address records
-    except dns.exception.DNSException as exc:
-        raise LookupFailed(f"4.4.3 DNS lookup of {domain} failed: {exc}") from None
-    records = sorted(answer, key=lambda r: r.preference)  # type: ignore[attr-defined]
-    names = [str(r.exchange).rstrip(".") for r in records]  # type: ignore[attr-defined]
-    if names in ([""], ["."]) or not [n for n in names if n]:
+        records = lookup(domain, "MX")
+        if not records:  # the implicit MX: the domain's own address
+            if lookup(domain, "A") or lookup(domain, "AAAA"):
+                return [domain]
+            raise NoMailHere(f"5.1.2 {domain} has no MX and no address: no mail goes there")
+    except DnsTemporaryError as exc:
+        raise LookupFailed(f"4.4.3 {exc}") from None
+    ranked = []
+    for record in records:
+        preference, _, exchange = record.partition(" ")
+        ranked.append((int(preference) if preference.isdigit() else 65535,
+                       exchange.strip().rstrip(".")))
+    names = [name for _, name in sorted(ranked) if name]
+    if not names:
         raise NoMailHere(f"5.1.10 {domain} accepts no mail (null MX)")
-    return [n for n in names if n]
+    return names

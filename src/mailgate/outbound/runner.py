@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from mailgate import duties
 from mailgate.audit import log as audit_log
+from mailgate.mail_auth.lookup import resolver_lookup
 from mailgate.nodes import seen_since
 from mailgate.outbound import bounce, mx, queue, transport
 from mailgate.outbound.queue import Entry, Recipient
@@ -60,6 +61,7 @@ class QueueRunner:
             str(svc.settings.get("server", "relay_tls")),
             str(svc.settings.get("server", "relay_username")),
             str(svc.settings.get("server", "relay_password"))) if relay else None
+        self.lookup = resolver_lookup(svc.settings.get("server", "nameservers"))
         self._wake = asyncio.Event()
         self._stopping = threading.Event()  # read by the round between two messages
         self._task: asyncio.Task[None] | None = None
@@ -184,7 +186,7 @@ class QueueRunner:
             by_domain.setdefault(r.address.rpartition("@")[2].lower(), []).append(r)
         for domain, recipients in by_domain.items():
             try:
-                hosts = mx.hosts(domain)
+                hosts = mx.hosts(domain, self.lookup)
             except mx.NoMailHere as exc:
                 total.failed += [(r, str(exc)) for r in recipients]
                 continue
