@@ -72,9 +72,8 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
     if recipients:
         digest, _, parsed = messages.prepare(svc, trace + content)
         inbox = (digest, parsed, Incoming(content))
-    relayed = None
+    relayed = b"" if outbound is None else outbound.trace + content
     if outbound is not None:
-        relayed = outbound.trace + content
         Spool.of(svc).write(outbound.queue_id, relayed)
     sent_item: tuple[SentCopy, _Item | None] | None = (sent, None) if sent else None
     if sent is not None and sent.keep:
@@ -85,11 +84,12 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
         with svc.engine.begin() as conn:
             _store_rows(conn, inbox, sent_item, recipients, outcome, svc.clock(),
                         all_or_nothing)
-            if outbound is not None and relayed is not None:
+            if outbound is not None:
                 queue.enqueue(conn, outbound.queue_id, outbound.sender, outbound.recipients,
                               outbound.mail_options, len(relayed), svc.clock())
     except _Refused:
-        pass
+        if outbound is not None:
+            Spool.of(svc).remove(outbound.queue_id)
     return outcome
 
 
