@@ -206,6 +206,17 @@ def test_reject_literal_drops_the_command_waiting_for_its_continuation() -> None
         framer.reject_literal()
 
 
+def test_new_limits_apply_from_the_next_command_on() -> None:
+    framer = CommandFramer(SMALL)
+    pipelined = b"a1 LOGIN {2000+}\r\n"
+    assert events(framer, pipelined) == [too_large("a1", 2000, FramingProblem.NONSYNC_TOO_LARGE)]
+    assert events(framer, b"x" * 2000 + b"\r\na2 NOOP\r\n") == [received(b"a2 NOOP")]
+    framer.use_limits(Limits(literal=5000))  # signed in
+    assert events(framer, pipelined + b"y" * 2000 + b"\r\n") == [
+        received(b"a1 LOGIN {2000+}", b"", literals=(b"y" * 2000,))
+    ]
+
+
 def test_clear_forgets_everything_buffered_for_starttls() -> None:
     framer = CommandFramer()
     assert events(framer, b"a1 STARTTLS\r\na2 LOGIN {3}") == [received(b"a1 STARTTLS")]

@@ -166,6 +166,11 @@ class CommandFramer:
         self._start = self._scan_from = 0
         self._reset_command()
 
+    def use_limits(self, limits: Limits) -> None:
+        """Frame with `limits` from the next command on (sign-in lifts the smaller limits of
+        a connection not signed in yet)."""
+        self._limits = limits
+
     def reject_literal(self) -> None:
         """Drop the command whose `NeedContinuation` was answered with a tagged refusal."""
         if not self._lines:

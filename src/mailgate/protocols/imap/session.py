@@ -47,7 +47,6 @@ ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "CONDSTORE": "CONDSTORE", "QRESYNC": "QR
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 MAX_BAD_COMMANDS = 20
 MAX_AUTH_FAILURES = 3
-PREAUTH_LITERAL = 8192  # the largest literal accepted before sign-in
 
 
 class State(enum.Enum):
@@ -119,13 +118,6 @@ class ImapSession:
     def wants_line(self) -> bool:
         """The next input is a plain line (an AUTHENTICATE response or IDLE's DONE)."""
         return self._sasl is not None or self._idle_tag is not None
-
-    @property
-    def signed_in(self) -> bool:
-        return self.principal is not None
-
-    def literal_allowed(self, size: int) -> bool:
-        return self.signed_in or size <= PREAUTH_LITERAL
 
     def capabilities(self) -> list[str]:
         caps = list(BASE_CAPABILITIES)
