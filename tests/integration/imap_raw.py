@@ -43,7 +43,7 @@ class RawImap:
         sock.settimeout(timeout)
         sock.connect(("127.0.0.1", server.ports["imap"]))
         self.sock = sock
-        self.pending = b""
+        self.pending = bytearray()
         self.greeting = self.line()
         assert self.greeting.startswith(b"* OK"), self.greeting
 
@@ -52,25 +52,29 @@ class RawImap:
 
     def line(self) -> bytes:
         """One line (CRLF included); b"" once the server closed the connection."""
-        while b"\r\n" not in self.pending:
-            chunk = self.sock.recv(65536)
+        end = self.pending.find(b"\r\n")
+        while end == -1:
+            chunk = self.sock.recv(1 << 20)
             if not chunk:
-                rest, self.pending = self.pending, b""
-                return rest
+                rest, self.pending = self.pending, bytearray()
+                return bytes(rest)
+            searched = max(0, len(self.pending) - 1)
             self.pending += chunk
-        line, _, self.pending = self.pending.partition(b"\r\n")
-        return line + b"\r\n"
+            end = self.pending.find(b"\r\n", searched)
+        line = bytes(self.pending[:end + 2])
+        del self.pending[:end + 2]
+        return line
 
     def until_tagged(self, tag: bytes) -> Reply:
-        seen = b""
+        seen: list[bytes] = []
         while True:
             line = self.line()
             if not line:
-                return Reply(seen, closed=True)
-            seen += line
+                return Reply(b"".join(seen), closed=True)
+            seen.append(line)
             if line.startswith(tag + b" ") and line[len(tag) + 1:].startswith(
                     (b"OK", b"NO", b"BAD")):
-                return Reply(seen)
+                return Reply(b"".join(seen))
 
     def command(self, tag: bytes, text: bytes) -> Reply:
         self.send(tag + b" " + text + b"\r\n")
@@ -83,10 +87,10 @@ class RawImap:
 
     def until_closed(self) -> bytes:
         """Everything until the server closes the connection."""
-        seen = b""
+        seen: list[bytes] = []
         while line := self.line():
-            seen += line
-        return seen
+            seen.append(line)
+        return b"".join(seen)
 
     def close(self) -> None:
         self.sock.close()

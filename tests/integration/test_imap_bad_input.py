@@ -92,18 +92,20 @@ def snapshot(server: RunningServer, address: str) -> dict[str, object]:
 class Bystander:
     """A second session of the same account, SELECTed on INBOX, checked after each step."""
 
-    def __init__(self, server: RunningServer, address: str) -> None:
+    def __init__(self, server: RunningServer, address: str, messages: int = 3) -> None:
         self.client = RawImap(server)
         self.client.login(address, PASSWORD)
         self.steps = itertools.count()
+        self.messages = messages
         selected = self.client.command(b"S", b"SELECT INBOX")
-        assert selected.status(b"S") == b"OK" and b"* 3 EXISTS" in selected.data
+        assert selected.status(b"S") == b"OK", selected.data
+        assert b"* %d EXISTS" % messages in selected.data, selected.data
 
     def still_works(self) -> None:
         tag = b"B%d" % next(self.steps)
         reply = self.client.command(tag, b"FETCH 1:* (UID FLAGS)")
         assert reply.status(tag) == b"OK", reply.data
-        assert reply.data.count(b" FETCH (") == 3, reply.data
+        assert reply.data.count(b" FETCH (") == self.messages, reply.data
         assert b"BYE" not in reply.data
 
     def close(self) -> None:
@@ -436,3 +438,93 @@ def test_a_slow_loris_is_closed_at_the_sign_in_deadline(strict_server: RunningSe
     bystander.still_works()  # signed in before the deadline: untouched by it
     bystander.close()
     assert snapshot(strict_server, account) == before
+
+
+# -- a client that never reads -----------------------------------------------------------------
+
+BIG_MESSAGES = 40
+BIG_SIZE = 600 * 1024  # 40 x 600 KiB: a 23 MiB mailbox
+PIPELINED_FETCHES = 10  # 234 MiB asked for, never read
+MIB = 1024
+
+
+def _status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def _send_queue(pid: int, server_port: int, client_port: int) -> int:
+    """Octets the server's socket to `client_port` has queued, not yet taken by the peer."""
+    wanted = f"0100007F:{server_port:04X} 0100007F:{client_port:04X}"
+    with open(f"/proc/{pid}/net/tcp") as table:
+        for line in table:
+            fields = line.split()
+            if f"{fields[1]} {fields[2]}" == wanted:
+                return int(fields[4].split(":")[0], 16)
+    return 0
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[RunningServer]:
+    yield from _serving(tmp_path, {})
+
+
+def test_a_client_that_never_reads_holds_little_server_memory(fresh_server: RunningServer
+                                                              ) -> None:
+    server = fresh_server
+    address = "reader@example.test"
+    server.account(address, PASSWORD)
+    filler = RawImap(server)
+    filler.login(address, PASSWORD)
+    sizes = []
+    for n in range(BIG_MESSAGES):
+        body = b"Subject: big %d\r\n\r\n" % n + (b"%05d " % n + b"x" * 72 + b"\r\n") * (
+            BIG_SIZE // 80)
+        sizes.append(len(body))
+        tag = b"A%d" % n
+        reply = filler.command(tag, b"APPEND INBOX {%d+}\r\n" % len(body) + body)
+        assert reply.status(tag) == b"OK", reply.data
+    filler.close()
+    pid = server.proc.pid
+    warm = RawImap(server)
+    warm.login(address, PASSWORD)
+    assert warm.command(b"W", b"SELECT INBOX").status(b"W") == b"OK"
+    assert warm.command(b"F", b"FETCH 1 BODY.PEEK[]").status(b"F") == b"OK"
+    warm.close()
+    before = snapshot(server, address)
+    baseline = _status_kib(pid, "VmRSS")
+
+    stalled = RawImap(server, receive_buffer=4096)
+    stalled.login(address, PASSWORD)
+    assert stalled.command(b"S", b"SELECT INBOX").status(b"S") == b"OK"
+    stalled.send(b"".join(b"f%d FETCH 1:* BODY.PEEK[]\r\n" % n
+                          for n in range(PIPELINED_FETCHES)))
+    client_port = stalled.sock.getsockname()[1]
+    # From here on the client reads nothing. The server has started answering once its
+    # socket holds octets the client has not taken.
+    wait_for = time.monotonic() + 30
+    while _send_queue(pid, server.ports["imap"], client_port) == 0:
+        assert time.monotonic() < wait_for, "the server never answered the FETCH"
+        select.select([], [], [], 0.05)
+    other = Bystander(server, address, BIG_MESSAGES)
+    for _ in range(5):
+        other.still_works()
+        tag = b"b%d" % next(other.steps)
+        body = other.client.command(tag, b"FETCH 2 BODY.PEEK[]")
+        assert body.status(tag) == b"OK" and len(body.data) > BIG_SIZE
+        tag = b"s%d" % next(other.steps)
+        assert other.client.command(tag, b"STATUS Sent (MESSAGES)").status(tag) == b"OK"
+    peak = _status_kib(pid, "VmHWM") - baseline
+    held = _status_kib(pid, "VmRSS") - baseline
+    whole = other.client.command(b"all", b"FETCH 1:* (UID BODY.PEEK[])")  # over many hops
+    assert whole.status(b"all") == b"OK"
+    assert re.findall(rb"\* (\d+) FETCH \(UID (\d+) BODY\[\] \{(\d+)\}", whole.data) == [
+        (b"%d" % n, b"%d" % n, b"%d" % size) for n, size in enumerate(sizes, 1)]
+    other.close()
+    stalled.close()
+    print(f"never-reading client: +{held / MIB:.1f} MiB held, peak +{peak / MIB:.1f} MiB")
+    assert peak < 16 * MIB, f"the server grew by {peak / MIB:.0f} MiB"
+    assert snapshot(server, address) == before
