@@ -528,3 +528,61 @@ def test_a_client_that_never_reads_holds_little_server_memory(fresh_server: Runn
     print(f"never-reading client: +{held / MIB:.1f} MiB held, peak +{peak / MIB:.1f} MiB")
     assert peak < 16 * MIB, f"the server grew by {peak / MIB:.0f} MiB"
     assert snapshot(server, address) == before
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _until_idle(pid: int, timeout: float = 120.0) -> None:
+    """Until the server has used under 30 ms of CPU in 0.3 s: it has done what it could."""
+    deadline = time.monotonic() + timeout
+    before = _cpu_ticks(pid)
+    while True:
+        select.select([], [], [], 0.3)
+        now = _cpu_ticks(pid)
+        if now - before < 3:
+            return
+        assert time.monotonic() < deadline, "the server never went idle"
+        before = now
+
+
+SEARCH_MESSAGES = 2000
+PIPELINED_SEARCHES = 1500  # about 13 MiB of answers, 11 MiB of them once held at once
+
+
+def test_a_client_that_never_reads_its_searches_holds_little_server_memory(
+        fresh_server: RunningServer) -> None:
+    server = fresh_server
+    address = "searcher@example.test"
+    server.account(address, PASSWORD)
+    filler = RawImap(server)
+    filler.login(address, PASSWORD)
+    body = b"Subject: s\r\n\r\nx\r\n"
+    messages = b"".join(b" {%d+}\r\n" % len(body) + body for _ in range(SEARCH_MESSAGES))
+    assert filler.command(b"A", b"APPEND INBOX" + messages).status(b"A") == b"OK"
+    assert filler.command(b"S", b"SELECT INBOX").status(b"S") == b"OK"
+    assert filler.command(b"F", b"SEARCH ALL").status(b"F") == b"OK"
+    filler.close()
+    pid = server.proc.pid
+    before = snapshot(server, address)
+    baseline = _status_kib(pid, "VmRSS")
+
+    stalled = RawImap(server, receive_buffer=4096)
+    stalled.login(address, PASSWORD)
+    assert stalled.command(b"S", b"SELECT INBOX").status(b"S") == b"OK"
+    stalled.send(b"".join(b"q%d SEARCH ALL\r\n" % n for n in range(PIPELINED_SEARCHES)))
+    _until_idle(pid)  # reading nothing meanwhile
+    other = Bystander(server, address, SEARCH_MESSAGES)
+    other.still_works()
+    peak = _status_kib(pid, "VmHWM") - baseline
+    answered = stalled.until_tagged(b"q%d" % (PIPELINED_SEARCHES - 1))  # reading at last
+    assert [tag for tag, _ in tagged_lines(answered.data)] == [
+        b"q%d" % n for n in range(PIPELINED_SEARCHES)]
+    other.close()
+    stalled.close()
+    print(f"never-reading client of SEARCH: peak +{peak / MIB:.1f} MiB")
+    assert peak < 4 * MIB, f"the server grew by {peak / MIB:.0f} MiB"
+    assert snapshot(server, address) == before

@@ -2,10 +2,11 @@
 
 One task per connection reads, frames (`framer.CommandFramer`: `PREAUTH_LIMITS` until
 sign-in, the message size limit after) and runs one command at a time, so pipelined
-commands are answered in order; replies are written as they are made
-and the task waits for the socket to drain before it reads more. STARTTLS discards what
-the client sent before the handshake (command injection). One sweep per listener ends
-connections idle past the timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
+commands are answered in order; replies are written as they are made and the task waits
+for the socket to drain after each command, so a client that does not read holds about
+one command's replies in memory. STARTTLS discards what the client sent before the
+handshake (command injection). One sweep per listener ends connections idle past the
+timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
 """
 
 from __future__ import annotations
@@ -217,6 +218,7 @@ class _Connection:
                     session.bad(event.tag, event.message, _FRAMING_STATUS[event.kind])
                 elif isinstance(event, Received):
                     await self._run_command(event)
+                    await self.drain()  # pipelined commands wait for the client to read
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, zlib.error):
             pass
         finally:
