@@ -400,41 +400,51 @@ def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
                         {"MAILGATE_AUTH_SIGNIN_DEADLINE_SECONDS": str(DEADLINE)})
 
 
-def _trickle(client: RawImap, octets: bytes, every: float) -> tuple[bytes, float]:
-    """Send `octets` one at a time, `every` seconds apart, until the server closes;
-    what it sent meanwhile and how long after connecting it closed."""
-    started = time.monotonic()
-    seen = b""
-    for octet in itertools.cycle([octets[i:i + 1] for i in range(len(octets))]):
-        assert time.monotonic() - started < DEADLINE + 20, seen
-        try:
-            client.send(octet)
-        except (BrokenPipeError, ConnectionResetError):
-            break
-        readable, _, _ = select.select([client.sock], [], [], every)
-        if readable:
-            chunk = client.sock.recv(65536)
-            seen += chunk
-            if not chunk:
-                break
-    return seen, time.monotonic() - started
-
-
-@pytest.mark.parametrize("octets", [
+SLOW_LORISES = [
     b"a1 LOGIN alice@example.test hunter2 and on and on",  # a line that never ends
     b"a1 LOGIN {500}\r\nalice",  # a literal that never completes
     b"a1 NOOP\r\n",  # a client that keeps busy
-], ids=["partial-line", "partial-literal", "busy"])
-def test_a_slow_loris_is_closed_at_the_sign_in_deadline(strict_server: RunningServer,
-                                                       octets: bytes) -> None:
+]
+
+
+def _trickle(clients: list[RawImap], octets: list[bytes], every: float) -> list[bytes]:
+    """Each client sends its octets one at a time (over and over), `every` seconds apart,
+    until the server closes it; what the server sent each."""
+    seen = [b""] * len(clients)
+    sent = [0] * len(clients)
+    open_ = set(range(len(clients)))
+    started = time.monotonic()
+    while open_:
+        assert time.monotonic() - started < DEADLINE + 20, seen
+        for n in open_:
+            try:
+                clients[n].send(octets[n][sent[n] % len(octets[n]):][:1])
+                sent[n] += 1
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        readable, _, _ = select.select([clients[n].sock for n in open_], [], [], every)
+        for n in list(open_):
+            if clients[n].sock in readable:
+                chunk = clients[n].sock.recv(65536)
+                seen[n] += chunk
+                if not chunk:
+                    open_.discard(n)
+    return seen
+
+
+def test_slow_lorises_are_closed_at_the_sign_in_deadline(strict_server: RunningServer) -> None:
     account = _account(strict_server)
     before = snapshot(strict_server, account)
     bystander = Bystander(strict_server, account)
-    client = RawImap(strict_server)
-    seen, lasted = _trickle(client, octets, every=0.1)
-    assert seen.endswith(b"* BYE Sign-in took too long.\r\n"), seen
+    started = time.monotonic()
+    clients = [RawImap(strict_server) for _ in SLOW_LORISES]
+    seen = _trickle(clients, SLOW_LORISES, every=0.1)
+    lasted = time.monotonic() - started
+    for octets, answer in zip(SLOW_LORISES, seen, strict=True):
+        assert answer.endswith(b"* BYE Sign-in took too long.\r\n"), (octets, answer)
     assert DEADLINE - 0.5 <= lasted < DEADLINE + 10, lasted
-    client.close()
+    for client in clients:
+        client.close()
     bystander.still_works()  # signed in before the deadline: untouched by it
     bystander.close()
     assert snapshot(strict_server, account) == before
