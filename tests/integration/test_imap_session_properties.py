@@ -32,7 +32,7 @@ MAX_MESSAGE = 64 * 1024
 PROFILES = {
     "default": settings(max_examples=30, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow]),
-    "fuzz": settings(max_examples=3000, deadline=None,
+    "fuzz": settings(max_examples=1000, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow]),
 }
 PROFILE = PROFILES[os.environ.get("HYPOTHESIS_PROFILE", "default")
