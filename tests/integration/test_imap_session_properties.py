@@ -239,7 +239,7 @@ def check_consistent(server: RunningServer) -> None:
     client.login(ADDRESS, PASSWORD)
     listed = client.command(b"l", b'LIST "" *')
     names = set(re.findall(rb'^\* LIST \([^)]*\) "/" (.+)\r$', listed.data, re.MULTILINE))
-    assert {b'"INBOX"', b'"Projects"'} <= names, listed.data
+    assert b'"INBOX"' in names, listed.data  # the steps may delete or rename the others
     for n, name in enumerate(sorted(names & REACHABLE)):
         status = client.command(b"s%d" % n, b"STATUS " + name + b" (MESSAGES UIDNEXT)")
         counts = re.search(rb"MESSAGES (\d+) UIDNEXT (\d+)", status.data)
