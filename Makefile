@@ -30,6 +30,7 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/pip install --quiet atheris
 	for target in fuzz/fuzz_*.py; do $(BIN)/python $$target -max_total_time=$${FUZZ_SECONDS:-120} || exit 1; done
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -p no:cacheprovider tests/integration/test_imap_session_properties.py
 
 # The outbound queue's kill -9 test at length: 200 kills instead of 20 (SOAK_KILLS=N).
 soak-queue: $(STAMP)

@@ -1,19 +1,23 @@
 """atheris fuzz target for the sans-IO IMAP framer and command parser.
 
 Feeds arbitrary bytes, split into arbitrary chunks, through a CommandFramer (small limits,
-LITERAL+ or LITERAL-) and parses every framed command (IMAP4rev1 or UTF-8 names), reading
-the line after IDLE or AUTHENTICATE as a continuation answer, as the session will. Checks
+LITERAL+ or LITERAL-; smaller ones until a LOGIN, as before sign-in) and parses every
+framed command (IMAP4rev1 or UTF-8 names), reading the line after IDLE or AUTHENTICATE as
+a continuation answer, as the session will. Checks
 that: nothing raises; framed commands respect the limits; every error is one printable
 ASCII line with a known status and a tag that is "*" or the command's own; every mailbox
 name parsed can be written back in a reply; sequence sets resolve; and the outcome does not
 depend on how the input was chunked.
 
     .venv/bin/python fuzz/fuzz_imap.py -max_total_time=60
+
+libFuzzer reads the IMAP keywords in fuzz/imap.dict unless another -dict= is given.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import atheris
 
@@ -32,10 +36,12 @@ with atheris.instrument_imports():
     from mailgate.protocols.imap.sequences import SequenceSet
 
 STATUSES = ("BAD", "NO [CANNOT]")
+PREAUTH = Limits(line=200, literal=100, command=300)
 
 
 def run(chunks: list[bytes], limits: Limits, utf8: bool) -> list[object]:
-    framer = CommandFramer(limits)
+    framer = CommandFramer(PREAUTH)
+    signed_in = False
     outcome: list[object] = []
     plain_line = False
     for chunk in chunks:
@@ -46,7 +52,7 @@ def run(chunks: list[bytes], limits: Limits, utf8: bool) -> list[object]:
                 check_tag(event.tag)
                 continue
             assert isinstance(event, Received)
-            check_framed(event, limits)
+            check_framed(event, limits if signed_in else PREAUTH)
             if plain_line:
                 outcome.append(continuation_line(event.command))
                 plain_line = False
@@ -54,6 +60,9 @@ def run(chunks: list[bytes], limits: Limits, utf8: bool) -> list[object]:
             command = parse_command(event.command, utf8=utf8)
             outcome.append(command)
             check_command(command, event, utf8)
+            if isinstance(command, c.Login) and not signed_in:
+                framer.use_limits(limits)
+                signed_in = True
             plain_line = isinstance(command, c.Idle) or (
                 isinstance(command, c.Authenticate) and command.initial_response is None
             )
@@ -109,7 +118,10 @@ def test_one_input(data: bytes) -> None:
 
 
 def main() -> None:
-    atheris.Setup(sys.argv, test_one_input)
+    argv = sys.argv
+    if not any(arg.startswith("-dict=") for arg in argv):  # IMAP words reach deep faster
+        argv = [*argv, f"-dict={Path(__file__).with_name('imap.dict')}"]
+    atheris.Setup(argv, test_one_input)
     atheris.Fuzz()
 
 

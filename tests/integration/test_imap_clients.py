@@ -216,7 +216,7 @@ def test_bad_input_gets_bad_and_changes_nothing(imap_server: RunningServer) -> N
     assert b"a2 BAD" in _exchange(sock, b"a2 SELECT INBOX\r\n", b"a2")  # wrong state
     assert b"a3 BAD" in _exchange(sock, b"a3 LOGIN (unbalanced\r\n", b"a3")
     big = b"a4 LOGIN alice@example.test {99999999}\r\n"
-    assert b"a4 BAD" in _exchange(sock, big, b"a4")  # refused before it is sent
+    assert b"a4 NO [TOOBIG]" in _exchange(sock, big, b"a4")  # refused before it is sent
     assert b"a5 OK" in _exchange(sock, b'a5 LOGIN "alice@example.test" "' +
                                  PASSWORD.encode() + b'"\r\n', b"a5")
     assert b"a6 OK" in _exchange(sock, b"a6 SELECT INBOX\r\n", b"a6")

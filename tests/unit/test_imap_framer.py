@@ -197,13 +197,15 @@ def test_an_unreadable_tag_is_reported_as_star() -> None:
     assert events(framer, b"x" * 70)[0].tag == "*"  # type: ignore[union-attr]
 
 
-def test_reject_literal_drops_the_command_waiting_for_its_continuation() -> None:
-    framer = CommandFramer()
-    assert events(framer, b"a1 APPEND INBOX {500}\r\n") == [NeedContinuation("a1", 500)]
-    framer.reject_literal()
-    assert events(framer, b"a2 NOOP\r\n") == [received(b"a2 NOOP")]
-    with pytest.raises(RuntimeError):
-        framer.reject_literal()
+def test_new_limits_apply_from_the_next_command_on() -> None:
+    framer = CommandFramer(SMALL)
+    pipelined = b"a1 LOGIN {2000+}\r\n"
+    assert events(framer, pipelined) == [too_large("a1", 2000, FramingProblem.NONSYNC_TOO_LARGE)]
+    assert events(framer, b"x" * 2000 + b"\r\na2 NOOP\r\n") == [received(b"a2 NOOP")]
+    framer.use_limits(Limits(literal=5000))  # signed in
+    assert events(framer, pipelined + b"y" * 2000 + b"\r\n") == [
+        received(b"a1 LOGIN {2000+}", b"", literals=(b"y" * 2000,))
+    ]
 
 
 def test_clear_forgets_everything_buffered_for_starttls() -> None:

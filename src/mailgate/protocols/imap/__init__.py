@@ -10,7 +10,7 @@ machine drives. One connection uses it like this::
         if event is NEED_DATA:
             break                                   # read more
         if isinstance(event, NeedContinuation):
-            send(b"+ Ready for literal data\\r\\n")   # or a tagged NO/BAD + framer.reject_literal()
+            send(b"+ Ready for literal data\\r\\n")
         elif isinstance(event, FramingError):
             send(f"{event.tag} BAD [TOOBIG] {event.message}")  # per event.kind; see framer
         else:                                       # Received

@@ -6,8 +6,7 @@ on the next line. `CommandFramer` turns bytes, chunked any way, into events:
 
 - `Received(RawCommand)`: a whole command (all its lines and literals) for `parse_command`.
 - `NeedContinuation`: a synchronizing literal `{n}` was announced and fits the limits: send
-  the `+` continuation request (or refuse it with a tagged answer and call `reject_literal()`;
-  the client, seeing the tagged answer instead of `+`, does not send the literal).
+  the `+` continuation request.
 - `FramingError`: the client broke a limit; answer it with the tagged response the `kind`
   names. The framer has already put itself back in step with the client: the rest of the
   command is dropped without a second event, and framing resumes at the next command.
@@ -90,11 +89,8 @@ class Received:
 
 @dataclass(frozen=True, slots=True)
 class NeedContinuation:
-    """The client announced a synchronizing literal of `size` octets and waits for `+`.
-
-    To refuse it instead (a tag of "*" means the line has no valid tag; an APPEND over the
-    mailbox's limit), answer with the tagged NO/BAD and call `reject_literal()`.
-    """
+    """The client announced a synchronizing literal of `size` octets and waits for `+`
+    (a tag of "*": the line has no valid tag)."""
 
     tag: str
     size: int
@@ -166,11 +162,10 @@ class CommandFramer:
         self._start = self._scan_from = 0
         self._reset_command()
 
-    def reject_literal(self) -> None:
-        """Drop the command whose `NeedContinuation` was answered with a tagged refusal."""
-        if not self._lines:
-            raise RuntimeError("reject_literal() without a pending NeedContinuation")
-        self._reset_command()
+    def use_limits(self, limits: Limits) -> None:
+        """Frame with `limits` from the next command on (sign-in lifts the smaller limits of
+        a connection not signed in yet)."""
+        self._limits = limits
 
     def next_event(self, *, plain_line: bool = False) -> Event:
         """The next event. `plain_line=True` between commands reads the client's answer to a

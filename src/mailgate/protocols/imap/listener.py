@@ -1,10 +1,12 @@
 """The asyncio adapter of the IMAP door: sockets in, framed commands to `ImapSession`.
 
-One task per connection reads, frames (`framer.CommandFramer`) and runs one command at a
-time, so pipelined commands are answered in order; replies are written as they are made
-and the task waits for the socket to drain before it reads more. STARTTLS discards what
-the client sent before the handshake (command injection). One sweep per listener ends
-connections idle past the timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
+One task per connection reads, frames (`framer.CommandFramer`: `PREAUTH_LIMITS` until
+sign-in, the message size limit after) and runs one command at a time, so pipelined
+commands are answered in order; replies are written as they are made and the task waits
+for the socket to drain after each command, so a client that does not read holds about
+one command's replies in memory. STARTTLS discards what the client sent before the
+handshake (command injection). One sweep per listener ends connections idle past the
+timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from mailgate.protocols.imap.framer import (
     NEED_DATA,
     CommandFramer,
     FramingError,
+    FramingProblem,
     Limits,
     NeedContinuation,
     Received,
@@ -38,6 +41,15 @@ _SWEEP_INTERVAL = 15.0
 #: (close_notify) before its socket is dropped; unbounded, one silent client held up
 #: `serve`'s exit on SIGTERM for asyncio's 30 s shutdown timeout.
 _CLOSE_GRACE = 2.0
+#: Before sign-in a command carries at most a user name and a password: a client not signed
+#: in cannot make the server hold more than this, even with non-synchronizing literals.
+PREAUTH_LIMITS = Limits(literal=8192, command=65536)
+#: The tagged answer to each framing error (the framer has already dropped the command).
+_FRAMING_STATUS = {
+    FramingProblem.LINE_TOO_LONG: "BAD [TOOBIG]",
+    FramingProblem.LITERAL_TOO_LARGE: "NO [TOOBIG]",  # no "+" was sent: nothing was read
+    FramingProblem.NONSYNC_TOO_LARGE: "BAD [TOOBIG]",  # its octets are skipped as they come
+}
 
 
 async def start_imap_server(backend: ImapService, sock: socket.socket,
@@ -112,7 +124,7 @@ class _Connection:
         self._writer = writer
         peername = writer.get_extra_info("peername")
         peer = str(peername[0]) if isinstance(peername, tuple) else ""
-        self._framer = CommandFramer(listener.limits)
+        self._framer = CommandFramer(PREAUTH_LIMITS)
         self._session = ImapSession(listener.backend, self, peer=peer,
                                     loopback=is_loopback(peer),
                                     tls_active=listener.implicit_tls,
@@ -159,6 +171,7 @@ class _Connection:
         return True
 
     def signed_in(self) -> None:
+        self._framer.use_limits(self._listener.limits)
         if self._admission is not None:
             self._admission.signed_in()
 
@@ -200,15 +213,12 @@ class _Connection:
                             break
                     self._framer.receive_data(data)
                 elif isinstance(event, NeedContinuation):
-                    if session.literal_allowed(event.size):
-                        self.write(b"+ Ready for literal data\r\n")
-                    else:
-                        self._framer.reject_literal()
-                        session.bad(event.tag, "Sign in before sending large literals")
+                    self.write(b"+ Ready for literal data\r\n")
                 elif isinstance(event, FramingError):
-                    session.bad(event.tag, event.message)
+                    session.bad(event.tag, event.message, _FRAMING_STATUS[event.kind])
                 elif isinstance(event, Received):
                     await self._run_command(event)
+                    await self.drain()  # pipelined commands wait for the client to read
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, zlib.error):
             pass
         finally:

@@ -2,8 +2,10 @@
 EXPUNGE and CHECK (and their UID forms), and CANCELUPDATE for SEARCH's live results.
 
 FETCH runs in batches of `FETCH_BATCH` messages: one worker-thread hop per batch reads the
-rows (one query), the message sections (seeks) and renders the responses; the event loop
-only writes them out, waiting for the socket to drain between batches.
+rows (one query), the message sections (seeks) and renders the responses, up to about
+`FETCH_BATCH_BYTES` of them (the rest of the batch takes further hops); the event loop only
+writes them out, waiting for the socket to drain between hops. A connection's FETCH thus
+holds about `FETCH_BATCH_BYTES` however large the mailbox and however slowly the client reads.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FETCH_BATCH = 1000
+FETCH_BATCH_BYTES = 1024 * 1024
 MODSEQ = FetchAttribute("MODSEQ")
 FLAGS = FetchAttribute("FLAGS")
 _OPERATIONS = {"": FlagOperation.REPLACE, "+": FlagOperation.ADD, "-": FlagOperation.REMOVE}
@@ -71,36 +74,66 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
         seen_now = await _mark_seen(session, view, wanted)
         if FLAGS in plan.items:
             seen_now = set()  # the FLAGS item already shows the new \Seen
-    announced = view.uids_in(wanted)
-    for start in range(0, len(announced), FETCH_BATCH):
-        batch = announced[start:start + FETCH_BATCH]
-        chunks = await session.backend.read(render_batch, session.backend, view, batch,
-                                            plan, command.changed_since, seen_now)
-        if session.closed or session.view is not view:
-            return
-        for chunk in chunks:
-            session.send(chunk)
-        await session.out.drain()
+    if not await send_fetches(session, view, view.uids_in(wanted), plan,
+                              command.changed_since, seen_now):
+        return
     if command.uid:
         await session.report_changes()
     await session.contexts.announce(session)
     session.ok(command.tag, f"{'UID ' if command.uid else ''}FETCH completed")
 
 
-def render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
+async def send_fetches(session: ImapSession, view: MailboxView, uids: list[int],
+                       plan: fetching.FetchPlan, changed_since: int | None,
+                       seen_now: set[int]) -> bool:
+    """Write the FETCH responses of `uids` (announced, in order), a batch of rows per query
+    and about `FETCH_BATCH_BYTES` of responses per worker hop, draining between hops; False
+    when the session ended or left the view meanwhile."""
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = uids[start:start + FETCH_BATCH]
+        chunks, rest = await session.backend.read(_render_batch, session.backend, view,
+                                                  batch, plan, changed_since, seen_now)
+        while True:
+            if session.closed or session.view is not view:
+                return False
+            for chunk in chunks:
+                session.send(chunk)
+            await session.out.drain()
+            if not rest:
+                break
+            chunks, rest = await session.backend.read(_render_rows, session.backend, view,
+                                                      rest, plan, seen_now)
+    return True
+
+
+def _render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
                   plan: fetching.FetchPlan, changed_since: int | None,
-                  seen_now: set[int]) -> list[bytes]:
-    """Worker thread: the rows of one batch and their rendered FETCH responses."""
+                  seen_now: set[int]) -> tuple[list[bytes], list[selected.FetchRow]]:
+    """Worker thread: the rows of one batch; the FETCH responses of the first of them and
+    the rows left (see `_render_rows`)."""
+    rows = list(selected.fetch(conn, view.folder_id, UidSet.of(batch),
+                               structure=plan.structure, changed_since=changed_since))
+    return _render_rows(conn, backend, view, rows, plan, seen_now)
+
+
+def _render_rows(conn, backend, view: MailboxView,  # type: ignore[no-untyped-def]
+                 rows: list[selected.FetchRow], plan: fetching.FetchPlan,
+                 seen_now: set[int]) -> tuple[list[bytes], list[selected.FetchRow]]:
+    """Worker thread: the FETCH responses of the first rows, until they reach
+    `FETCH_BATCH_BYTES`, and the rows left for the next hop."""
     out: list[bytes] = []
-    rows = selected.fetch(conn, view.folder_id, UidSet.of(batch), structure=plan.structure,
-                          changed_since=changed_since)
-    for row in rows:
+    rendered = 0
+    for index, row in enumerate(rows):
+        if rendered >= FETCH_BATCH_BYTES:
+            return out, rows[index:]
         seq = view.seq_of(row.uid)
         if seq is None:
             continue
-        out.extend(fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
-                                   extra_flags=row.uid in seen_now))
-    return out
+        response = fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
+                                   extra_flags=row.uid in seen_now)
+        out.extend(response)
+        rendered += sum(map(len, response))
+    return out, []
 
 
 async def _mark_seen(session: ImapSession, view: MailboxView, wanted: UidSet) -> set[int]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 from mailgate.protocols.imap import commands as c
 from mailgate.protocols.imap import fetching
 from mailgate.protocols.imap.mailboxes import status_line
-from mailgate.protocols.imap.messages import render_batch
+from mailgate.protocols.imap.messages import send_fetches
 from mailgate.protocols.imap.notify import SELECTED_FILTERS
 from mailgate.protocols.imap.view import MailboxView
 from mailgate.protocols.imap.wire import mailbox as wire_mailbox
@@ -218,12 +218,7 @@ class Notifier:
         fresh = list(view.uids[bisect.bisect_right(view.uids, after_uid):])
         if not fresh:
             return
-        backend = self.session.backend
-        chunks = await backend.read(render_batch, backend, view, fresh, self.fetch_plan, None,
-                                    set())
-        if self.session.view is view:
-            for chunk in chunks:
-                self.session.send(chunk)
+        await send_fetches(self.session, view, fresh, self.fetch_plan, None, set())
 
     async def _account_changes(self) -> list[str]:
         account, told = self.account, self.marks

@@ -50,7 +50,6 @@ ENABLEABLE = {"IMAP4REV2": "IMAP4rev2", "CONDSTORE": "CONDSTORE", "QRESYNC": "QR
 SYSTEM_FLAGS = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
 MAX_BAD_COMMANDS = 20
 MAX_AUTH_FAILURES = 3
-PREAUTH_LITERAL = 8192  # the largest literal accepted before sign-in
 
 
 class State(enum.Enum):
@@ -129,13 +128,6 @@ class ImapSession:
     @property
     def idling(self) -> bool:
         return self._idle_tag is not None
-
-    @property
-    def signed_in(self) -> bool:
-        return self.principal is not None
-
-    def literal_allowed(self, size: int) -> bool:
-        return self.signed_in or size <= PREAUTH_LITERAL
 
     def capabilities(self) -> list[str]:
         caps = list(BASE_CAPABILITIES)
