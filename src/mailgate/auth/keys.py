@@ -1,26 +1,29 @@
 """The OAuth signing keys: `DIR/oauth/keys/KID.json`, one private JWK per file, mode 0600.
 
-Key ids sort by age (`YYYYMMDDHHMMSS-xxxxxxxx`): the newest key signs, every key still in the
-folder verifies, so a key is rotated by adding one (`rotate`) and removing the old file once
-the tokens it signed have expired. Every node of a cluster needs the same folder, like the
-audit key. A key id that is not known yet makes the set read the folder again, so a key made
-by another process (the CLI, another node) is picked up without a restart.
+Key ids sort by age (UTC to the microsecond, then random): the newest key signs, every key
+still in the folder verifies, so a key is rotated by adding one (`rotate`) and removing the
+old file once the tokens it signed have expired. Every node of a cluster needs the same
+folder, like the audit key. A key id that is not known makes the set read the folder again
+when the folder changed since it was read (one stat), so a key made by another process (the
+CLI, another node) is picked up without a restart, and forged key ids cost nothing more.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import threading
-import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from joserfc.jwk import RSAKey
 
+log = logging.getLogger("mailgate.keys")
+
 ALGORITHM = "RS256"  # what every OpenID Connect client verifies
 KEY_BITS = 2048
-RELOAD_SECONDS = 1.0
 
 
 class SigningKeyError(Exception):
@@ -32,7 +35,7 @@ def keys_dir(data_dir: Path) -> Path:
 
 
 def _new_kid() -> str:
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S%f") + "-" + secrets.token_hex(4)
 
 
 class SigningKeys:
@@ -43,10 +46,11 @@ class SigningKeys:
         self._lock = threading.Lock()
         self._keys: dict[str, RSAKey] = {}
         self._loaded = False
-        self._reloaded_at = 0.0
+        self._folder_version: int | None = None
 
     def _load(self) -> None:
         keys: dict[str, RSAKey] = {}
+        version = self._version()
         try:
             paths = sorted(self._dir.glob("*.json"))
         except OSError as exc:
@@ -57,8 +61,13 @@ class SigningKeys:
             except (OSError, ValueError) as exc:
                 raise SigningKeyError(f"{path} is not a signing key: {exc}") from None
             keys[path.stem] = key
-        self._keys, self._loaded = keys, True
-        self._reloaded_at = time.monotonic()
+        self._keys, self._loaded, self._folder_version = keys, True, version
+
+    def _version(self) -> int | None:
+        try:
+            return self._dir.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def _ensure_loaded(self) -> None:
         with self._lock:
@@ -98,8 +107,11 @@ class SigningKeys:
         self._ensure_loaded()
         key = self._keys.get(kid)
         if key is None and kid:
-            with self._lock:  # at most once a second, whatever key ids forged tokens name
-                if time.monotonic() - self._reloaded_at >= RELOAD_SECONDS:
-                    self._load()
+            with self._lock:
+                if self._version() != self._folder_version:
+                    try:
+                        self._load()
+                    except SigningKeyError as error:  # keep verifying with the keys we have
+                        log.warning("signing keys not reloaded: %s", error)
             key = self._keys.get(kid)
         return key
