@@ -49,6 +49,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "failure_delay_ms": 0,
         "signin_deadline_seconds": 60,
         "max_unauthenticated_per_address": 10,
+        "oauth_issuer": "",
+        "token_lifetime": "1h",
     },
     "policy": {
         "restricted_protocols": ["pop"],
@@ -76,6 +78,10 @@ NOTES: dict[tuple[str, str], str] = {
     ("server", "max_recipients_per_message"):
         "Recipients of one message, at most; more get a temporary 452 4.5.3 "
         "(the client sends them in another message).",
+    ("auth", "oauth_issuer"):
+        "The OAuth issuer URL in every access token; empty: https://<server.hostname>.",
+    ("auth", "token_lifetime"):
+        "How long an access token from 'mailgate token issue' is valid unless --lifetime says.",
     ("server", "nameservers"):
         "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
         "\"HOST:PORT\"; empty: the system's resolver.",
@@ -96,7 +102,7 @@ NOTES: dict[tuple[str, str], str] = {
 
 DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"),
                  ("server", "queue_lifetime"), ("server", "queue_retry_min"),
-                 ("server", "queue_retry_max"))
+                 ("server", "queue_retry_max"), ("auth", "token_lifetime"))
 
 RELAY_TLS = ("starttls", "tls", "none")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -12,7 +13,10 @@ from sqlalchemy import Engine
 from mailgate import config
 from mailgate.audit.key import AuditKey
 from mailgate.audit.log import KEY_OPTION
+from mailgate.auth.app_secrets import AppSecretKey
+from mailgate.auth.keys import SigningKeys
 from mailgate.auth.passwords import Passwords
+from mailgate.auth.tokens import AccessTokens
 from mailgate.db.engine import is_initialised, make_engine
 from mailgate.policy.catalogue import normalise_protocol
 
@@ -54,6 +58,17 @@ class Service:
     def dispose(self) -> None:
         self.engine.dispose()
         self.reader.dispose()
+
+    @cached_property
+    def tokens(self) -> AccessTokens:
+        """OAuth access tokens, signed and checked with the keys in DIR/oauth/keys."""
+        issuer = self.settings.get("auth", "oauth_issuer") or \
+            f"https://{self.settings.get('server', 'hostname')}"
+        return AccessTokens(SigningKeys(self.settings.data_dir), issuer, self.clock)
+
+    @cached_property
+    def app_secret_key(self) -> AppSecretKey:
+        return AppSecretKey(self.settings.data_dir)
 
     @property
     def restricted(self) -> frozenset[str]:

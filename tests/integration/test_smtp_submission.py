@@ -58,7 +58,7 @@ def test_smtplib_submits_and_the_message_arrives_byte_identical(
         client.ehlo()
     for keyword in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes"):
         assert client.has_extn(keyword), keyword
-    assert client.esmtp_features["auth"].split() == ["PLAIN", "LOGIN"]
+    assert client.esmtp_features["auth"].split() == ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"]
     client.login(ALICE, PASSWORD)
     assert client.sendmail(ALICE, [BOB], raw) == {}
     client.quit()

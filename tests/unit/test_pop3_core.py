@@ -311,7 +311,8 @@ def test_privacy_refusal_is_the_refusal_table_wording() -> None:
 
 
 def test_auth_listing_is_allowed_without_tls() -> None:
-    assert Driver(loopback=False).send("AUTH") == [replies.MECHANISM_LIST, "PLAIN", "LOGIN", "."]
+    assert Driver(loopback=False).send("AUTH") == [
+        replies.MECHANISM_LIST, "PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2", "."]
 
 
 def test_sign_in_off_loopback_with_tls_works() -> None:
@@ -325,7 +326,7 @@ def test_capa_lists_the_capabilities() -> None:
         "TOP",
         "UIDL",
         "USER",
-        "SASL PLAIN LOGIN",
+        "SASL PLAIN LOGIN OAUTHBEARER XOAUTH2",
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",

@@ -264,7 +264,7 @@ async def test_poplib_every_command(pop3: Running, backend: FakeBackend) -> None
             "PIPELINING",
             "IMPLEMENTATION",
         } <= set(capabilities)
-        assert capabilities["SASL"] == ["PLAIN", "LOGIN"]
+        assert capabilities["SASL"] == ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"]
         assert "STLS" not in capabilities  # no ssl_context on this listener
         assert pop.user("alice") == b"+OK send PASS"
         assert pop.pass_("secret").startswith(b"+OK signed in: 3 messages")

@@ -179,8 +179,8 @@ def test_sasl_errors_never_mention_lock_so_pop3_may_show_them() -> None:
 # -- registry --------------------------------------------------------------------------------
 
 
-def test_registry_offers_plain_then_login() -> None:
-    assert list(MECHANISMS) == ["PLAIN", "LOGIN"]
+def test_registry_offers_plain_login_then_the_bearer_token_mechanisms() -> None:
+    assert list(MECHANISMS) == ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"]
 
 
 def test_create_mechanism_is_case_insensitive_and_fresh() -> None:

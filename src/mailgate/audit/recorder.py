@@ -11,11 +11,11 @@ import asyncio
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.audit import log as audit_log
-from mailgate.db.schema import live_sessions, usage
+from mailgate.db.schema import app_passwords, live_sessions, usage
 from mailgate.periodic import Periodic
 from mailgate.service import Service
 
@@ -31,6 +31,7 @@ class Attempt:
     client_id: str | None
     allowed: bool
     reason: str
+    app_password_id: int | None = None  # the app password used: its last use is kept
 
 
 class Recorder:
@@ -107,6 +108,9 @@ class Recorder:
                               "last_success_at": stmt.excluded.last_success_at
                               if ok else usage.c.last_success_at,
                               "last_attempt_at": a.at}))
+                    if a.app_password_id is not None and ok:
+                        conn.execute(update(app_passwords).where(
+                            app_passwords.c.id == a.app_password_id).values(last_used_at=a.at))
             if opened:
                 conn.execute(live_sessions.insert(), opened)
             if closed:

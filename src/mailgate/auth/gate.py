@@ -1,11 +1,15 @@
 """THE gate every door calls: credentials first, then the access decision, then evidence.
 
 `authenticate(protocol, mechanism, username, secret, peer, tls)` returns a Principal or a
-Refusal. An unknown account costs one dummy argon2id verification (the dummy hash is made
-when the gate is built, not on the first unknown sign-in), so it answers like a wrong
-password in the same time. Verified secrets are remembered briefly as a keyed hash
-(like Dovecot's auth cache); the cache entry dies with any password, state or credential
-change because it is bound to the account's credential epoch.
+Refusal. The method follows from the credential: a bearer-token mechanism (OAUTHBEARER,
+XOAUTH2) signs in with `oauth`; a password mechanism with `app_password` when the secret is
+one of the account's live app passwords (found by its keyed hash), else `password`. An
+unknown account costs one dummy argon2id verification (the dummy hash is made when the gate
+is built, not on the first unknown sign-in), so it answers like a wrong password in the same
+time. Verified passwords are remembered briefly as a keyed hash (like Dovecot's auth cache);
+the cache entry dies with any password, state or credential change because it is bound to
+the account's credential epoch. A token is checked without the database (signature, time,
+audience, scope), then against the revocation list with the account it names.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from dataclasses import dataclass
 from sqlalchemy import Row
 
 from mailgate.audit.recorder import Attempt, Recorder
-from mailgate.directory.views import find_account, policy_view
+from mailgate.auth.sasl import TOKEN_MECHANISMS
+from mailgate.auth.tokens import AccessToken, TokenRejected
+from mailgate.directory import app_passwords, tokens
+from mailgate.directory.views import find_account, normalise_address, policy_view
+from mailgate.policy.credentials import app_password_decision
 from mailgate.policy.decision import Decision, PolicyView, decide
 from mailgate.protocols.refusals import Refusal
 from mailgate.service import Service
-
-PASSWORD_MECHANISMS = frozenset({"USER", "PLAIN", "LOGIN"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Gate:
         self._cache_key = os.urandom(32)
         self._ttl = float(svc.settings.get("auth", "credential_cache_seconds"))
         svc.passwords.prepare_for_unknown_accounts()
+        svc.tokens.prepare()
 
     def close(self) -> None:
         for pool in (self._db_pool, self._hash_pool):
@@ -75,12 +82,25 @@ class Gate:
     async def authenticate(self, protocol: str, mechanism: str, username: str, secret: str,
                            peer: str, tls: bool, client_id: str | None = None
                            ) -> Principal | Refusal:
-        if mechanism.upper() in PASSWORD_MECHANISMS and not tls and not is_loopback(peer):
+        if not tls and not is_loopback(peer):  # a password or a bearer token: never in clear
             return Refusal("privacy")
+        if mechanism.upper() in TOKEN_MECHANISMS:
+            return await self._token_sign_in(protocol, username, secret, peer, client_id)
         loop = asyncio.get_running_loop()
         method = "password"
-        row, view = await loop.run_in_executor(self._db_pool, self._load, username)
+        row, view, app = await loop.run_in_executor(self._db_pool, self._load_for_secret,
+                                                    username, secret)
         now = self._svc.clock()
+        if row is not None and view is not None and app is not None:
+            decision = app_password_decision(
+                decide(view, protocol, now, method="app_password", peer=peer),
+                app.protocols.split(","), app_passwords.networks_of(app), peer)
+            self._recorder.attempt(Attempt(now, row.address, row.id, protocol, "app_password",
+                                           peer, client_id, decision.allowed, decision.reason,
+                                           app.id))
+            if not decision.allowed:
+                return Refusal("door", decision)
+            return Principal(row.id, row.address, "app_password", row.credential_epoch)
         if not self._cached(row, secret, now):
             ok = await loop.run_in_executor(self._hash_pool, self._verify, row, secret, now)
             if ok:  # that took a while: decide on what the directory says now
@@ -100,6 +120,54 @@ class Gate:
         if not decision.allowed:
             return Refusal("door", decision)
         return Principal(row.id, row.address, method, row.credential_epoch)
+
+    async def _token_sign_in(self, protocol: str, username: str, token: str, peer: str,
+                             client_id: str | None) -> Principal | Refusal:
+        """OAUTHBEARER / XOAUTH2: the token names the account; a user name, when the client
+        sends one, must be that account."""
+        now = self._svc.clock()
+        try:
+            claims = self._svc.tokens.validate(token, protocol)
+            if username and normalise_address(username) != claims.subject:
+                raise TokenRejected("another_account")
+        except (TokenRejected, ValueError) as error:
+            reason = error.reason if isinstance(error, TokenRejected) else "another_account"
+            self._recorder.attempt(Attempt(now, username[:320], None, protocol, "oauth", peer,
+                                           client_id, False, f"bad_token: {reason}"))
+            return Refusal("credentials")
+        row, view, revoked = await asyncio.get_running_loop().run_in_executor(
+            self._db_pool, self._load_for_token, claims)
+        if row is None or view is None or revoked:
+            self._recorder.attempt(Attempt(now, claims.subject, row.id if row else None,
+                                           protocol, "oauth", peer, client_id, False,
+                                           "bad_token: revoked"))
+            return Refusal("credentials")
+        decision = decide(view, protocol, now, method="oauth", peer=peer)
+        self._recorder.attempt(Attempt(now, row.address, row.id, protocol, "oauth", peer,
+                                       client_id, decision.allowed, decision.reason))
+        if not decision.allowed:
+            return Refusal("door", decision)
+        return Principal(row.id, row.address, "oauth", row.credential_epoch)
+
+    def _load_for_token(self, claims: AccessToken
+                        ) -> tuple[Row | None, PolicyView | None, bool]:
+        now = self._svc.clock()
+        with self._svc.reader.connect() as conn:
+            row = find_account(conn, claims.subject)
+            if row is None:
+                return None, None, True
+            return row, policy_view(conn, row, now), tokens.is_revoked(conn, row.id, claims)
+
+    def _load_for_secret(self, username: str, secret: str
+                         ) -> tuple[Row | None, PolicyView | None, Row | None]:
+        """The account, its policy view and the live app password this secret is, if any."""
+        now = self._svc.clock()
+        with self._svc.reader.connect() as conn:
+            row = find_account(conn, username)
+            if row is None:
+                return None, None, None
+            app = app_passwords.find(conn, row.id, self._svc.app_secret_key.mac(secret), now)
+            return row, policy_view(conn, row, now), app
 
     def _load(self, username: str) -> tuple[Row | None, PolicyView | None]:
         now = self._svc.clock()

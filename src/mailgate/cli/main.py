@@ -9,7 +9,20 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailgate.audit.key import AuditKeyError
-from mailgate.cli import accounts, cases, dkim, mail, output, policy, queue, server, usage
+from mailgate.auth.app_secrets import AppSecretKeyError
+from mailgate.auth.keys import SigningKeyError
+from mailgate.cli import (
+    accounts,
+    cases,
+    credentials,
+    dkim,
+    mail,
+    output,
+    policy,
+    queue,
+    server,
+    usage,
+)
 from mailgate.cli.context import Context, data_dir_default
 from mailgate.config import ConfigError
 from mailgate.db.engine import DatabaseDamaged
@@ -30,7 +43,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
     ctx.obj = Context(data_dir or data_dir_default(), acting_as)
 
 
-for module in (server, accounts, policy, cases, mail, queue, usage, dkim):
+for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials):
     module.register(cli)
 
 
@@ -47,7 +60,7 @@ def main() -> None:
         output.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, AuditKeyError,
-            ValueError, DatabaseDamaged) as exc:
+            ValueError, DatabaseDamaged, SigningKeyError, AppSecretKeyError) as exc:
         output.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:

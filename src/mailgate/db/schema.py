@@ -316,6 +316,25 @@ app_passwords = Table(
     Column("expires_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
     Column("last_used_at", Float, nullable=True),
+    Column("networks", Text, nullable=True),  # comma-separated CIDRs; NULL: anywhere
+    Index("ix_app_passwords_secret", "secret_hash"),  # a keyed hash: found, not compared
+)
+
+#: Revoked access tokens, by `jti`, kept until the token would have expired anyway.
+revoked_tokens = Table(
+    "revoked_tokens", metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("revoked_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_revoked_tokens_expiry", "expires_at"),
+)
+
+#: Per account: every access token issued before `not_before` is revoked (compromise).
+token_cutoffs = Table(
+    "token_cutoffs", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("not_before", Float, nullable=False),
 )
 
 meta = Table(

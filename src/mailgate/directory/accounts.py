@@ -12,7 +12,7 @@ from mailgate.db.schema import (
     roles,
     temporary_grants,
 )
-from mailgate.directory import authority
+from mailgate.directory import authority, tokens
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition
@@ -99,9 +99,10 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
         revoked = conn.execute(update(app_passwords).where(
             app_passwords.c.account_id == row.id, app_passwords.c.revoked_at.is_(None)).values(
             revoked_at=now)).rowcount
+        tokens.revoke_all(conn, row.id, now)
         record(conn, now, actor, "account.compromise", account=row.address, account_id=row.id,
                before={"state": state}, after={"state": "compromised"}, reason=reason,
-               app_passwords_revoked=revoked)
+               app_passwords_revoked=revoked, tokens_revoked="all")
 
 
 def restore(svc: Service, actor: Actor, address: str, password: str, note: str) -> None:

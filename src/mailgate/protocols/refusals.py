@@ -79,6 +79,12 @@ def smtp_closed(decision: Decision) -> str:
     return f"421 4.7.0 {Refusal('door', decision).text}"
 
 
+def oauth_status(refusal: Refusal) -> str:
+    """The `status` of an OAUTHBEARER/XOAUTH2 error challenge (RFC 7628 §3.2.2, RFC 6750
+    codes): a token that is not good, or a good one that does not open this door."""
+    return "invalid_token" if refusal.kind == "credentials" else "insufficient_scope"
+
+
 def http_problem(refusal: Refusal) -> tuple[int, dict[str, object]]:
     """(status, application/problem+json body) for the web, api and dav doors."""
     if refusal.kind in ("credentials", "privacy"):

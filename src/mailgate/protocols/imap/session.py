@@ -17,7 +17,16 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from mailgate.auth.gate import Principal
-from mailgate.auth.sasl import Challenge, Credentials, SaslError, ServerMechanism, create_mechanism
+from mailgate.auth.sasl import (
+    MECHANISMS,
+    Challenge,
+    Credentials,
+    Rejected,
+    SaslError,
+    ServerMechanism,
+    create_mechanism,
+)
+from mailgate.auth.tokens import scope_for
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.imap import commands as c
@@ -25,7 +34,7 @@ from mailgate.protocols.imap.contexts import SearchContexts
 from mailgate.protocols.imap.framer import RawCommand
 from mailgate.protocols.imap.notifying import Notifier
 from mailgate.protocols.imap.parser import continuation_line, parse_command
-from mailgate.protocols.imap.service import ImapService
+from mailgate.protocols.imap.service import PROTOCOL, ImapService
 from mailgate.protocols.imap.view import BadSequence, MailboxView
 from mailgate.protocols.imap.wire import mailbox as wire_mailbox
 from mailgate.protocols.refusals import Refusal
@@ -99,6 +108,7 @@ class ImapSession:
         self.bad_commands = 0
         self.auth_failures = 0
         self._sasl: tuple[str, ServerMechanism] | None = None
+        self._sasl_refusal: Refusal | None = None  # sent once the token error is answered
         self._idle_tag: str | None = None
         self._waking = False
         self.closed = False
@@ -135,7 +145,7 @@ class ImapSession:
             if self.tls_available:
                 caps.append("STARTTLS")
             if self.tls_active or self.loopback:
-                caps += ["AUTH=PLAIN", "AUTH=LOGIN"]
+                caps += [f"AUTH={name}" for name in MECHANISMS]
             else:
                 caps.append("LOGINDISABLED")
         else:
@@ -278,16 +288,20 @@ class ImapSession:
 
     # -- sign-in ------------------------------------------------------------------------------
 
-    async def _sign_in(self, tag: str, mechanism: str, username: str, secret: str) -> None:
+    async def _sign_in(self, tag: str, mechanism: str, username: str, secret: str,
+                       sasl: ServerMechanism | None = None) -> None:
         result = await self.backend.authenticate(mechanism, username, secret, self.peer,
                                                  self.tls_active, self.client_id)
         if self.closed:
             return
         if isinstance(result, Refusal):
-            self.auth_failures += 1
-            self.send(f"{tag} {refusals.imap(result)}\r\n")
-            if self.auth_failures >= MAX_AUTH_FAILURES:
-                self.bye("Too many failed sign-ins.")
+            error = sasl.refused(refusals.oauth_status(result), scope_for(PROTOCOL)) \
+                if sasl is not None else None
+            if error is not None:  # the client answers it, then gets the refusal
+                self._sasl, self._sasl_refusal = (tag, sasl), result
+                self.send(f"+ {error.encoded()}\r\n")
+            else:
+                self._refused(tag, result)
             return
         self.principal = result
         self.state = State.AUTHENTICATED
@@ -295,6 +309,12 @@ class ImapSession:
         await self.backend.go_live(result, self.id, self.peer, self.door_closed)
         if not self.closed:
             self.ok(tag, f"[CAPABILITY {' '.join(self.capabilities())}] Signed in")
+
+    def _refused(self, tag: str, refusal: Refusal) -> None:
+        self.auth_failures += 1
+        self.send(f"{tag} {refusals.imap(refusal)}\r\n")
+        if self.auth_failures >= MAX_AUTH_FAILURES:
+            self.bye("Too many failed sign-ins.")
 
     def _privacy_refused(self, tag: str) -> bool:
         if self.tls_active or self.loopback:
@@ -327,20 +347,26 @@ class ImapSession:
             return
         await self._sasl_result(lambda: mechanism.respond(line))
 
-    async def _sasl_result(self, step: Callable[[], Challenge | Credentials]) -> None:
+    async def _sasl_result(self, step: Callable[[], Challenge | Credentials | Rejected]
+                           ) -> None:
         assert self._sasl is not None
-        tag, mechanism_name = self._sasl[0], type(self._sasl[1]).__name__.upper()
+        tag, mechanism = self._sasl
         try:
             result = step()
         except SaslError as error:
-            self._sasl = None
+            self._sasl, self._sasl_refusal = None, None
             self.bad(tag, str(error) or "Authentication cancelled")
             return
         if isinstance(result, Challenge):
             self.send(f"+ {result.encoded()}\r\n")
             return
         self._sasl = None
-        await self._sign_in(tag, mechanism_name, result.username, result.secret)
+        if isinstance(result, Rejected):
+            refusal, self._sasl_refusal = self._sasl_refusal, None
+            assert refusal is not None
+            self._refused(tag, refusal)
+            return
+        await self._sign_in(tag, mechanism.name, result.username, result.secret, mechanism)
 
     async def _starttls(self, command: c.Command) -> None:
         if not self.tls_available:

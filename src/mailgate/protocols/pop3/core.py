@@ -23,10 +23,12 @@ from mailgate.auth.sasl import (
     MECHANISMS,
     Challenge,
     Credentials,
+    Rejected,
     SaslError,
     ServerMechanism,
     create_mechanism,
 )
+from mailgate.auth.tokens import scope_for
 from mailgate.protocols import refusals
 from mailgate.protocols.pop3 import replies
 from mailgate.protocols.pop3.backend import MaildropEntry, Principal
@@ -86,6 +88,8 @@ class Pop3Core:
         "_principal",
         "_retrieving",
         "_sasl",
+        "_sasl_refusal",
+        "_signing_in",
         "_state",
         "_tls_active",
         "_tls_available",
@@ -114,6 +118,8 @@ class Pop3Core:
         self._auth_failures = 0
         self._user: str | None = None
         self._sasl: ServerMechanism | None = None
+        self._signing_in: ServerMechanism | None = None  # its credentials are being checked
+        self._sasl_refusal: Refusal | None = None  # sent once the token error is answered
         self._negotiating_tls = False
         self._waiting: type[Event] | None = None
         self._next: OpenMaildrop | None = None  # asked for right after a sign-in
@@ -177,11 +183,15 @@ class Pop3Core:
 
     def authenticated(self, result: Principal | Refusal) -> None:
         self._answered(Authenticate)
+        mechanism, self._signing_in = self._signing_in, None
         if isinstance(result, Refusal):
-            self._auth_failures += 1
-            self._send(refusals.pop3(result))
-            if self._auth_failures >= self._limits.auth_failures:
-                self._state = State.CLOSED
+            error = mechanism.refused(refusals.oauth_status(result), scope_for("pop")) \
+                if mechanism is not None else None
+            if error is not None:  # the client answers it, then gets the refusal
+                self._sasl, self._sasl_refusal = mechanism, result
+                self._send(replies.sasl_challenge(error.encoded()))
+            else:
+                self._refused(result)
             return
         self._principal = result
         self._next = OpenMaildrop(result)
@@ -227,6 +237,12 @@ class Pop3Core:
         self._state = State.CLOSED
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _refused(self, refusal: Refusal) -> None:
+        self._auth_failures += 1
+        self._send(refusals.pop3(refusal))
+        if self._auth_failures >= self._limits.auth_failures:
+            self._state = State.CLOSED
 
     def _answered(self, kind: type[Event]) -> None:
         if self._waiting is not kind:
@@ -388,11 +404,18 @@ class Pop3Core:
             return None
         return self._sasl_step(mechanism, step)
 
-    def _sasl_step(self, mechanism: ServerMechanism, step: Challenge | Credentials) -> Event | None:
+    def _sasl_step(self, mechanism: ServerMechanism, step: Challenge | Credentials | Rejected
+                   ) -> Event | None:
         if isinstance(step, Challenge):
             self._sasl = mechanism
             self._send(replies.sasl_challenge(step.encoded()))
             return None
+        if isinstance(step, Rejected):
+            refusal, self._sasl_refusal = self._sasl_refusal, None
+            assert refusal is not None
+            self._refused(refusal)
+            return None
+        self._signing_in = mechanism
         return self._request(Authenticate(mechanism.name, step.username, step.secret))
 
     def _stls_command(self, argument: str, has_argument: bool) -> Event | None:

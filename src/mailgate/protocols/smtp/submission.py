@@ -19,7 +19,8 @@ from collections.abc import Callable
 from aiosmtpd.smtp import Session
 
 from mailgate.auth import sasl
-from mailgate.auth.gate import PASSWORD_MECHANISMS, Gate, Principal
+from mailgate.auth.gate import Gate, Principal
+from mailgate.auth.tokens import scope_for
 from mailgate.events.sessions import LiveSession, SessionRegistry
 from mailgate.mail_auth.signing import signed
 from mailgate.protocols import refusals
@@ -38,6 +39,9 @@ PROTOCOL = "smtp"
 class SubmissionDoor(MailDoor):
     """One connection to `submission` or `submissions`."""
 
+    # An AUTH line carries a whole OAuth token: RFC 4954 §4 asks for room for 12288 octets
+    # (a message line may be as long here, which clients never need and nothing minds).
+    line_length_limit = 12288
     limit_audited = False  # a sending-limit refusal is audited once per connection
 
     async def smtp_AUTH(self, arg: str | None) -> None:
@@ -60,17 +64,19 @@ class SubmissionDoor(MailDoor):
         if mechanism is None:
             await self.push(replies.AUTH_UNKNOWN_MECHANISM)
             return
-        if mechanism.name in PASSWORD_MECHANISMS and not self.tls_active and not self.loopback:
+        if not self.tls_active and not self.loopback:
             await self.push(refusals.smtp(Refusal("privacy")))
             return
         credentials = await self._exchange(mechanism, words[1] if len(words) == 2 else None)
-        if credentials is None:
+        if not isinstance(credentials, sasl.Credentials):
             return
         result = await handler.gate.authenticate(
             PROTOCOL, mechanism.name, credentials.username, credentials.secret, self.peer_ip,
             self.tls_active)
         if isinstance(result, Refusal):
-            await self.push(refusals.smtp(result))
+            error = mechanism.refused(refusals.oauth_status(result), scope_for(PROTOCOL))
+            if error is None or await self._exchange(mechanism, None, error) is not None:
+                await self.push(refusals.smtp(result))
             return
         self.principal = result
         self.session.authenticated = True
@@ -78,11 +84,13 @@ class SubmissionDoor(MailDoor):
         await self.push(replies.SIGNED_IN)
         await handler.go_live(self, result)
 
-    async def _exchange(self, mechanism: sasl.ServerMechanism, initial: str | None
-                        ) -> sasl.Credentials | None:
-        """Run the SASL exchange; None (the reply sent) when it failed or was cancelled."""
+    async def _exchange(self, mechanism: sasl.ServerMechanism, initial: str | None,
+                        challenge: sasl.Challenge | None = None
+                        ) -> sasl.Credentials | sasl.Rejected | None:
+        """Run the SASL exchange (from `challenge` when one is given: a token's error);
+        None (the reply sent) when it failed or was cancelled."""
         try:
-            step = mechanism.start(initial)
+            step = challenge or mechanism.start(initial)
             while isinstance(step, sasl.Challenge):
                 await self.push(f"334 {step.encoded()}".encode("ascii"))
                 try:
