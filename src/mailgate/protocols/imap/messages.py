@@ -2,8 +2,9 @@
 EXPUNGE and CHECK (and their UID forms).
 
 FETCH runs in batches of `FETCH_BATCH` messages: one worker-thread hop per batch reads the
-rows (one query), the message sections (seeks) and renders the responses; the event loop
-only writes them out, waiting for the socket to drain between batches.
+rows (one query), the message sections (seeks) and renders the responses, joined into
+pieces of about `WRITE_SIZE` octets; the event loop only writes them out (a few writes per
+batch, not one per response), waiting for the socket to drain between batches.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FETCH_BATCH = 1000
+WRITE_SIZE = 1 << 18
 MODSEQ = FetchAttribute("MODSEQ")
 FLAGS = FetchAttribute("FLAGS")
 _OPERATIONS = {"": FlagOperation.REPLACE, "+": FlagOperation.ADD, "-": FlagOperation.REMOVE}
@@ -88,16 +90,30 @@ async def fetch(session: ImapSession, command: c.Command) -> None:
 def _render_batch(conn, backend, view: MailboxView, batch: list[int],  # type: ignore[no-untyped-def]
                   plan: fetching.FetchPlan, changed_since: int | None,
                   seen_now: set[int]) -> list[bytes]:
-    """Worker thread: the rows of one batch and their rendered FETCH responses."""
+    """Worker thread: the rows of one batch and their rendered FETCH responses, joined
+    into pieces of about WRITE_SIZE octets (a larger literal is a piece of its own)."""
     out: list[bytes] = []
+    joined = bytearray()
     rows = selected.fetch(conn, view.folder_id, UidSet.of(batch), structure=plan.structure,
                           changed_since=changed_since)
     for row in rows:
         seq = view.seq_of(row.uid)
         if seq is None:
             continue
-        out.extend(fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
-                                   extra_flags=row.uid in seen_now))
+        for chunk in fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
+                                     extra_flags=row.uid in seen_now):
+            if len(chunk) >= WRITE_SIZE:
+                if joined:
+                    out.append(bytes(joined))
+                    joined.clear()
+                out.append(chunk)
+                continue
+            joined += chunk
+            if len(joined) >= WRITE_SIZE:
+                out.append(bytes(joined))
+                joined.clear()
+    if joined:
+        out.append(bytes(joined))
     return out
 
 
