@@ -461,6 +461,12 @@ class DovecotReference:
                             f"    port = {self.imaps}\n  }}")
         self.conf.write_text(text)
 
+    def reconfigure(self, settings: str) -> None:
+        """Append settings to the generated config and restart the instance with them."""
+        with open(self.conf, "a") as conf:
+            conf.write(settings)
+        self.restart()
+
     def restart(self, timeout: float = 60.0) -> None:
         """Stop the master and every process under it, then start it again on the same
         instance (same config, mail and indexes): the next sessions start cold."""
@@ -512,17 +518,18 @@ def make_corpus(out: Path, count: int, inbox_only: bool = False, eml_dir: bool =
     return out
 
 
-def inbox_servers(work: Path, count: int, user: str
-                  ) -> tuple[int, int, MailgateServer, DovecotReference]:
+def inbox_servers(work: Path, count: int, user: str, dovecots: Sequence[str] = ("dovecot",)
+                  ) -> tuple[int, int, MailgateServer, list[DovecotReference]]:
     """One user with the same `count`-message INBOX (make-corpus --inbox-only) on an IMAP-only
-    mailgate (imported) and on a dovecot-reference (--maildir); neither started yet.
-    Returns (messages, corpus octets, mailgate, dovecot)."""
+    mailgate (imported) and on one dovecot-reference (--maildir) per name in `dovecots`
+    (each its own instance and copy of the mail); none started yet.
+    Returns (messages, corpus octets, mailgate, dovecots)."""
     src = make_corpus(work / "corpus", count, inbox_only=True)
     files, size = tree_bytes(src)
     print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
     mg_mailbox(work / "mailgate", user, src)
     return (files, size, MailgateServer(work / "mailgate", listeners=("imap",)),
-            DovecotReference(work / "dovecot", users=1, maildir=src))
+            [DovecotReference(work / name, users=1, maildir=src) for name in dovecots])
 
 
 def tree_bytes(root: Path) -> tuple[int, int]:

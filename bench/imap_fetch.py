@@ -94,7 +94,7 @@ def main() -> None:
     bl.need_mailgate_mime()
 
     with bl.workspace("imap-fetch", a.keep) as work:
-        files, size, mg, dv = bl.inbox_servers(work, count, USER)
+        files, size, mg, (dv,) = bl.inbox_servers(work, count, USER)
         sides = {
             "mailgate": Side(lambda: mg.imap, lambda: restart_mailgate(mg), lambda: mg.data),
             "dovecot": Side(lambda: dv.imap, dv.restart, lambda: dv.mail),

@@ -26,7 +26,13 @@ def _show(host: str, port: int) -> str:
 def _bind(name: str, host: str, port: int) -> socket.socket:
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+        sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+        # Replies written in pieces (untagged lines, then the tagged one) must not wait for
+        # the client's delayed ACK (Nagle: about 40 ms each). asyncio turns Nagle off only
+        # on sockets whose proto is IPPROTO_TCP, which create_server's are not; accepted
+        # connections inherit the option from the listening socket.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
     except OSError as exc:
         # the system's own words ("Address already in use"); a name lookup's are negative
         known = isinstance(exc.errno, int) and exc.errno > 0

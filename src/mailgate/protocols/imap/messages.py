@@ -3,8 +3,9 @@ EXPUNGE and CHECK (and their UID forms), and CANCELUPDATE for SEARCH's live resu
 
 FETCH runs in batches of `FETCH_BATCH` messages: one worker-thread hop per batch reads the
 rows (one query), the message sections (seeks) and renders the responses, up to about
-`FETCH_BATCH_BYTES` of them (the rest of the batch takes further hops); the event loop only
-writes them out, waiting for the socket to drain between hops. A connection's FETCH thus
+`FETCH_BATCH_BYTES` of them (the rest of the batch takes further hops), joined into pieces
+of about `WRITE_SIZE` octets; the event loop only writes them out (a few writes per hop, not
+one per response), waiting for the socket to drain between hops. A connection's FETCH thus
 holds about `FETCH_BATCH_BYTES` however large the mailbox and however slowly the client reads.
 """
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 FETCH_BATCH = 1000
-FETCH_BATCH_BYTES = 1024 * 1024
+FETCH_BATCH_BYTES = 1 << 20
+WRITE_SIZE = 1 << 18
 MODSEQ = FetchAttribute("MODSEQ")
 FLAGS = FetchAttribute("FLAGS")
 _OPERATIONS = {"": FlagOperation.REPLACE, "+": FlagOperation.ADD, "-": FlagOperation.REMOVE}
@@ -120,20 +122,35 @@ def _render_rows(conn, backend, view: MailboxView,  # type: ignore[no-untyped-de
                  rows: list[selected.FetchRow], plan: fetching.FetchPlan,
                  seen_now: set[int]) -> tuple[list[bytes], list[selected.FetchRow]]:
     """Worker thread: the FETCH responses of the first rows, until they reach
-    `FETCH_BATCH_BYTES`, and the rows left for the next hop."""
+    `FETCH_BATCH_BYTES`, joined into pieces of about `WRITE_SIZE` octets (a larger literal
+    is a piece of its own), and the rows left for the next hop."""
     out: list[bytes] = []
+    joined = bytearray()
     rendered = 0
+    left: list[selected.FetchRow] = []
     for index, row in enumerate(rows):
         if rendered >= FETCH_BATCH_BYTES:
-            return out, rows[index:]
+            left = rows[index:]
+            break
         seq = view.seq_of(row.uid)
         if seq is None:
             continue
-        response = fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
-                                   extra_flags=row.uid in seen_now)
-        out.extend(response)
-        rendered += sum(map(len, response))
-    return out, []
+        for chunk in fetching.render(seq, row, plan, backend.read_range, view.shown_flags,
+                                     extra_flags=row.uid in seen_now):
+            rendered += len(chunk)
+            if len(chunk) >= WRITE_SIZE:
+                if joined:
+                    out.append(bytes(joined))
+                    joined.clear()
+                out.append(chunk)
+                continue
+            joined += chunk
+            if len(joined) >= WRITE_SIZE:
+                out.append(bytes(joined))
+                joined.clear()
+    if joined:
+        out.append(bytes(joined))
+    return out, left
 
 
 async def _mark_seen(session: ImapSession, view: MailboxView, wanted: UidSet) -> set[int]:
