@@ -49,6 +49,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "failure_delay_ms": 0,
         "signin_deadline_seconds": 60,
         "max_unauthenticated_per_address": 10,
+        "throttle_free_failures": 5,
+        "throttle_max_delay_ms": 3000,
         "oauth_issuer": "",
         "token_lifetime": "1h",
     },
@@ -78,6 +80,13 @@ NOTES: dict[tuple[str, str], str] = {
     ("server", "max_recipients_per_message"):
         "Recipients of one message, at most; more get a temporary 452 4.5.3 "
         "(the client sends them in another message).",
+    ("auth", "throttle_free_failures"):
+        "Wrong passwords per account and per client address that cost nothing; each further "
+        "one makes password sign-ins for that account or from that address wait twice as "
+        "long (from 250 ms), up to throttle_max_delay_ms. Tokens are never slowed.",
+    ("auth", "throttle_max_delay_ms"):
+        "The longest wait before a password is checked after many failures; 0 turns the "
+        "throttling off.",
     ("auth", "oauth_issuer"):
         "The OAuth issuer URL in every access token; empty: https://<server.hostname>.",
     ("auth", "token_lifetime"):

@@ -14,3 +14,6 @@ UNAUTHENTICATED_CLOSED = Counter("mailgate_unauthenticated_closed_total",
                                  "Connections ended before sign-in: refused by the per-address "
                                  "cap, or closed at the sign-in deadline", ["cause"],
                                  registry=REGISTRY)
+SIGNINS_THROTTLED = Counter("mailgate_signins_throttled_total",
+                            "Password sign-ins made to wait after failed ones, by door",
+                            ["protocol"], registry=REGISTRY)

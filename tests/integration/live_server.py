@@ -124,6 +124,8 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
     env = dict(os.environ)
     # Every test client connects from 127.0.0.1: the per-address cap would count them as one.
     env["MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS"] = "100000"
+    # ... and the failed sign-in throttle would slow every test after a few wrong passwords.
+    env["MAILGATE_AUTH_THROTTLE_MAX_DELAY_MS"] = "0"
     # The inbound SPF/DKIM/DMARC checks ask DNS: no test depends on the network's answers.
     env["MAILGATE_SERVER_NAMESERVERS"] = _no_dns().address
     ports = {name: free_port() for name in listeners}

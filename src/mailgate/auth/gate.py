@@ -10,6 +10,11 @@ time. Verified passwords are remembered briefly as a keyed hash (like Dovecot's 
 the cache entry dies with any password, state or credential change because it is bound to
 the account's credential epoch. A token is checked without the database (signature, time,
 audience, scope), then against the revocation list with the account it names.
+
+Password sign-ins (app passwords too) first wait out the failed sign-in throttle
+(`auth.throttle`) of the account named and the client address; token sign-ins never do. A
+principal signed in with an app password or a token carries that credential's id, so revoking
+that one credential ends the sessions it opened (`recheck` here, the event follower after).
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row
 
+from mailgate import metrics
 from mailgate.audit.recorder import Attempt, Recorder
 from mailgate.auth.sasl import TOKEN_MECHANISMS
+from mailgate.auth.throttle import SigninThrottle
 from mailgate.auth.tokens import AccessToken, TokenRejected
-from mailgate.directory import app_passwords, tokens
+from mailgate.directory import app_passwords, credentials, tokens
 from mailgate.directory.views import find_account, normalise_address, policy_view
 from mailgate.policy.credentials import app_password_decision
-from mailgate.policy.decision import Decision, PolicyView, decide
+from mailgate.policy.decision import Decision, PolicyView, credential_revoked, decide
 from mailgate.protocols.refusals import Refusal
 from mailgate.service import Service
 
@@ -42,6 +49,7 @@ class Principal:
     address: str
     method: str
     credential_epoch: int | None = None  # the account's, when this sign-in was checked
+    credential_id: str | None = None  # the app password's id or the token's jti
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Gate:
         self._cache_lock = threading.Lock()
         self._cache_key = os.urandom(32)
         self._ttl = float(svc.settings.get("auth", "credential_cache_seconds"))
+        self.throttle = SigninThrottle.from_settings(svc.settings)
         svc.passwords.prepare_for_unknown_accounts()
         svc.tokens.prepare()
 
@@ -86,6 +95,20 @@ class Gate:
             return Refusal("privacy")
         if mechanism.upper() in TOKEN_MECHANISMS:
             return await self._token_sign_in(protocol, username, secret, peer, client_id)
+        wait = self.throttle.delay(username, peer)
+        if wait > 0:
+            metrics.SIGNINS_THROTTLED.labels(protocol=protocol).inc()
+            await asyncio.sleep(wait)
+        result = await self._password_sign_in(protocol, username, secret, peer, client_id)
+        if result == Refusal("credentials"):
+            self.throttle.failed(username, peer)
+        else:
+            self.throttle.succeeded(username)
+        return result
+
+    async def _password_sign_in(self, protocol: str, username: str, secret: str, peer: str,
+                                client_id: str | None) -> Principal | Refusal:
+        """PLAIN / LOGIN / USER+PASS: an app password of the account, else its password."""
         loop = asyncio.get_running_loop()
         method = "password"
         row, view, app = await loop.run_in_executor(self._db_pool, self._load_for_secret,
@@ -100,7 +123,8 @@ class Gate:
                                            app.id))
             if not decision.allowed:
                 return Refusal("door", decision)
-            return Principal(row.id, row.address, "app_password", row.credential_epoch)
+            return Principal(row.id, row.address, "app_password", row.credential_epoch,
+                             str(app.id))
         if not self._cached(row, secret, now):
             ok = await loop.run_in_executor(self._hash_pool, self._verify, row, secret, now)
             if ok:  # that took a while: decide on what the directory says now
@@ -147,7 +171,7 @@ class Gate:
                                        client_id, decision.allowed, decision.reason))
         if not decision.allowed:
             return Refusal("door", decision)
-        return Principal(row.id, row.address, "oauth", row.credential_epoch)
+        return Principal(row.id, row.address, "oauth", row.credential_epoch, claims.token_id)
 
     def _load_for_token(self, claims: AccessToken
                         ) -> tuple[Row | None, PolicyView | None, bool]:
@@ -201,9 +225,25 @@ class Gate:
         """The decision for a session just registered: closes the gap between sign-in and
         registration, in which a change (a new password too) could otherwise slip past the
         event follower."""
-        row, view = await asyncio.get_running_loop().run_in_executor(
-            self._db_pool, self._load, principal.address)
+        row, view, revoked = await asyncio.get_running_loop().run_in_executor(
+            self._db_pool, self._load_for_recheck, principal)
         if row is None or view is None:
             raise LookupError(principal.address)
-        return decide(view, protocol, self._svc.clock(), method=principal.method, peer=peer,
-                      signed_in_epoch=principal.credential_epoch)
+        decision = decide(view, protocol, self._svc.clock(), method=principal.method,
+                          peer=peer, signed_in_epoch=principal.credential_epoch)
+        if decision.allowed and revoked:
+            return credential_revoked(protocol, principal.method)
+        return decision
+
+    def _load_for_recheck(self, principal: Principal
+                          ) -> tuple[Row | None, PolicyView | None, bool]:
+        """The account, its policy view, and whether the credential signed in with was
+        revoked since."""
+        now = self._svc.clock()
+        with self._svc.reader.connect() as conn:
+            row = find_account(conn, principal.address)
+            if row is None:
+                return None, None, False
+            revoked = credentials.revoked(conn, row.id, principal.method,
+                                          principal.credential_id)
+            return row, policy_view(conn, row, now), revoked

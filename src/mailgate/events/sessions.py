@@ -4,7 +4,7 @@ Every door registers each signed-in session here. The follower watches the event
 (a cheap poll of the newest event id; the change itself may come from any process on the
 same database, e.g. the CLI) and the clock (temporary grants expiring, deactivation grace
 ending); for each affected account it re-runs the access decision and closes the sessions
-whose door is now shut (SPEC §5, §7).
+whose door is now shut (SPEC §5, §7), or whose own app password or token was revoked.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from sqlalchemy import Connection, select
 from mailgate import metrics
 from mailgate.audit.recorder import Recorder
 from mailgate.db.schema import accounts, temporary_grants
+from mailgate.directory import credentials
 from mailgate.directory.views import policy_view
 from mailgate.events import log as events
 from mailgate.periodic import Periodic
-from mailgate.policy.decision import Decision, decide
+from mailgate.policy.decision import Decision, credential_revoked, decide
 from mailgate.service import Service
 
 log = logging.getLogger("mailgate.sessions")
@@ -40,6 +41,7 @@ class LiveSession:
     close: Callable[[Decision], None]
     started_at: float = field(default_factory=time.time)
     credential_epoch: int | None = None  # see Principal: a password change ends the session
+    credential_id: str | None = None  # see Principal: revoking that credential ends it
 
 
 class SessionRegistry:
@@ -165,7 +167,11 @@ class EventFollower:
                         continue
                     if view is None:
                         continue
-                    decisions[session.id] = decide(
+                    decision = decide(
                         view, session.protocol, now, method=session.method, peer=session.peer,
                         signed_in_epoch=session.credential_epoch)
+                    if decision.allowed and credentials.revoked(
+                            conn, account_id, session.method, session.credential_id):
+                        decision = credential_revoked(session.protocol, session.method)
+                    decisions[session.id] = decision
         return decisions

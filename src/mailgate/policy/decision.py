@@ -159,3 +159,12 @@ def decide(
                             f"{name} is only available from the organisation's allowed "
                             "networks. Connect from there or contact the help desk.", "network")
     return door
+
+
+def credential_revoked(protocol: str, method: str) -> Decision:
+    """The deny for a live session whose own app password or token was revoked."""
+    what = "app password" if method == "app_password" else "access token"
+    return Decision(protocol, False, "credential_revoked",
+                    f"The {what} this {DISPLAY[protocol]} session signed in with was revoked, "
+                    "which ends the session; sign in again with a valid credential.",
+                    "credential")

@@ -49,7 +49,8 @@ class ImapService:
         self._registry.register(LiveSession(session_id, principal.account_id,
                                             principal.address, PROTOCOL, principal.method,
                                             peer, on_close,
-                                            credential_epoch=principal.credential_epoch))
+                                            credential_epoch=principal.credential_epoch,
+                                            credential_id=principal.credential_id))
         decision = await self._gate.recheck(principal, PROTOCOL, peer)
         if not decision.allowed:
             self._registry.close_denied({session_id: decision})

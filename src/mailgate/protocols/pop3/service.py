@@ -52,7 +52,8 @@ class Pop3Service:
         self._messages[session_id] = {i.message_id: (i.digest, i.size) for i in items}
         self._registry.register(LiveSession(
             session_id, principal.account_id, principal.address, PROTOCOL, principal.method,
-            peer, lambda _decision: on_close(), credential_epoch=principal.credential_epoch))
+            peer, lambda _decision: on_close(), credential_epoch=principal.credential_epoch,
+            credential_id=principal.credential_id))
         decision = await self._gate.recheck(principal, PROTOCOL, peer)
         if not decision.allowed:  # the door closed between sign-in and registration
             self._registry.close_denied({session_id: decision})

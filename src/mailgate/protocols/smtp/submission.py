@@ -129,7 +129,8 @@ class SubmissionHandler(Handler):
         """Register the signed-in session; a door closed meanwhile ends it at once."""
         self.registry.register(LiveSession(
             server.id, principal.account_id, principal.address, PROTOCOL, principal.method,
-            server.peer_ip, server.door_closed, credential_epoch=principal.credential_epoch))
+            server.peer_ip, server.door_closed, credential_epoch=principal.credential_epoch,
+            credential_id=principal.credential_id))
         decision = await self.gate.recheck(principal, PROTOCOL, server.peer_ip)
         if not decision.allowed:
             self.registry.close_denied({server.id: decision})
