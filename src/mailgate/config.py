@@ -46,7 +46,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "argon2_memory_kib": 65536,
         "argon2_parallelism": 1,
         "credential_cache_seconds": 300,
-        "failure_delay_ms": 0,
         "signin_deadline_seconds": 60,
         "max_unauthenticated_per_address": 10,
         "throttle_free_failures": 5,
