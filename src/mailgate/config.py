@@ -20,6 +20,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "heartbeat_seconds": 5,
         "node_timeout_seconds": 30,
         "max_recipients_per_message": 100,
+        "smtp_idle_timeout_seconds": 300,
         "nameservers": [],
         "relay_host": "",
         "relay_port": 25,
@@ -76,6 +77,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("server", "max_recipients_per_message"):
         "Recipients of one message, at most; more get a temporary 452 4.5.3 "
         "(the client sends them in another message).",
+    ("server", "smtp_idle_timeout_seconds"):
+        "An SMTP/LMTP connection that sends nothing for this long (also in the middle of a "
+        "message) gets 421 4.4.2 and is closed; RFC 5321 asks for at least 5 minutes.",
     ("server", "nameservers"):
         "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
         "\"HOST:PORT\"; empty: the system's resolver.",
