@@ -128,7 +128,8 @@ def test_invalid_utf8_in_headers_without_smtputf8_is_stored_as_sent(
     talk = _signed_in(server)
     assert _send(talk, ALICE, BOB, raw).startswith("250 2.0.0")
     refused = raw.replace(f"<{ALICE}>".encode(), b"<al\xffice@example.test>")
-    assert _send(talk, ALICE, BOB, refused).startswith("550 5.7.1 The From: header says <al")
+    assert _send(talk, ALICE, BOB, refused).startswith(
+        "550 5.7.1 The From: header says <al?ice@example.test>")
     talk.close()
     talk = Conversation(server.ports["smtp"])
     talk.command(b"EHLO mx.outside.example")

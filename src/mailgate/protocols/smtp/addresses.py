@@ -11,7 +11,8 @@ import re
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
 
-_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\ud7ff\ue000-\U0010ffff]")
+# printable ASCII and Unicode, less surrogates and U+FFFD (what undecodable octets became)
+_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\ud7ff\ue000-\ufffc\ufffe-\U0010ffff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
