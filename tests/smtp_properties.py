@@ -29,7 +29,8 @@ def header_lines_ok(block: bytes) -> None:
 
 def check_address(address: str, smtputf8: bool) -> None:
     problem = addresses.problem(address, smtputf8)
-    assert problem in (None, "utf8", "ascii")
+    assert problem in (None, "utf8", "ascii", "control")
+    assert (problem == "control") == bool(_CONTROL.search(address))
     shown = addresses.shown(address)
     assert len(shown) <= 320 and not _CONTROL.search(shown)
     shown.encode("utf-8")

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "heartbeat_seconds": 5,
         "node_timeout_seconds": 30,
         "max_recipients_per_message": 100,
+        "smtp_idle_timeout_seconds": 300,
         "nameservers": [],
         "relay_host": "",
         "relay_port": 25,
@@ -90,6 +91,9 @@ NOTES: dict[tuple[str, str], str] = {
         "The OAuth issuer URL in every access token; empty: https://<server.hostname>.",
     ("auth", "token_lifetime"):
         "How long an access token from 'mailgate token issue' is valid unless --lifetime says.",
+    ("server", "smtp_idle_timeout_seconds"):
+        "An SMTP/LMTP connection that sends nothing for this long (also in the middle of a "
+        "message) gets 421 4.4.2 and is closed; RFC 5321 asks for at least 5 minutes.",
     ("server", "nameservers"):
         "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
         "\"HOST:PORT\"; empty: the system's resolver.",

@@ -11,12 +11,23 @@ import re
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
 
-_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\ud7ff\ue000-\U0010ffff]")
+# printable ASCII and Unicode, less surrogates and U+FFFD (what undecodable octets became)
+_SAFE_CHARS = re.compile(r"[^\x21-\x7e\u00a0-\ud7ff\ue000-\ufffc\ufffe-\U0010ffff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control(text: str) -> bool:
+    """A control character (CR, LF, NUL...): never part of an address or a host name, and
+    the way to smuggle a line into a header."""
+    return _CONTROL.search(text) is not None
 
 
 def problem(address: str, smtputf8: bool) -> str | None:
     """Why an envelope address cannot be taken as it is: not UTF-8 (aiosmtpd hands such bytes
-    over as surrogates), or not ASCII without SMTPUTF8; None when it is fine."""
+    over as surrogates), a control character, or not ASCII without SMTPUTF8; None when it is
+    fine."""
+    if has_control(address):
+        return "control"
     try:
         address.encode("utf-8")
     except UnicodeEncodeError:

@@ -2,8 +2,10 @@
 
 aiosmtpd runs the protocol (command parsing, DATA with dot-unstuffing, SIZE, STARTTLS); this
 subclass adds the shared pre-sign-in limit (`protocols.preauth`), enhanced status codes on
-aiosmtpd's own replies, replies that never fail to encode, and the end of a live session
-whose door closes (`421 4.7.0`, SPEC §5). The handler (inbound or submission) decides.
+aiosmtpd's own replies, replies that never fail to encode, the end of a live session
+whose door closes (`421 4.7.0`, SPEC §5), and an idle timeout that counts from the last octet
+received (also inside DATA) and says `421 4.4.2` before closing. The handler (inbound or
+submission) decides.
 """
 
 from __future__ import annotations
@@ -106,6 +108,18 @@ class MailDoor(SMTP):
         if self._admission is not None:
             self._admission.signed_in()
             self._admission = self.preauth.admit(self.peer_ip, self.deadline_passed)
+
+    def data_received(self, data: bytes) -> None:
+        """Any octet from the client restarts the idle timeout: a DATA that stalls ends
+        after it, a slow but moving one does not (aiosmtpd counts from the last command)."""
+        if self._timeout_handle is not None:
+            self._reset_timeout()
+        super().data_received(data)
+
+    def _timeout_cb(self) -> None:
+        """aiosmtpd's idle timeout, said before the connection closes."""
+        logger.info("connection %s from %s: idle timeout", self.id, self.peer_ip)
+        self._say_and_close(replies.IDLE_TIMEOUT)
 
     def deadline_passed(self) -> None:
         logger.info("connection %s from %s: time limit before sign-in reached", self.id,

@@ -14,7 +14,7 @@ from datetime import datetime
 from aiosmtpd.smtp import Session
 
 from mailgate.protocols.smtp import replies, trace
-from mailgate.protocols.smtp.addresses import problem
+from mailgate.protocols.smtp.addresses import has_control, problem
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.recipients import Verdict, classify
 from mailgate.service import Service
@@ -40,6 +40,9 @@ class Handler:
 
     async def handle_EHLO(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           hostname: str, responses: list[str]) -> list[str]:
+        if has_control(hostname):
+            server.raw_replies = 0
+            return [replies.BAD_HELO]
         session.host_name = hostname
         lines = [r[4:] for r in responses if not r[4:].startswith(("AUTH", "HELP"))]
         lines += self.capabilities(server)
@@ -48,6 +51,8 @@ class Handler:
 
     async def handle_HELO(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           hostname: str) -> str:
+        if has_control(hostname):
+            return replies.BAD_HELO
         session.host_name = hostname
         server.raw_replies = 1
         return f"250 {server.hostname}"
@@ -71,6 +76,8 @@ class Handler:
                 return replies.BAD_UTF8
             case "ascii":
                 return replies.NOT_ASCII
+            case "control":
+                return replies.CONTROL_IN_ADDRESS
         return None
 
     async def recipient_verdict(self, address: str) -> Verdict:

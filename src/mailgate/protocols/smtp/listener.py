@@ -2,7 +2,8 @@
 
 Each connection is a `MailDoor` of aiosmtpd with the listener's handler. `submissions` and
 `smtp`-style STARTTLS use the node's certificate; implicit TLS runs on `protocols.tlslayer`.
-The message size limit is `storage.max_message_bytes` less room for the trace headers.
+The message size limit is `storage.max_message_bytes` less room for the trace headers; a
+connection silent for `server.smtp_idle_timeout_seconds` is closed with `421 4.4.2`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from mailgate.protocols.smtp.submission import SubmissionDoor
 
 #: octets kept free under storage.max_message_bytes for Return-Path and Received
 TRACE_ROOM = 4096
-IDLE_TIMEOUT = 300.0  # RFC 5321 §4.5.3.2.7: the server waits 5 minutes for a command
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ async def start_smtp_server(name: str, handler: Handler, sock: socket.socket,
     """Serve the listener `name` (a key of DOORS) on `sock`."""
     door = DOORS[name]
     loop = asyncio.get_running_loop()
+    idle_timeout = float(handler.svc.settings.get("server", "smtp_idle_timeout_seconds"))
 
     def connection() -> MailDoor:
         return door.connection(
@@ -54,7 +55,7 @@ async def start_smtp_server(name: str, handler: Handler, sock: socket.socket,
             hostname=handler.hostname, ident="ESMTP mailgate",
             data_size_limit=max(max_message_bytes - TRACE_ROOM, 1024),
             enable_SMTPUTF8=True, tls_context=tls if door.starttls else None,
-            timeout=IDLE_TIMEOUT, auth_require_tls=False, loop=loop)
+            timeout=idle_timeout, auth_require_tls=False, loop=loop)
 
     factory: Callable[[], asyncio.BaseProtocol] = connection
     if door.implicit_tls:
