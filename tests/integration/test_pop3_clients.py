@@ -50,7 +50,7 @@ def test_new_account_refused_until_pop_is_turned_on_then_every_command_works(
 
     server.cli("protocol", "set", "pat@example.test", "pop", "on", "--reason", "case 1")
     client = _pop3s(server)
-    assert client.capa()["SASL"] == ["PLAIN", "LOGIN"]
+    assert client.capa()["SASL"] == ["PLAIN", "LOGIN", "OAUTHBEARER", "XOAUTH2"]
     client.user("pat@example.test")
     assert client.pass_(PASSWORD).startswith(b"+OK")
     count, _ = client.stat()

@@ -41,6 +41,10 @@ _SWEEP_INTERVAL = 15.0
 #: (close_notify) before its socket is dropped; unbounded, one silent client held up
 #: `serve`'s exit on SIGTERM for asyncio's 30 s shutdown timeout.
 _CLOSE_GRACE = 2.0
+#: How long the server goes on reading (and dropping) what a client still sends after the
+#: server's last reply: closing with unread input resets the connection, and a reset can
+#: destroy that reply (a BYE) in the client's receive buffer before the client reads it.
+_LINGER = 1.0
 #: Before sign-in a command carries at most a user name and a password: a client not signed
 #: in cannot make the server hold more than this, even with non-synchronizing literals.
 PREAUTH_LIMITS = Limits(literal=8192, command=65536)
@@ -133,11 +137,12 @@ class _Connection:
         self._admission: Admission | None = None
         self._deflate: zlib._Compress | None = None
         self._inflate: zlib._Decompress | None = None
+        self._ended_output = False
 
     # -- Output ---------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not self._writer.is_closing():
+        if not self._writer.is_closing() and not self._ended_output:
             if self._deflate is not None:
                 data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             self._writer.write(data)
@@ -176,8 +181,30 @@ class _Connection:
             self._admission.signed_in()
 
     def close(self) -> None:
-        if not self._writer.is_closing():
-            self._writer.close()
+        """End the output: a plain TCP connection is half-closed (the client sees the last
+        reply, then the end) and closed once `run` has lingered; TLS closes at once."""
+        if self._writer.is_closing() or self._ended_output:
+            return
+        if self._writer.can_write_eof():
+            self._ended_output = True
+            try:
+                self._writer.write_eof()
+                return
+            except OSError:  # the client has gone already
+                pass
+        self._writer.close()
+
+    async def _linger(self) -> None:
+        """Read and drop the client's input until it closes too, for `_LINGER` at most."""
+        if not self._ended_output:
+            return
+        deadline = asyncio.get_running_loop().time() + _LINGER
+        try:
+            while (left := deadline - asyncio.get_running_loop().time()) > 0:
+                if not await asyncio.wait_for(self._reader.read(_READ_SIZE), left):
+                    return
+        except (TimeoutError, ConnectionError, OSError):
+            return
 
     # -- the connection's life ------------------------------------------------------------
 
@@ -194,7 +221,7 @@ class _Connection:
             session.peer, lambda: session.bye("Sign-in took too long."))
         if self._admission is None:
             self.write(b"* BYE [UNAVAILABLE] Too many connections from your address.\r\n")
-            self.close()
+            self._writer.close()
             return
         try:
             self.write(session.greeting())
@@ -224,6 +251,8 @@ class _Connection:
         finally:
             self._admission.closed()
             session.finish()
+            await self._linger()
+            self._writer.close()
             try:
                 await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE)
             except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
