@@ -6,7 +6,8 @@ commands are answered in order; replies are written as they are made and the tas
 for the socket to drain after each command, so a client that does not read holds about
 one command's replies in memory. STARTTLS discards what the client sent before the
 handshake (command injection). One sweep per listener ends connections idle past the
-timeout (RFC 9051 §5.4: at least 30 minutes once signed in).
+timeout (RFC 9051 §5.4: at least 30 minutes once signed in) and, after a burst of sign-ins
+or closes, gives the memory they freed back to the system.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import ssl
 import zlib
 from collections.abc import Callable
 
+from mailgate import memory
 from mailgate.auth.gate import is_loopback
 from mailgate.protocols import tlslayer
 from mailgate.protocols.imap.framer import (
@@ -37,6 +39,8 @@ log = logging.getLogger("mailgate.imap")
 
 _READ_SIZE = 65536
 _SWEEP_INTERVAL = 15.0
+#: Sign-ins and closes since the last sweep that gave freed memory back, before the next does.
+_TRIM_AFTER_CHANGES = 256
 #: How long a closing connection waits for the client's side of the TLS close
 #: (close_notify) before its socket is dropped; unbounded, one silent client held up
 #: `serve`'s exit on SIGTERM for asyncio's 30 s shutdown timeout.
@@ -91,6 +95,7 @@ class _Listener:
         self.idle_timeout = idle_timeout
         self.preauth = preauth
         self.connections: set[_Connection] = set()
+        self.changes_since_trim = 0
         self.limits = Limits(literal=backend.max_message_bytes,
                              command=backend.max_message_bytes * 2 + 65536)
         self._server: asyncio.Server | None = None
@@ -103,6 +108,9 @@ class _Listener:
         now = asyncio.get_running_loop().time()
         for conn in list(self.connections):
             conn.expire_if_idle(now)
+        if self.changes_since_trim >= _TRIM_AFTER_CHANGES:
+            self.changes_since_trim = 0
+            memory.give_back_freed_memory()
         assert self._server is not None
         if self._server.is_serving() or self.connections:
             asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
@@ -116,6 +124,7 @@ class _Listener:
             conn.shut_down()
         finally:
             self.connections.discard(conn)
+            self.changes_since_trim += 1
 
 
 class _Connection:
@@ -177,6 +186,7 @@ class _Connection:
 
     def signed_in(self) -> None:
         self._framer.use_limits(self._listener.limits)
+        self._listener.changes_since_trim += 1
         if self._admission is not None:
             self._admission.signed_in()
 
