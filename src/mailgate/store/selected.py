@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, null, select, update
 
 from mailgate.db.schema import blobs, expunged_uids, folders, messages
 from mailgate.mime import parts_range
@@ -30,6 +31,8 @@ from mailgate.store.errors import MailboxNotFound
 from mailgate.store.uidsets import UidSet
 
 FETCH_BATCH = 500  # rows per round trip while streaming
+#: The blob columns FETCH may need, in FetchRow's order after the message columns.
+STRUCTURE_COLUMNS = ("envelope", "bodystructure", "body", "header_size", "parts")
 
 
 @dataclass(frozen=True)
@@ -134,17 +137,21 @@ def snapshot(conn: Connection, folder_id: int) -> Snapshot:
     return Snapshot(mark, uids, stored, modseqs)
 
 
-def fetch(conn: Connection, folder_id: int, uids: UidSet, *, structure: bool = False,
-          changed_since: int | None = None) -> Iterator[FetchRow]:
+def fetch(conn: Connection, folder_id: int, uids: UidSet, *,
+          structure: bool | Collection[str] = False, changed_since: int | None = None
+          ) -> Iterator[FetchRow]:
     """FETCH rows in UID order: one SELECT, streamed (iterate while the connection is
-    open). `structure` adds ENVELOPE, BODYSTRUCTURE, BODY and the part offsets;
-    `changed_since` is CONDSTORE's CHANGEDSINCE."""
-    columns = [messages.c.uid, messages.c.flags, messages.c.modseq, messages.c.internal_date,
-               messages.c.size, messages.c.digest]
+    open). `structure` adds ENVELOPE, BODYSTRUCTURE, BODY and the part offsets (True), or
+    the ones of `STRUCTURE_COLUMNS` it names (the others None); `changed_since` is
+    CONDSTORE's CHANGEDSINCE."""
+    wanted = STRUCTURE_COLUMNS if structure is True else tuple(structure or ())
+    columns: list[ColumnElement[Any]] = [
+        messages.c.uid, messages.c.flags, messages.c.modseq, messages.c.internal_date,
+        messages.c.size, messages.c.digest]
     query = select(*columns)
-    if structure:
-        query = select(*columns, blobs.c.envelope, blobs.c.bodystructure, blobs.c.body,
-                       blobs.c.header_size, blobs.c.parts).join(
+    if wanted:
+        query = select(*columns, *(blobs.c[name] if name in wanted else null()
+                                   for name in STRUCTURE_COLUMNS)).join(
             blobs, blobs.c.digest == messages.c.digest)
     query = query.where(messages.c.folder_id == folder_id, uids.condition(messages.c.uid))
     if changed_since is not None:

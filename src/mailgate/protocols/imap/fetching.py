@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -27,7 +28,12 @@ from mailgate.store.selected import FetchRow, section_range
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FIELD_START = re.compile(rb"(?m)^([^\s:]+)[ \t]*:")
 _CTE = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*([^\s;]*)")
-STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
+#: The blob columns (store.selected.STRUCTURE_COLUMNS) each attribute needs; a section
+#: (BODY[...], BINARY[...], BINARY.SIZE[...]) needs the part offsets.
+_ATTRIBUTE_COLUMNS = {"ENVELOPE": ("envelope",), "BODYSTRUCTURE": ("bodystructure",),
+                      "BODY": ("body",), "RFC822.HEADER": ("header_size",),
+                      "RFC822.TEXT": ("header_size",)}
+_SECTION_COLUMNS = ("header_size", "parts")
 
 Reader = Callable[[str, int, int], bytes]  # (digest, start, end) -> bytes
 
@@ -43,15 +49,17 @@ class FetchPlan:
     """What a FETCH needs from the store, worked out once per command."""
 
     items: tuple[FetchItem, ...]
-    structure: bool  # the blob columns (structure, part offsets) are needed
+    structure: frozenset[str]  # the blob columns needed (structure, part offsets)
     sets_seen: bool  # a non-peek body item: \\Seen is set on read-write mailboxes
 
 
 def plan(items: tuple[FetchItem, ...], uid: bool) -> FetchPlan:
     if uid and FetchAttribute("UID") not in items:
         items = (FetchAttribute("UID"), *items)
-    structure = any(not isinstance(i, FetchAttribute) or i.name in STRUCTURE_ITEMS
-                    or i.name in ("RFC822.HEADER", "RFC822.TEXT") for i in items)
+    structure = frozenset(
+        name for i in items
+        for name in (_ATTRIBUTE_COLUMNS.get(i.name, ()) if isinstance(i, FetchAttribute)
+                     else _SECTION_COLUMNS))
     sets_seen = any((isinstance(i, FetchBody) and not i.peek)
                     or (isinstance(i, FetchAttribute) and i.name in ("RFC822", "RFC822.TEXT"))
                     for i in items)
@@ -59,55 +67,61 @@ def plan(items: tuple[FetchItem, ...], uid: bool) -> FetchPlan:
 
 
 def internal_date(when: float) -> str:
-    tm = time.gmtime(when)
-    return (f'"{tm.tm_mday:02d}-{_MONTHS[tm.tm_mon - 1]}-{tm.tm_year:04d} '
-            f'{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} +0000"')
+    days, seconds = divmod(int(when // 1), 86400)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f'"{_day(days)} {hour:02d}:{minute:02d}:{second:02d} +0000"'
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(days: int) -> str:
+    """`dd-Mon-yyyy` of a day since the epoch (UTC); mail of a mailbox shares few days."""
+    tm = time.gmtime(days * 86400)
+    return f"{tm.tm_mday:02d}-{_MONTHS[tm.tm_mon - 1]}-{tm.tm_year:04d}"
+
+
+Flags = Callable[[int, str], str]
+
+#: The attributes written inline (no literal): name -> its text, from the row.
+_INLINE: dict[str, Callable[[FetchRow, Flags], str]] = {
+    "FLAGS": lambda row, flags: f"FLAGS ({flags(row.uid, row.flags)})",
+    "UID": lambda row, flags: f"UID {row.uid}",
+    "MODSEQ": lambda row, flags: f"MODSEQ ({row.modseq})",
+    "INTERNALDATE": lambda row, flags: f"INTERNALDATE {internal_date(row.internal_date)}",
+    "RFC822.SIZE": lambda row, flags: f"RFC822.SIZE {row.size}",
+    "ENVELOPE": lambda row, flags: f"ENVELOPE {row.envelope}",
+    "BODYSTRUCTURE": lambda row, flags: f"BODYSTRUCTURE {row.bodystructure}",
+    "BODY": lambda row, flags: f"BODY {row.body}",
+}
 
 
 def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
-           flags: Callable[[int, str], str], extra_flags: bool = False) -> list[bytes]:
+           flags: Flags, extra_flags: bool = False) -> list[bytes]:
     """The `* seq FETCH (...)` response as chunks to write (literals kept as bytes);
     `flags(uid, stored)` writes a message's flags as this session shows them."""
     out: list[bytes] = []
-    text: list[str] = [f"* {seq} FETCH ("]
-    first = True
-
-    def item(value: str) -> None:
-        nonlocal first
-        text.append(value if first else " " + value)
-        first = False
+    opening = f"* {seq} FETCH ("
+    items: list[str] = []  # since the last literal ("" first after one: a space to come)
 
     def literal(name: str, data: bytes, binary: bool = False) -> None:
+        nonlocal opening, items
         prefix = ""
         if b"\x00" in data:  # NUL only in a literal8 (RFC 3516); elsewhere 0x80, as Dovecot
             if binary:
                 prefix = "~"
             else:
                 data = data.replace(b"\x00", b"\x80")
-        item(f"{name} {prefix}{{{len(data)}}}\r\n")
-        out.append("".join(text).encode())
+        items.append(f"{name} {prefix}{{{len(data)}}}\r\n")
+        out.append((opening + " ".join(items)).encode())
         out.append(data)
-        text.clear()
+        opening, items = "", [""]
 
     for wanted in fetch_plan.items:
         if isinstance(wanted, FetchAttribute):
             name = wanted.name
-            if name == "FLAGS":
-                item(f"FLAGS ({flags(row.uid, row.flags)})")
-            elif name == "UID":
-                item(f"UID {row.uid}")
-            elif name == "MODSEQ":
-                item(f"MODSEQ ({row.modseq})")
-            elif name == "INTERNALDATE":
-                item(f"INTERNALDATE {internal_date(row.internal_date)}")
-            elif name == "RFC822.SIZE":
-                item(f"RFC822.SIZE {row.size}")
-            elif name == "ENVELOPE":
-                item(f"ENVELOPE {row.envelope}")
-            elif name == "BODYSTRUCTURE":
-                item(f"BODYSTRUCTURE {row.bodystructure}")
-            elif name == "BODY":
-                item(f"BODY {row.body}")
+            inline = _INLINE.get(name)
+            if inline is not None:
+                items.append(inline(row, flags))
             elif name == "RFC822":
                 literal("RFC822", read(row.digest, 0, row.size))
             elif name == "RFC822.HEADER":
@@ -123,17 +137,16 @@ def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
             if wanted.partial is not None:
                 label += f"<{wanted.partial[0]}>"
             if data is None:
-                item(f"{label} NIL")
+                items.append(f"{label} NIL")
             else:
                 literal(label, data, wanted.binary)
         elif isinstance(wanted, FetchBinarySize):
             data = binary_part(row, wanted.part, read)
-            item(f"BINARY.SIZE[{'.'.join(map(str, wanted.part))}] "
-                 f"{0 if data is None else len(data)}")
+            items.append(f"BINARY.SIZE[{'.'.join(map(str, wanted.part))}] "
+                         f"{0 if data is None else len(data)}")
     if extra_flags:
-        item(f"FLAGS ({flags(row.uid, row.flags)})")
-    text.append(")\r\n")
-    out.append("".join(text).encode())
+        items.append(f"FLAGS ({flags(row.uid, row.flags)})")
+    out.append(f"{opening}{' '.join(items)})\r\n".encode())
     return out
 
 
