@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import poplib
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -34,10 +36,42 @@ def wait_until(condition: Callable[[], object], timeout: float,
     return time.monotonic() - started
 
 
+def _port_slice() -> range:
+    """This test process's listening ports: below the kernel's ephemeral range (whence every
+    client connection takes its source port, so a port a killed server let go cannot be
+    taken by a connection before the server starts again), one slice per xdist worker."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+        ephemeral_from = int(ports.read().split()[0])
+    first, last = 10000, min(ephemeral_from, 60000)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = (last - first) // workers
+    return range(first + worker * size, first + (worker + 1) * size)
+
+
+def _ports_in_turn() -> Iterator[int]:
+    """The slice's ports over and over, from a random one (two test runs side by side
+    rarely reach for the same port at once)."""
+    ports = _port_slice()
+    start = random.randrange(len(ports))
+    return itertools.cycle([*ports[start:], *ports[:start]])
+
+
+_PORTS = _ports_in_turn()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """The next port of this process's slice that nothing listens on (taken in turn, so a
+    port comes back only after the whole slice)."""
+    for _ in range(len(_port_slice())):
+        port = next(_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free listening port left in this test process's slice")
 
 
 @dataclass
