@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailgate.files import sync_directory
+
 KEY_NAME = "audit.key"
 
 
@@ -26,14 +28,6 @@ class AuditKeyError(Exception):
 
 class AuditKeyMissing(AuditKeyError):
     """There is no key file (yet)."""
-
-
-def _sync_directory(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _parse(path: Path, text: str) -> bytes:
@@ -96,7 +90,7 @@ class AuditKey:
             out.write(secret.hex() + "\n")
             out.flush()
             os.fsync(out.fileno())
-        _sync_directory(self.path.parent)
+        sync_directory(self.path.parent)
         return secret
 
     def install_pending(self, secret: bytes) -> None:
@@ -108,7 +102,7 @@ class AuditKey:
                 raise AuditKeyError(f"{self.path} appeared while this log was being keyed "
                                     "with another key; run 'mailgate audit verify'") from None
         self.pending.unlink(missing_ok=True)
-        _sync_directory(self.path.parent)
+        sync_directory(self.path.parent)
         self._secret = secret
 
     def discard_pending(self) -> None:

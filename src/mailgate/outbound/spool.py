@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from mailgate.files import sync_directory, write_new
 from mailgate.service import Service
 
 _QUEUE_ID = re.compile(r"[0-9a-f]{8,32}")
@@ -35,20 +36,9 @@ class Spool:
         target = self.path(queue_id)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".{queue_id}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_new(tmp, data)
         os.replace(tmp, target)
-        fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        sync_directory(self.root)
 
     def read(self, queue_id: str) -> bytes:
         return self.path(queue_id).read_bytes()

@@ -8,6 +8,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from mailgate.files import sync_directory, write_new
+
 
 class BlobStore:
     """Messages as files named by the SHA-256 of their CRLF bytes."""
@@ -36,18 +38,10 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{digest}.{os.getpid()}.{id(data)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_new(tmp, data, sync=durable)
         os.replace(tmp, target)
         if durable:
-            _fsync_dir(target.parent)
+            sync_directory(target.parent)
         return digest
 
     def sync(self) -> None:
@@ -107,11 +101,3 @@ def _load_libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _load_libc()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
