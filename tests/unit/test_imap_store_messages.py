@@ -9,7 +9,7 @@ import json
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mailgate import mime
 from mailgate.db.schema import blobs, messages
@@ -294,6 +294,29 @@ def test_changes_from_another_process_and_session_are_seen_by_a_cheap_poll(
         assert seen.vanished == [2]
         assert seen.mark == marks[inbox]
         assert not changes_since(conn, inbox, seen.mark.uidnext, seen.mark.highestmodseq)
+
+
+def test_a_poll_is_the_same_statement_whatever_the_number_of_folders_or_accounts(mailbox):
+    """The watcher polls many times a second over a changing set: one SQL text for any
+    count, else SQLite's statement cache keeps one large statement per count."""
+    svc, account = mailbox
+    inbox = inbox_with(svc, account, 1)
+    fill(svc, "Other", 1)
+    other = folder(svc, account, "Other").id
+    texts: list[str] = []
+    with svc.reader.connect() as conn:
+        event.listen(conn, "before_cursor_execute", lambda *a: texts.append(a[2]))
+        one = folder_marks(conn, [inbox])
+        three = folder_marks(conn, [inbox, other, 999_999])
+        accounts = [mb.account_marks(conn, ids) for ids in ([account], [account, 999_999])]
+    assert set(one) == {inbox} and set(three) == {inbox, other}
+    assert three[inbox] == one[inbox]
+    assert set(accounts[0]) == {account} and set(accounts[1]) == {account, 999_999}
+    assert accounts[1][account] == accounts[0][account]
+    assert {"INBOX", "Other"} <= {name for name, _ in accounts[0][account].folders.values()}
+    assert not accounts[1][999_999].folders
+    selects = [text for text in texts if text.startswith("SELECT")]
+    assert len(selects) == 6 and selects[0] == selects[1] and selects[2:4] == selects[4:6]
 
 
 def test_a_poll_of_a_deleted_folder_says_it_is_gone(mailbox):

@@ -62,6 +62,7 @@ from mailgate.store.names import (
     parents,
 )
 from mailgate.store.selected import FolderMark
+from mailgate.store.sql import in_ids
 
 #: The special uses CREATE accepts (RFC 6154); \All and \Flagged would be virtual folders.
 SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
@@ -344,13 +345,13 @@ def account_marks(conn: Connection, account_ids: Iterable[int]) -> dict[int, Acc
     for r in conn.execute(select(folders.c.id, folders.c.account_id, folders.c.name,
                                  folders.c.uidvalidity, folders.c.uidnext,
                                  folders.c.highestmodseq)
-                          .where(folders.c.account_id.in_(wanted))):
+                          .where(in_ids(conn, folders.c.account_id, wanted))):
         if not is_reserved(r.name):
             out[int(r.account_id)].folders[int(r.id)] = (r.name, FolderMark(
                 int(r.uidvalidity), int(r.uidnext), int(r.highestmodseq)))
     subscribed: dict[int, set[str]] = {}
     for r in conn.execute(select(subscriptions.c.account_id, subscriptions.c.name)
-                          .where(subscriptions.c.account_id.in_(wanted))):
+                          .where(in_ids(conn, subscriptions.c.account_id, wanted))):
         if not is_reserved(r.name):
             subscribed.setdefault(int(r.account_id), set()).add(r.name)
     return {account: AccountMarks(marks.folders, frozenset(subscribed.get(account, ())))

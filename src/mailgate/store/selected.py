@@ -28,6 +28,7 @@ from mailgate.mime import parts_range
 from mailgate.store import flags as flagset
 from mailgate.store.blobs import BlobStore
 from mailgate.store.errors import MailboxNotFound
+from mailgate.store.sql import in_ids
 from mailgate.store.uidsets import UidSet
 
 FETCH_BATCH = 500  # rows per round trip while streaming
@@ -118,7 +119,7 @@ def folder_marks(conn: Connection, folder_ids: Iterable[int]) -> dict[int, Folde
     return {int(r.id): FolderMark(int(r.uidvalidity), int(r.uidnext), int(r.highestmodseq))
             for r in conn.execute(select(folders.c.id, folders.c.uidvalidity, folders.c.uidnext,
                                          folders.c.highestmodseq)
-                                  .where(folders.c.id.in_(wanted)))}
+                                  .where(in_ids(conn, folders.c.id, wanted)))}
 
 
 def snapshot(conn: Connection, folder_id: int) -> Snapshot:

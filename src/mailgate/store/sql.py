@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BindParameter, Connection, Table, bindparam
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Table,
+    any_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -22,3 +35,16 @@ def literal_in(values: list[int] | list[str]) -> BindParameter[object]:
     """An IN list written into the SQL text (values made by the store: ids, digests), so a
     set of any size escapes the databases' bound-parameter limits."""
     return bindparam("values", values, expanding=True, unique=True, literal_execute=True)
+
+
+def in_ids(conn: Connection, column: ColumnElement[int], ids: Sequence[int]
+           ) -> ColumnElement[bool]:
+    """`column IN ids` with the ids as one bound parameter (a JSON array on SQLite, an array
+    on PostgreSQL): the SQL text is the same for any number of ids. A poll run many times a
+    second over a changing set (the folders idle sessions watch) otherwise made a new
+    statement for each count, and SQLite's per-connection statement cache kept up to 128 of
+    them, each as large as its list: megabytes a connection with 2 000 sessions in IDLE."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(BigInteger)))
+    listed = func.json_each(json.dumps(list(ids))).table_valued("value")
+    return column.in_(select(listed.c.value))
