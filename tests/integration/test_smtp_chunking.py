@@ -99,6 +99,13 @@ def test_bdat_last_on_lmtp_answers_once_per_recipient(server: RunningServer) -> 
     talk.send(f"BDAT {len(raw)} LAST\r\n".encode() + raw)
     assert talk.reply() == [f"250 2.0.0 <{ALICE}> message stored"]
     assert talk.reply() == [f"250 2.0.0 <{BOB}> message stored"]
+    _transaction(talk)
+    assert talk.command(f"RCPT TO:<{BOB}>".encode()).startswith("250")
+    huge = b"x" * (LIMIT + 1)
+    talk.send(b"BDAT %d\r\n" % len(huge) + huge + b"BDAT 5 LAST\r\nlast\n")
+    assert talk.reply()[-1].startswith("552 5.3.4")
+    assert [talk.reply()[-1][:9] for _ in range(2)] == ["552 5.3.4"] * 2  # one per recipient
+    assert talk.command(b"NOOP").startswith("250 2.0.0")
     talk.close()
     assert len(_stored(server, ALICE, "lmtp chunks")) == 1
     assert len(_stored(server, BOB, "lmtp chunks")) == 1

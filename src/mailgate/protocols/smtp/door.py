@@ -164,8 +164,8 @@ class MailDoor(SMTP):
         refusal = self._chunk_refusal(chunk)
         envelope = self.envelope
         if refusal is not None:
-            await self.push(refusal)
             began = isinstance(envelope, MailEnvelope) and envelope.chunks is not None
+            await self.push(self.final_reply(refusal) if chunk.last and began else refusal)
             if await self._discard(chunk.size) and chunk.last and began:
                 self._set_post_data_state()  # the failed transaction is over
             return
@@ -216,13 +216,17 @@ class MailDoor(SMTP):
                     len(content), len(envelope.chunks.parts))
         try:
             if chunking.longest_line(content) > self.line_length_limit:
-                return replies.LINE_TOO_LONG
+                return self.final_reply(replies.LINE_TOO_LONG)
             envelope.content = envelope.original_content = content
             status = await self._call_handler_hook("DATA")
         finally:
             self._set_post_data_state()
         assert isinstance(status, str)
         return status
+
+    def final_reply(self, refusal: str) -> str:
+        """A refusal at the end of a message (BDAT LAST): one reply in SMTP."""
+        return refusal
 
     async def push(self, status: str | bytes) -> None:
         """Every reply goes out here: an enhanced code added, never an encoding error."""
@@ -247,3 +251,8 @@ class InboundDoor(MailDoor):
 
 class LmtpDoor(InboundDoor, LMTP):
     """One connection to the `lmtp` listener (LHLO, one reply per recipient after DATA)."""
+
+    def final_reply(self, refusal: str) -> str:
+        """LMTP answers the end of a message once per accepted recipient (RFC 2033 §4.2)."""
+        assert self.envelope is not None
+        return "\r\n".join(refusal for _ in self.envelope.rcpt_tos)
