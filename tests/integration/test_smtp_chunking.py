@@ -1,13 +1,21 @@
 """CHUNKING (RFC 3030, BDAT) on submission, inbound SMTP and LMTP against a real
 `mailgate serve`: chunks taken as they come (no dot-stuffing) end in the same delivery as
 DATA (trace headers, Sent copy, one reply per LMTP recipient), and bad chunks get clean
-errors with nothing stored half-way."""
+errors with nothing stored half-way. Of the clients in Debian only Exim sends BDAT (Postfix's
+smtp/lmtp clients never do); its test runs where `exim4` is on PATH or MAILGATE_TEST_EXIM
+names the binary."""
 
 from __future__ import annotations
 
 import base64
+import os
+import shutil
 import smtplib
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from live_server import RunningServer
@@ -17,6 +25,27 @@ ALICE, BOB = "alice@example.test", "bob@example.test"
 PASSWORD = "correct-horse-battery"
 OUTSIDER = "someone@outside.example"
 LIMIT = 200_000  # storage.max_message_bytes of this server
+EXIM = os.environ.get("MAILGATE_TEST_EXIM") or shutil.which("exim4")
+#: a throwaway Exim that hands every message to one loopback port, BDAT when offered
+EXIM_CONF = """\
+exim_path = {exim}
+spool_directory = {spool}
+log_file_path = {spool}/%slog
+primary_hostname = exim.client.example
+begin routers
+to_mailgate:
+  driver = manualroute
+  transport = to_mailgate
+  route_list = * 127.0.0.1
+  self = send
+begin transports
+to_mailgate:
+  driver = smtp
+  protocol = {protocol}
+  port = {port}
+  hosts_try_chunking = *
+  hosts_avoid_tls = {avoid_tls}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +117,24 @@ def test_pipelined_chunks_on_inbound_smtp_are_stored_with_trace_headers(
     assert rest == raw
     assert fields[1].startswith(b"Authentication-Results: localhost;")
     assert b"with ESMTP id" in fields[2]
+
+
+@pytest.mark.parametrize("quit_first", [True, False], ids=["quit", "no-quit"])
+def test_a_client_that_shuts_its_side_after_pipelining_still_gets_every_reply(
+        server: RunningServer, quit_first: bool) -> None:
+    subject = f"half closed {quit_first}"
+    raw = message(OUTSIDER, ALICE, subject)
+    talk = _inbound(server)
+    talk.send(f"MAIL FROM:<{OUTSIDER}>\r\nRCPT TO:<{ALICE}>\r\n".encode()
+              + b"BDAT %d LAST\r\n" % len(raw) + raw + (b"QUIT\r\n" if quit_first else b""))
+    talk.sock.shutdown(socket.SHUT_WR)
+    answers = [talk.reply()[-1][:9] for _ in range(4)]
+    assert answers == ["250 2.1.0", "250 2.1.5", "250 2.0.0",
+                       "221 2.0.0" if quit_first else "421 4.4.0"]
+    with pytest.raises(ConnectionError):
+        talk.reply()
+    talk.close()
+    assert len(_stored(server, ALICE, subject)) == 1
 
 
 def test_bdat_last_on_lmtp_answers_once_per_recipient(server: RunningServer) -> None:
@@ -192,3 +239,37 @@ def test_a_long_line_or_a_connection_closed_mid_chunk_stores_nothing(
     later.close()
     assert _stored(server, ALICE, "long line") == []
     assert _stored(server, ALICE, "cut off") == []
+
+
+@pytest.mark.skipif(EXIM is None, reason="no Exim, the Debian client that sends BDAT")
+@pytest.mark.parametrize(("listener", "tls"), [("smtp", True), ("smtp", False), ("lmtp", False)],
+                         ids=["smtp-starttls", "smtp", "lmtp"])
+def test_exim_sends_in_chunks_and_the_message_arrives_byte_identical(
+        server: RunningServer, listener: str, tls: bool) -> None:
+    """Without TLS Exim pipelines BDAT LAST and QUIT, then shuts its side of the connection
+    before it reads the replies: they still come."""
+    assert EXIM is not None
+    spool = Path(tempfile.mkdtemp(prefix="mailgate-exim-"))  # where Exim's own user reaches
+    shutil.chown(spool, "Debian-exim")
+    conf = spool / "exim.conf"  # read again by the delivery, run as Exim's user
+    conf.write_text(EXIM_CONF.format(exim=EXIM, spool=spool, protocol=listener,
+                                     port=server.ports[listener], avoid_tls="" if tls else "*"))
+    subject = f"exim over {listener} {tls}"
+    raw = message(OUTSIDER, ALICE, subject, "Hi.\r\n.a dot line\r\n")
+    chunked_before = server.log.read_text().count("BDAT chunk(s)")
+    try:
+        sent = subprocess.run([EXIM, "-C", str(conf), "-odf", "-oi", "-f", OUTSIDER, ALICE],
+                              input=raw.replace(b"\r\n", b"\n"), capture_output=True,
+                              timeout=60)
+        exim_log = (spool / "mainlog").read_text()
+    finally:
+        shutil.rmtree(spool)
+    assert sent.returncode == 0, sent.stderr
+    assert f"=> {ALICE}" in exim_log and " K " in exim_log, exim_log  # K: sent by BDAT
+    [stored] = _stored(server, ALICE, subject)
+    fields, rest = split_trace(stored)  # mailgate's trace fields, then Exim's Received
+    assert rest == raw
+    protocol = {"lmtp": b"with LMTP id", "smtp": b"with ESMTPS id" if tls else b"with ESMTP id"
+                }[listener]
+    assert any(protocol in f for f in fields), fields
+    assert server.log.read_text().count("BDAT chunk(s)") == chunked_before + 1

@@ -4,9 +4,10 @@ aiosmtpd runs the protocol (command parsing, DATA with dot-unstuffing, SIZE, STA
 subclass adds the shared pre-sign-in limit (`protocols.preauth`), enhanced status codes on
 aiosmtpd's own replies, replies that never fail to encode, the end of a live session
 whose door closes (`421 4.7.0`, SPEC §5), and an idle timeout that counts from the last octet
-received (also inside DATA) and says `421 4.4.2` before closing, and BDAT (CHUNKING,
-RFC 3030, `chunking`): its chunks end in the handler's `handle_DATA`, as DATA does. The
-handler (inbound or submission) decides.
+received (also inside DATA) and says `421 4.4.2` before closing, BDAT (CHUNKING,
+RFC 3030, `chunking`): its chunks end in the handler's `handle_DATA`, as DATA does, and
+replies to a client that shut its side after pipelining its commands. The handler (inbound
+or submission) decides.
 """
 
 from __future__ import annotations
@@ -228,8 +229,31 @@ class MailDoor(SMTP):
         """A refusal at the end of a message (BDAT LAST): one reply in SMTP."""
         return refusal
 
+    def eof_received(self) -> bool | None:
+        """The client closed its side of a plain TCP connection. What it sent before is
+        still served and answered (Exim sends BDAT LAST and QUIT, shuts its side, then reads
+        the replies); the connection ends when the handler reads past the end. aiosmtpd
+        ends it at once; so does TLS here (asyncio cannot half-close a TLS connection)."""
+        if self.session is None or self.session.ssl is not None or self.implicit_tls:
+            return super().eof_received()
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if not isinstance(error, asyncio.IncompleteReadError):
+            return await super().handle_exception(error)
+        # read past the end of a half-closed connection: everything sent was served
+        assert self._handler_coroutine is not None
+        self._say_and_close(replies.CLIENT_ENDED)
+        self._handler_coroutine.cancel()
+        return replies.CLIENT_ENDED
+
     async def push(self, status: str | bytes) -> None:
-        """Every reply goes out here: an enhanced code added, never an encoding error."""
+        """Every reply goes out here: an enhanced code added, never an encoding error;
+        nothing once the connection is closing."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            await asyncio.sleep(0)  # where a cancelled handler stops
+            return
         if isinstance(status, bytes):  # SASL challenges
             await super().push(status)
             return

@@ -24,6 +24,7 @@ SIGNIN_TOO_SLOW = "421 4.4.2 Sign-in took too long; closing the connection"
 TIME_LIMIT = "421 4.4.2 Connection time limit reached; closing"
 IDLE_TIMEOUT = ("421 4.4.2 Nothing received for too long; closing (an unfinished message is "
                 "not stored)")
+CLIENT_ENDED = "421 4.4.0 The client closed its side of the connection; closing"
 DOOR_CLOSED = "421 4.7.0 The door closed; the message was not accepted"
 INTERNAL_ERROR = "451 4.3.0 Internal error; the message was not accepted, try again later"
 NOT_ASCII = "553 5.6.7 Non-ASCII address without SMTPUTF8"
