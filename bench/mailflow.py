@@ -1,6 +1,6 @@
-"""What the SMTP benchmarks (bench/smtp_*.py) share: Postfix's load generator and sink, a
-throwaway Postfix instance, an empty DNS server, a submission client, and counting what
-each side stored.
+"""What the SMTP benchmarks (bench/smtp_*.py) share: their command line, Postfix's load
+generator and sink, a throwaway Postfix instance, an empty DNS server, a submission client,
+and counting what each side stored.
 
 Postfix comes from Debian's `postfix` package (`apt-get install -y postfix`); only its
 binaries are used: `smtp-source` and `smtp-sink` from /usr/sbin, and `postfix -c DIR` for
@@ -10,6 +10,7 @@ loopback only. No system Postfix is started.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import contextlib
@@ -38,6 +39,39 @@ def need_postfix() -> None:
     if missing:
         raise SystemExit(f"missing {', '.join(missing)}: apt-get install -y postfix "
                          "(Debian's package; the benchmarks start no system Postfix)")
+
+
+def user(n: int) -> str:
+    """The benchmark's account userN (made by `bl.bulk_accounts`)."""
+    return f"user{n}@{bl.DOMAIN}"
+
+
+class Options:
+    """The command line every bench/smtp_* script takes: --quick, the messages per round
+    (`--NAME`), --size, --rounds, the script's own options (`add`), then --keep."""
+
+    def __init__(self, doc: str, *, messages: str, messages_help: str, quick: int, full: int,
+                 size_help: str = "payload octets per message") -> None:
+        self.parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+        self.parser.add_argument("--quick", action="store_true",
+                                 help=f"smoke test: {quick} messages, 2 rounds")
+        self.parser.add_argument(f"--{messages}", type=int, default=None, help=messages_help)
+        self.parser.add_argument("--size", type=int, default=10240, help=size_help)
+        self.parser.add_argument("--rounds", type=int, default=None)
+        self.messages, self.quick, self.full = messages, quick, full
+
+    def add(self, *names: str, **how: Any) -> None:
+        self.parser.add_argument(*names, **how)
+
+    def parse(self) -> tuple[argparse.Namespace, int, int]:
+        """(the options, messages per round, rounds); stops early when Postfix is missing."""
+        self.parser.add_argument("--keep", action="store_true")
+        a = self.parser.parse_args()
+        messages = getattr(a, self.messages.replace("-", "_")) or (
+            self.quick if a.quick else self.full)
+        rounds = a.rounds or (2 if a.quick else 3)
+        need_postfix()
+        return a, messages, rounds
 
 
 def empty_dns() -> Any:

@@ -19,7 +19,6 @@ better; target >= 1.0).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -30,28 +29,17 @@ import benchlib as bl
 import mailflow as mf
 
 
-def recipient(round_no: int) -> str:
-    return f"user{round_no}@{bl.DOMAIN}"
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke test: 300 messages, 2 rounds")
-    ap.add_argument("--count", type=int, default=None, help="messages per round")
-    ap.add_argument("--size", type=int, default=10240, help="payload octets per message")
-    ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--sessions", type=int, default=10, help="parallel LMTP connections")
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    count = a.count or (300 if a.quick else 10_000)
-    rounds = a.rounds or (2 if a.quick else 3)
-    mf.need_postfix()
+    options = mf.Options(__doc__, messages="count", messages_help="messages per round",
+                         quick=300, full=10_000)
+    options.add("--sessions", type=int, default=10, help="parallel LMTP connections")
+    a, count, rounds = options.parse()
 
     runs: dict[str, list[float]] = {"mailgate": [], "dovecot": []}
     with bl.workspace("smtp-lmtp", a.keep) as work:
         data = work / "mailgate"
         bl.mg_init(data)
-        bl.bulk_accounts(data, [recipient(r + 1) for r in range(rounds)], pop=False)
+        bl.bulk_accounts(data, [mf.user(r + 1) for r in range(rounds)], pop=False)
         mg = bl.MailgateServer(data, listeners=("lmtp",))
         dv = bl.DovecotReference(work / "dovecot", users=rounds)
         counted = {"mailgate": lambda to: mf.mailgate_count(data, to),
@@ -62,7 +50,7 @@ def main() -> None:
             bl.wait_port(dv.lmtp, 30)
             ports = {"mailgate": mg.ports["lmtp"], "dovecot": dv.lmtp}
             for r in range(rounds):
-                to = recipient(r + 1)
+                to = mf.user(r + 1)
                 for name in (list(ports) if r % 2 == 0 else list(ports)[::-1]):
                     got = mf.smtp_source(ports[name], messages=count, size=a.size,
                                          sessions=a.sessions, to=to, lmtp=True)

@@ -27,7 +27,6 @@ Rounds alternate which server goes first.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -41,15 +40,11 @@ import benchlib as bl
 import mailflow as mf
 
 
-def user(i: int) -> str:
-    return f"user{i}@{bl.DOMAIN}"
-
-
 async def submit_all(port: int, clients: int, per_client: int, per_session: int, size: int,
                      tag: str) -> float:
     """Every client submits its messages; seconds until the last 250."""
     async def client(i: int) -> None:
-        sender, to = user(i + 1), user(clients + i + 1)
+        sender, to = mf.user(i + 1), mf.user(clients + i + 1)
         messages = [mf.text_message(sender, to, f"{tag}.{i}.{n}", size)
                     for n in range(per_client)]
         for start in range(0, per_client, per_session):
@@ -64,23 +59,16 @@ async def submit_all(port: int, clients: int, per_client: int, per_session: int,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke test: 200 messages, 2 rounds")
-    ap.add_argument("--messages", type=int, default=None, help="messages per round, in all")
-    ap.add_argument("--size", type=int, default=10240, help="octets per message, about")
-    ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--clients", type=int, default=10, help="concurrent submission clients")
-    ap.add_argument("--per-session", type=int, default=10,
-                    help="messages per connection (one AUTH each)")
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    total = a.messages or (200 if a.quick else 2000)
+    options = mf.Options(__doc__, messages="messages", messages_help="messages per round, in all",
+                         quick=200, full=2000, size_help="octets per message, about")
+    options.add("--clients", type=int, default=10, help="concurrent submission clients")
+    options.add("--per-session", type=int, default=10,
+                help="messages per connection (one AUTH each)")
+    a, total, rounds = options.parse()
     per_client = max(1, total // a.clients)
     total = per_client * a.clients
-    rounds = a.rounds or (2 if a.quick else 3)
-    mf.need_postfix()
 
-    users = [user(i + 1) for i in range(2 * a.clients)]
+    users = [mf.user(i + 1) for i in range(2 * a.clients)]
     recipients = users[a.clients:]
     runs: dict[str, dict[str, list[float]]] = {
         name: {"accepted": [], "delivered": []} for name in ("mailgate", "postfix")}

@@ -4,9 +4,10 @@ Envelope addresses (`protocols.smtp.addresses`: character checks, the shown form
 sub-address candidates), the From: and envelope-sender checks (`senders`), the trace
 headers (`trace`), and the Authentication-Results side of `mail_auth` (removing fields that
 claim our authserv-id, quoting values, reading DMARC records, the DNS tree walk, the From:
-domain). The properties checked are those of tests/smtp_properties.py, shared with the
-hypothesis tests: nothing raises, replies are one line with an enhanced code, headers we
-write are clean CRLF lines, removal is idempotent and never touches the body.
+domain), and BDAT's argument and line count (`chunking`). The properties checked are those
+of tests/smtp_properties.py, shared with the hypothesis tests: nothing raises, replies are
+one line with an enhanced code, headers we write are clean CRLF lines, removal is
+idempotent and never touches the body.
 
     .venv/bin/python fuzz/fuzz_smtp.py -max_total_time=60
 """
@@ -26,13 +27,15 @@ with atheris.instrument_imports():
 
 def test_one_input(data: bytes) -> None:
     provider = atheris.FuzzedDataProvider(data)
-    choice = provider.ConsumeIntInRange(0, 2)
+    choice = provider.ConsumeIntInRange(0, 3)
     if choice == 0:
         props.check_address(provider.ConsumeUnicode(400), provider.ConsumeBool())
     elif choice == 1:
         props.check_message(provider.ConsumeBytes(4000))
-    else:
+    elif choice == 2:
         props.check_auth_text(provider.ConsumeUnicodeNoSurrogates(400))
+    else:
+        props.check_bdat(provider.ConsumeUnicodeNoSurrogates(40), provider.ConsumeBytes(4000))
 
 
 def main() -> None:

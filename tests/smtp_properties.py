@@ -11,11 +11,12 @@ from mailgate.mail_auth import checks, dmarc, results
 from mailgate.mail_auth.dkimcheck import DkimResult
 from mailgate.mail_auth.dmarc import DmarcResult
 from mailgate.mail_auth.spfcheck import SpfResult
-from mailgate.protocols.smtp import addresses, senders, trace
+from mailgate.protocols.smtp import addresses, chunking, senders, trace
 
 OWN = "owner@example.test"
 AUTHSERV_ID = "mx.example.test"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BDAT = re.compile(r"\d{1,18}( +LAST)?", re.IGNORECASE)
 _REPLY = re.compile(r"^[2-5]\d\d [2-5]\.\d{1,3}\.\d{1,3} [^\r\n]*$")
 
 
@@ -74,3 +75,16 @@ def check_auth_text(text: str) -> None:
     header_lines_ok(results.header(
         text, SpfResult("pass", "smtp.mailfrom", text, ""),
         [DkimResult("fail", text, text, text[:8])], DmarcResult("fail", text, "reject")))
+
+
+def check_bdat(argument: str, content: bytes) -> None:
+    """BDAT's argument is a size and LAST or nothing; the longest line is DATA's count."""
+    chunk = chunking.parse(argument)
+    assert (chunk is not None) == bool(_BDAT.fullmatch(argument.strip())), argument
+    if chunk is not None:
+        assert 0 <= chunk.size < 10**18
+        assert chunk.last == argument.strip().upper().endswith("LAST")
+    longest = chunking.longest_line(content)
+    lines = content.split(b"\r\n")
+    assert longest == max([len(line) + 2 for line in lines[:-1]] + [len(lines[-1])])
+    assert longest <= len(content) and (longest > 0) == bool(content)

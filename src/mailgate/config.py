@@ -27,6 +27,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "relay_username": "",
         "relay_password": "",
         "relay_tls": "starttls",
+        "outbound_port": 25,
         "queue_lifetime": "5d",
         "queue_retry_min": "5m",
         "queue_retry_max": "1h",
@@ -95,8 +96,8 @@ NOTES: dict[tuple[str, str], str] = {
         "An SMTP/LMTP connection that sends nothing for this long (also in the middle of a "
         "message) gets 421 4.4.2 and is closed; RFC 5321 asks for at least 5 minutes.",
     ("server", "nameservers"):
-        "DNS servers for the SPF, DKIM and DMARC checks of inbound mail, as \"HOST\" or "
-        "\"HOST:PORT\"; empty: the system's resolver.",
+        "DNS servers for the SPF, DKIM and DMARC checks of inbound mail and for the MX "
+        "hosts of outbound mail, as \"HOST\" or \"HOST:PORT\"; empty: the system's resolver.",
     ("server", "relay_host"):
         "Mail to other domains goes through this smarthost (HOST, port relay_port); empty: "
         "straight to each domain's MX hosts.",
@@ -104,6 +105,9 @@ NOTES: dict[tuple[str, str], str] = {
         "AUTH at the smarthost (sent only over TLS); empty: no AUTH.",
     ("server", "relay_tls"):
         "starttls (required), tls (implicit, as on port 465) or none.",
+    ("server", "outbound_port"):
+        "The port of the MX hosts when mail goes straight to them (no relay_host): 25; "
+        "another only to test against a receiver on an unprivileged port.",
     ("server", "queue_lifetime"):
         "A message not delivered this long after it was queued goes back to its sender as "
         "a bounce (a 5xx from the remote bounces it at once).",

@@ -1,8 +1,9 @@
 """The outbound queue against a real `mailgate serve` and a real smarthost on loopback.
 
-The smarthost is an aiosmtpd server run by the test: it keeps what it receives, can refuse
-recipients (5xx), answer every recipient with a 4xx, or be down (its port closed). Retry
-intervals are one and two seconds, so waiting for a retry is waiting for a condition.
+The smarthost is an aiosmtpd server run by the test (`smtp_receiver`): it keeps what it
+receives, can refuse recipients (5xx), answer every recipient with a 4xx, or be down (its
+port closed). Retry intervals are one and two seconds, so waiting for a retry is waiting for
+a condition.
 """
 
 from __future__ import annotations
@@ -19,60 +20,21 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from live_server import RunningServer, free_port, start_server, wait_until
+from live_server import RunningServer, start_server, wait_until
 from smtp_clients import LISTENERS, mailbox, message, serving
+from smtp_receiver import ESCAPE, REFUSED, Smarthost
 from sqlalchemy import create_engine, text
 
 from support import POSTGRES_URL, postgres_database
 
 ALICE, BOB = "alice@example.test", "bob@example.test"
 PASSWORD = "correct-horse-battery"
-REFUSED = "nobody"  # the smarthost refuses recipients whose local part starts so
-ESCAPE = "\x1b[31mred"
-
-
-@dataclass
-class Smarthost:
-    """What the smarthost received (envelope sender, recipients, bytes), and how it answers."""
-
-    port: int = field(default_factory=free_port)
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-    tempfail: bool = False
-    controller: Controller | None = None
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, options: list[str]) -> str:
-        if address.startswith(REFUSED):
-            return f"550 5.1.1 <{address}>: unknown user"
-        if self.tempfail:
-            return f"451 4.3.0 try later {ESCAPE}"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        assert isinstance(envelope.original_content, bytes)
-        self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos),
-                              envelope.original_content))
-        return "250 OK queued"
-
-    def up(self) -> None:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def down(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def arrived(self, subject: str) -> list[tuple[str, list[str], bytes]]:
-        return [r for r in self.received if f"Subject: {subject}\r\n".encode() in r[2]]
 
 
 def _relay_env(smarthost: Smarthost, lifetime: str = "1h") -> dict[str, str]:

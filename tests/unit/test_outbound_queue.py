@@ -110,3 +110,12 @@ def test_mx_hosts_by_preference_the_implicit_mx_and_the_domains_taking_none() ->
         mx.hosts("nowhere.example", lookup)
     with pytest.raises(mx.LookupFailed, match=r"4\.4\.3"):
         mx.hosts("down.example", lookup)
+
+
+def test_mx_host_addresses_ipv4_first_and_a_dns_failure_is_temporary() -> None:
+    lookup = _table({("mx.a.example", "A"): ["192.0.2.7"],
+                     ("mx.a.example", "AAAA"): ["2001:db8::7"]})
+    assert mx.addresses("mx.a.example", lookup) == ["192.0.2.7", "2001:db8::7"]
+    assert mx.addresses("none.a.example", lookup) == []
+    with pytest.raises(mx.LookupFailed, match=r"4\.4\.3"):
+        mx.addresses("down.example", lookup)

@@ -1,5 +1,5 @@
 """Hypothesis: the parsing written for the SMTP doors (envelope addresses, From: checks,
-trace headers, Authentication-Results) holds its properties for any input."""
+trace headers, Authentication-Results, BDAT) holds its properties for any input."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def test_any_message_headers(content: bytes) -> None:
 @given(st.one_of(st.text(max_size=200), HEADERISH.map(lambda b: b.decode("latin-1"))))
 def test_any_authentication_results_text(text: str) -> None:
     props.check_auth_text(text)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"\A ?\d{0,20}( +[lL][aA]st\w?)? ?\Z")),
+       st.one_of(HEADERISH, st.binary(max_size=600)))
+def test_any_bdat_argument_and_chunked_content(argument: str, content: bytes) -> None:
+    props.check_bdat(argument, content)
 
 
 def test_surrogates_never_reach_a_header() -> None:

@@ -1,6 +1,7 @@
 """Where a domain takes its mail (RFC 5321 §5.1): its MX hosts by preference, else the
 domain itself when it has an address; a null MX (RFC 7505), or neither MX nor address,
-takes none. DNS is asked through `mail_auth.lookup` (`server.nameservers`)."""
+takes none. DNS is asked through `mail_auth.lookup` (`server.nameservers`), the hosts'
+addresses too, so every name is resolved by the same servers."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ def hosts(domain: str, lookup: Lookup) -> list[str]:
     if not names:
         raise NoMailHere(f"5.1.10 {domain} accepts no mail (null MX)")
     return names
+
+
+def addresses(host: str, lookup: Lookup) -> list[str]:
+    """The IPv4 then IPv6 addresses of one mail host ([] when it has none)."""
+    try:
+        return lookup(host, "A") + lookup(host, "AAAA")
+    except DnsTemporaryError as exc:
+        raise LookupFailed(f"4.4.3 {exc}") from None

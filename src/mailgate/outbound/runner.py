@@ -3,9 +3,10 @@
 Every round it takes (or keeps) the `outbound-queue` duty (`mailgate.duties`); a node that
 does not hold it only waits. A node that takes the duty over first holds whatever a dead
 runner left `sending` (see `queue.INTERRUPTED`). Then each due message goes to the smarthost
-(`server.relay_host`) or to its recipients' MX hosts; a temporary failure waits longer each
-time (`queue_retry_min` doubling up to `queue_retry_max`), a 5xx bounces at once, and a
-message still queued `queue_lifetime` after it arrived bounces too. A bounce is a DSN in the
+(`server.relay_host`) or to its recipients' MX hosts (their addresses from the same DNS, port
+`server.outbound_port`); a temporary failure waits longer each time (`queue_retry_min`
+doubling up to `queue_retry_max`), a 5xx bounces at once, and a message still queued
+`queue_lifetime` after it arrived bounces too. A bounce is a DSN in the
 sender's INBOX, audited (`queue.bounce`) in the same transaction that drops the rows.
 """
 
@@ -62,6 +63,7 @@ class QueueRunner:
             str(svc.settings.get("server", "relay_username")),
             str(svc.settings.get("server", "relay_password"))) if relay else None
         self.lookup = resolver_lookup(svc.settings.get("server", "nameservers"))
+        self.outbound_port = int(svc.settings.get("server", "outbound_port"))
         self._wake = asyncio.Event()
         self._stopping = threading.Event()  # read by the round between two messages
         self._task: asyncio.Task[None] | None = None
@@ -176,34 +178,46 @@ class QueueRunner:
 
     def _deliver(self, entry: Entry, data: bytes) -> transport.Outcome:
         options = entry.mail_options.split()
-        mark = self._mark_sending
         if self.relay is not None:
             return transport.send(self.relay, self.hostname, entry.sender, entry.recipients,
-                                  data, options, mark)
+                                  data, options, self._mark_sending)
         total = transport.Outcome()
         by_domain: dict[str, list[Recipient]] = {}
         for r in entry.recipients:
             by_domain.setdefault(r.address.rpartition("@")[2].lower(), []).append(r)
         for domain, recipients in by_domain.items():
-            try:
-                hosts = mx.hosts(domain, self.lookup)
-            except mx.NoMailHere as exc:
-                total.failed += [(r, str(exc)) for r in recipients]
-                continue
-            except mx.LookupFailed as exc:
-                total.deferred += [(r, str(exc)) for r in recipients]
-                continue
-            for host in hosts:
-                outcome = transport.send(transport.Target(host, 25, "opportunistic"),
-                                         self.hostname, entry.sender, recipients, data,
-                                         options, mark)
-                if not outcome.unreachable or host == hosts[-1]:
-                    break
+            outcome = self._to_mx(domain, entry.sender, recipients, data, options)
             total.delivered += outcome.delivered
             total.failed += outcome.failed
             total.deferred += outcome.deferred
             total.uncertain += outcome.uncertain
         return total
+
+    def _to_mx(self, domain: str, sender: str, recipients: list[Recipient], data: bytes,
+               options: list[str]) -> transport.Outcome:
+        """Offer the message to the domain's mail hosts, best first, each at its addresses
+        (`server.outbound_port`), until one answers."""
+        outcome = transport.Outcome()
+        try:
+            hosts = mx.hosts(domain, self.lookup)
+            for host in hosts:
+                for address in mx.addresses(host, self.lookup):
+                    target = transport.Target(address, self.outbound_port, "opportunistic",
+                                              name=host)
+                    outcome = transport.send(target, self.hostname, sender, recipients,
+                                             data, options, self._mark_sending)
+                    if not outcome.unreachable:
+                        return outcome
+        except mx.NoMailHere as exc:
+            outcome.failed = [(r, str(exc)) for r in recipients]
+            return outcome
+        except mx.LookupFailed as exc:
+            outcome.deferred = [(r, str(exc)) for r in recipients]
+            return outcome
+        if not outcome.unreachable:  # no host had an address
+            outcome.deferred = [(r, f"4.4.4 no address for the mail hosts of {domain}: "
+                                    f"{' '.join(hosts)}") for r in recipients]
+        return outcome
 
     def _mark_sending(self, recipients: list[Recipient]) -> None:
         with self.svc.engine.begin() as conn:

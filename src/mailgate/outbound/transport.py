@@ -29,6 +29,12 @@ class Target:
     tls: str  # starttls | tls | none | opportunistic (MX: STARTTLS if offered, unverified)
     username: str = ""
     password: str = ""
+    name: str = ""  # the MX host's name when `host` is its address
+
+    @property
+    def shown(self) -> str:
+        """How replies and errors name the host: mx.example[192.0.2.1], or the host."""
+        return f"{self.name}[{self.host}]" if self.name else self.host
 
 
 @dataclass
@@ -69,7 +75,7 @@ def send(target: Target, helo: str, sender: str, recipients: list[Recipient], da
         client = _connect(target, helo)
     except (OSError, smtplib.SMTPException, _Unreachable) as exc:
         outcome.unreachable = True
-        outcome.deferred = [(r, f"{target.host}:{target.port}: {_said(exc)}")
+        outcome.deferred = [(r, f"{target.shown}:{target.port}: {_said(exc)}")
                             for r in recipients]
         return outcome
     with client:
@@ -127,7 +133,7 @@ def _transaction(client: smtplib.SMTP, target: Target, sender: str,
     dot_sent = False
     try:
         if "SMTPUTF8" in mail_options and not client.has_extn("smtputf8"):
-            outcome.failed = [(r, f"{target.host} does not accept SMTPUTF8 mail (5.6.7)")
+            outcome.failed = [(r, f"{target.shown} does not accept SMTPUTF8 mail (5.6.7)")
                               for r in recipients]
             return
         options = [o for o in mail_options if o != "SMTPUTF8" or client.has_extn("smtputf8")]
@@ -163,7 +169,7 @@ def _transaction(client: smtplib.SMTP, target: Target, sender: str,
             outcome.uncertain = accepted
             return
         answered = {r.row_id for r, _ in outcome.failed + outcome.deferred}
-        outcome.deferred += [(r, f"{target.host}: {_said(exc)}") for r in recipients
+        outcome.deferred += [(r, f"{target.shown}: {_said(exc)}") for r in recipients
                              if r.row_id not in answered]
 
 

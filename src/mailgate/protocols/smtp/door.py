@@ -4,8 +4,10 @@ aiosmtpd runs the protocol (command parsing, DATA with dot-unstuffing, SIZE, STA
 subclass adds the shared pre-sign-in limit (`protocols.preauth`), enhanced status codes on
 aiosmtpd's own replies, replies that never fail to encode, the end of a live session
 whose door closes (`421 4.7.0`, SPEC §5), and an idle timeout that counts from the last octet
-received (also inside DATA) and says `421 4.4.2` before closing. The handler (inbound or
-submission) decides.
+received (also inside DATA) and says `421 4.4.2` before closing, BDAT (CHUNKING,
+RFC 3030, `chunking`): its chunks end in the handler's `handle_DATA`, as DATA does, and
+replies to a client that shut its side after pipelining its commands. The handler (inbound
+or submission) decides.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import uuid
 from typing import Any
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import SMTP, Envelope, syntax
 
 from mailgate.auth.gate import Principal, is_loopback
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.preauth import Admission, PreauthLimiter
-from mailgate.protocols.smtp import replies
+from mailgate.protocols.smtp import chunking, replies
 
 logger = logging.getLogger("mailgate.smtp")
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
@@ -37,6 +39,7 @@ class MailEnvelope(Envelope):
         super().__init__()
         self.accounts: dict[str, str] = {}  # envelope recipient -> account address
         self.remote: list[str] = []
+        self.chunks: chunking.Chunks | None = None  # once BDAT began the message
 
 
 class MailDoor(SMTP):
@@ -144,8 +147,113 @@ class MailDoor(SMTP):
     def _encode(self, line: str) -> bytes:
         return line.encode("utf-8", "replace") + b"\r\n"
 
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if self.envelope is not None and self.envelope.chunks is not None:
+            await self.push(replies.DATA_AFTER_BDAT)
+            return
+        await super().smtp_DATA(arg)
+
+    @syntax("BDAT size [LAST]")
+    async def smtp_BDAT(self, arg: str | None) -> None:
+        """One chunk of the message: exactly its size is read, whatever the reply; a refused
+        chunk is read and thrown away (the reply goes first), so the stream stays in step."""
+        chunk = chunking.parse(arg)
+        if chunk is None:  # where the chunk ends is unknown: nothing after it can be read
+            self._say_and_close(replies.BDAT_SYNTAX)
+            return
+        refusal = self._chunk_refusal(chunk)
+        envelope = self.envelope
+        if refusal is not None:
+            began = isinstance(envelope, MailEnvelope) and envelope.chunks is not None
+            await self.push(self.final_reply(refusal) if chunk.last and began else refusal)
+            if await self._discard(chunk.size) and chunk.last and began:
+                self._set_post_data_state()  # the failed transaction is over
+            return
+        assert isinstance(envelope, MailEnvelope) and envelope.chunks is not None
+        try:
+            data = await self._reader.readexactly(chunk.size)
+        except asyncio.IncompleteReadError:  # closed mid-chunk: nothing is kept
+            self._set_post_data_state()
+            return
+        envelope.chunks.add(data)
+        if chunk.last:
+            await self.push(await self._chunks_delivered(envelope))
+        else:
+            await self.push(replies.chunk_received(chunk.size))
+
+    def _chunk_refusal(self, chunk: chunking.Chunk) -> str | None:
+        """Why this chunk cannot be taken (it is then discarded), or None: take it."""
+        envelope = self.envelope
+        assert isinstance(envelope, MailEnvelope) and self.session is not None
+        if not self.session.extended_smtp:
+            return replies.BDAT_NEEDS_EHLO
+        if not envelope.mail_from:
+            return replies.BDAT_NEEDS_MAIL
+        if not envelope.rcpt_tos:
+            return replies.BDAT_NEEDS_RCPT
+        if envelope.chunks is None:
+            envelope.chunks = chunking.Chunks()
+        if envelope.chunks.refusal is None:
+            limit = self.data_size_limit
+            if limit and envelope.chunks.size + chunk.size > limit:
+                envelope.chunks.fail(replies.too_big(limit))
+        return envelope.chunks.refusal
+
+    async def _discard(self, size: int) -> bool:
+        """Read `size` octets and keep none; False when the connection ended first."""
+        while size > 0:
+            piece = await self._reader.read(min(size, 1 << 16))
+            if not piece:
+                return False
+            size -= len(piece)
+        return True
+
+    async def _chunks_delivered(self, envelope: MailEnvelope) -> str:
+        """BDAT LAST: the chunks go to the handler as one message, the way DATA's do."""
+        assert envelope.chunks is not None
+        content = envelope.chunks.content()
+        logger.info("connection %s: a message of %d octets in %d BDAT chunk(s)", self.id,
+                    len(content), len(envelope.chunks.parts))
+        try:
+            if chunking.longest_line(content) > self.line_length_limit:
+                return self.final_reply(replies.LINE_TOO_LONG)
+            envelope.content = envelope.original_content = content
+            status = await self._call_handler_hook("DATA")
+        finally:
+            self._set_post_data_state()
+        assert isinstance(status, str)
+        return status
+
+    def final_reply(self, refusal: str) -> str:
+        """A refusal at the end of a message (BDAT LAST): one reply in SMTP."""
+        return refusal
+
+    def eof_received(self) -> bool | None:
+        """The client closed its side of a plain TCP connection. What it sent before is
+        still served and answered (Exim sends BDAT LAST and QUIT, shuts its side, then reads
+        the replies); the connection ends when the handler reads past the end. aiosmtpd
+        ends it at once; so does TLS here (asyncio cannot half-close a TLS connection)."""
+        if self.session is None or self.session.ssl is not None or self.implicit_tls:
+            return super().eof_received()
+        return asyncio.StreamReaderProtocol.eof_received(self)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if not isinstance(error, asyncio.IncompleteReadError):
+            return await super().handle_exception(error)
+        # read past the end of a half-closed connection: everything sent was served
+        assert self._handler_coroutine is not None
+        self._say_and_close(replies.CLIENT_ENDED)
+        self._handler_coroutine.cancel()
+        return replies.CLIENT_ENDED
+
     async def push(self, status: str | bytes) -> None:
-        """Every reply goes out here: an enhanced code added, never an encoding error."""
+        """Every reply goes out here: an enhanced code added, never an encoding error;
+        nothing once the connection is closing."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            await asyncio.sleep(0)  # where a cancelled handler stops
+            return
         if isinstance(status, bytes):  # SASL challenges
             await super().push(status)
             return
@@ -167,3 +275,8 @@ class InboundDoor(MailDoor):
 
 class LmtpDoor(InboundDoor, LMTP):
     """One connection to the `lmtp` listener (LHLO, one reply per recipient after DATA)."""
+
+    def final_reply(self, refusal: str) -> str:
+        """LMTP answers the end of a message once per accepted recipient (RFC 2033 §4.2)."""
+        assert self.envelope is not None
+        return "\r\n".join(refusal for _ in self.envelope.rcpt_tos)

@@ -35,8 +35,9 @@ class Handler:
         self.domain = str(svc.settings.get("server", "domain")).lower()
 
     def capabilities(self, server: MailDoor) -> list[str]:
-        """EHLO keywords beyond aiosmtpd's SIZE, 8BITMIME, SMTPUTF8 and STARTTLS."""
-        return ["PIPELINING", "ENHANCEDSTATUSCODES"]
+        """EHLO keywords beyond aiosmtpd's SIZE, 8BITMIME, SMTPUTF8 and STARTTLS (CHUNKING:
+        BDAT is `door.MailDoor.smtp_BDAT`)."""
+        return ["PIPELINING", "CHUNKING", "ENHANCEDSTATUSCODES"]
 
     async def handle_EHLO(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           hostname: str, responses: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ SIGNIN_TOO_SLOW = "421 4.4.2 Sign-in took too long; closing the connection"
 TIME_LIMIT = "421 4.4.2 Connection time limit reached; closing"
 IDLE_TIMEOUT = ("421 4.4.2 Nothing received for too long; closing (an unfinished message is "
                 "not stored)")
+CLIENT_ENDED = "421 4.4.0 The client closed its side of the connection; closing"
 DOOR_CLOSED = "421 4.7.0 The door closed; the message was not accepted"
 INTERNAL_ERROR = "451 4.3.0 Internal error; the message was not accepted, try again later"
 NOT_ASCII = "553 5.6.7 Non-ASCII address without SMTPUTF8"
@@ -34,6 +35,14 @@ SENDER_OK = "250 2.1.0 Sender OK"
 RECIPIENT_OK = "250 2.1.5 Recipient OK"
 DELIVERED = "250 2.0.0 Message accepted and stored"
 NO_FROM_HEADER = "550 5.7.1 The message has no From: header; it must name your address"
+LINE_TOO_LONG = "500 5.5.6 A line of the message is longer than 1000 octets; nothing was stored"
+BDAT_SYNTAX = ("501 5.5.4 Syntax: BDAT <size> [LAST]; where the chunk ends is unknown, so the "
+               "connection closes")
+BDAT_NEEDS_EHLO = "503 5.5.1 Send EHLO first; the chunk was discarded"
+BDAT_NEEDS_MAIL = "503 5.5.1 Send MAIL FROM first; the chunk was discarded"
+BDAT_NEEDS_RCPT = "503 5.5.1 Send RCPT TO first; the chunk was discarded"
+DATA_AFTER_BDAT = ("503 5.5.1 DATA cannot follow BDAT in one transaction; send RSET and start "
+                   "again")
 
 
 def relay_denied(domain: str) -> str:
@@ -52,6 +61,10 @@ def too_many_recipients(limit: int) -> str:
 
 def too_big(limit: int) -> str:
     return f"552 5.3.4 Message too big: the limit is {limit} bytes"
+
+
+def chunk_received(size: int) -> str:
+    return f"250 2.0.0 {size} octets received"
 
 
 def sender_not_yours(address: str, own: str) -> str:
@@ -76,8 +89,7 @@ _CLEARER = {
     "500 Error: bad syntax": "500 5.5.2 Syntax error",
     "500 Error: strict ASCII mode": "500 5.6.7 Non-ASCII command without SMTPUTF8",
     "500 Command line too long": "500 5.5.6 Command line too long",
-    "500 Line too long (see RFC5321 4.5.3.1.6)":
-        "500 5.5.6 A line of the message is longer than 1000 octets; nothing was stored",
+    "500 Line too long (see RFC5321 4.5.3.1.6)": LINE_TOO_LONG,
     "501 Error: SMTPUTF8 disabled": "501 5.5.4 SMTPUTF8 is not offered here",
     "250 OK": "250 2.0.0 OK",
     "221 Bye": "221 2.0.0 Bye",
