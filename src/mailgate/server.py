@@ -15,6 +15,8 @@ from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.app import build_app, http_server
+from mailgate.http.oauth.provider import Provider
+from mailgate.http.websession import WebSessions
 from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
 from mailgate.outbound.runner import QueueRunner
@@ -135,7 +137,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
-        http = http_server(build_app(registry.count), where[0], where[1])
+        provider = Provider(svc, gate, WebSessions(svc))
+        http = http_server(build_app(registry.count, provider), where[0], where[1])
         http_task = asyncio.get_running_loop().create_task(http.serve([sockets["http"]]))
         while not http.started:
             if http_task.done():

@@ -115,3 +115,12 @@ class SigningKeys:
                         log.warning("signing keys not reloaded: %s", error)
             key = self._keys.get(kid)
         return key
+
+    def public_jwks(self) -> list[dict[str, object]]:
+        """Every key in the folder, public part only: the newest signs, the older ones still
+        verify the tokens they signed, so clients must know all of them."""
+        self._ensure_loaded()
+        with self._lock:
+            keys = sorted(self._keys.items())
+        return [{**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
+                for kid, key in keys]

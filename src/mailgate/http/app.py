@@ -1,4 +1,5 @@
-"""Starlette application: `/healthz` and `/metrics` (Prometheus)."""
+"""Starlette application: `/healthz`, `/metrics` (Prometheus), and, when given a provider,
+the OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgate import __version__
+from mailgate.http import signin
+from mailgate.http.oauth import authorize, device, discovery, endpoints, token
+from mailgate.http.oauth.provider import Provider
 from mailgate.metrics import REGISTRY
 
 
-def build_app(live_sessions: Callable[[], int]) -> Starlette:
+def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
+              ) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -24,7 +29,12 @@ def build_app(live_sessions: Callable[[], int]) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    routes = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    if provider is not None:
+        routes += signin.routes(provider.gate, provider.sessions)
+        for part in (discovery, authorize, device, token, endpoints):
+            routes += part.routes(provider)
+    return Starlette(routes=routes)
 
 
 class EmbeddedServer(uvicorn.Server):
