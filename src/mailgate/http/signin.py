@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from mailgate.auth.gate import Gate, Principal
+from mailgate.auth.gate import Gate, Principal, is_loopback
 from mailgate.http import csrf
 from mailgate.http.pages import error_page, render
 from mailgate.http.websession import WebSessions
@@ -37,8 +37,18 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse("/signin?" + urlencode({"next": here}), status_code=303)
 
 
+def _in_clear(request: Request) -> bool:
+    """Plain http from off loopback: no password is typed here (SPEC §5: redirect to
+    https)."""
+    return request.url.scheme != "https" and not is_loopback(
+        request.client.host if request.client else "")
+
+
 def routes(gate: Gate, sessions: WebSessions) -> list[Route]:
     async def show(request: Request) -> Response:
+        if _in_clear(request):
+            return RedirectResponse(str(request.url.replace(scheme="https", port=None)),
+                                    status_code=308)
         following = safe_next(request.query_params.get("next", ""))
         if await sessions.signed_in(request) is not None:
             return RedirectResponse(following, status_code=303)
@@ -66,8 +76,8 @@ def routes(gate: Gate, sessions: WebSessions) -> list[Route]:
             return render(request, "signin.html", 403, next=following, address=address,
                           error=result.text)
         if result.kind == "privacy":
-            return error_page(request, 403, "Use https", "Sign in over https: this page "
-                              "is not encrypted.")
+            return RedirectResponse(str(request.url.replace(scheme="https", port=None)),
+                                    status_code=303)
         return render(request, "signin.html", 401, next=following, address=address,
                       error=BAD_CREDENTIALS)
 
