@@ -166,3 +166,24 @@ def test_refresh_tokens_rotate_and_a_replayed_one_revokes_the_whole_family(
         assert curl_bearer(live, imap, str(issued["access_token"]), address).returncode == 67
     audit = json.loads(live.cli("audit", "--account", address, "--json").stdout)
     assert any(entry["action"] == "oauth.refresh.replay" for entry in audit)
+
+
+@pytest.mark.skipif(shutil.which("msmtp") is None, reason="msmtp is not installed")
+def test_msmtp_sends_with_oauthbearer_and_a_device_flow_token(
+        live: RunningServer, client_id: str, tmp_path: Path) -> None:
+    address = "max@example.test"
+    live.account(address, PASSWORD)
+    token = device_token(live, client_id, address, "mail.smtp mail.imap")
+    saved = tmp_path / "token"
+    saved.write_text(str(token["access_token"]))
+    raw = MESSAGE.replace(b"{a}", address.encode()).replace(b"device-flow", b"msmtp")
+    sent = subprocess.run(["msmtp", "--file=/dev/null", "--host=127.0.0.1",
+                           f"--port={live.ports['submission']}", "--tls=on",
+                           "--tls-starttls=on", f"--tls-trust-file={live.cert}",
+                           "--auth=oauthbearer", f"--user={address}",
+                           f"--passwordeval=cat {saved}", f"--from={address}", address],
+                          input=raw, capture_output=True, timeout=30)
+    assert sent.returncode == 0, sent.stderr.decode()
+    fetched = curl_bearer(live, f"imap://127.0.0.1:{live.ports['imap']}/INBOX;UID=1",
+                          str(token["access_token"]), address)
+    assert "sent with a msmtp token" in fetched.stdout, fetched.stderr
