@@ -21,6 +21,8 @@ from joserfc.jwk import KeySet
 from live_server import RunningServer, start_server
 from oauth_browser import Browser
 
+from mailgate.auth.keys import SigningKeys
+
 PASSWORD = "correct-horse-battery"
 CALLBACK = "http://127.0.0.1:8765/callback"
 ALL = "openid email profile offline_access mail.imap mail.pop mail.smtp"
@@ -105,6 +107,27 @@ def test_discovery_names_this_server_and_the_jwks_holds_its_keys(live: RunningSe
     assert rfc8414.json() == meta
     keys = requests.get(str(meta["jwks_uri"]), timeout=10).json()["keys"]
     assert keys and all(k["kty"] == "RSA" and k["kid"] and "d" not in k for k in keys)
+    added = SigningKeys(live.data).rotate()  # a rotation: the old keys still verify
+    rotated = requests.get(str(meta["jwks_uri"]), timeout=10).json()["keys"]
+    assert {k["kid"] for k in rotated} == {k["kid"] for k in keys} | {added}
+
+
+def test_only_the_mail_team_registers_clients_and_every_change_is_audited(
+        live: RunningServer) -> None:
+    user = account(live, "ursula@example.test")
+    refused = live.cli("oauth", "client", "add", "Mine", "--redirect-uri", CALLBACK,
+                       acting_as=user, check=False)
+    assert refused.returncode == 1 and "only the mail team" in refused.stderr
+    registered = client(live, "Listed app", "--confidential", "--scope", "openid email")
+    listed = json.loads(live.cli("oauth", "client", "list", "--json").stdout)
+    mine = next(c for c in listed if c["client_id"] == registered["client_id"])
+    assert mine["type"] == "confidential" and mine["scopes"] == ["email", "openid"]
+    assert "client_secret" not in mine and registered["client_secret"]
+    live.cli("oauth", "client", "remove", str(registered["client_id"]))
+    gone = live.cli("oauth", "client", "remove", str(registered["client_id"]), check=False)
+    assert gone.returncode == 1
+    actions = [e["action"] for e in json.loads(live.cli("audit", "--json").stdout)]
+    assert "oauth.client.add" in actions and "oauth.client.remove" in actions
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
