@@ -270,3 +270,13 @@ def test_unknown_accounts_fail_like_wrong_passwords_and_a_compromised_one_cannot
     assert refused.status_code == 403 and "ProtocolDisabled" in refused.text
     assert "compromised" in refused.text
     assert session.get(str(meta["userinfo_endpoint"]), timeout=10).status_code == 401
+
+
+def test_a_request_body_past_64_kib_is_refused_before_it_is_read(live: RunningServer) -> None:
+    token_endpoint = str(discovery(live)["token_endpoint"])
+    big = requests.post(token_endpoint, data={"grant_type": "x" * 70_000}, timeout=10)
+    assert big.status_code == 413
+    chunked = requests.post(token_endpoint, data=iter([b"grant_type=", b"x" * 70_000]),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                            timeout=10)
+    assert chunked.status_code == 413

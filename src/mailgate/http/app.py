@@ -9,12 +9,14 @@ from collections.abc import Callable
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgate import __version__
 from mailgate.http import signin
+from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
 from mailgate.http.oauth.provider import Provider
 from mailgate.metrics import REGISTRY
@@ -34,7 +36,7 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
         routes += signin.routes(provider.gate, provider.sessions)
         for part in (discovery, authorize, device, token, endpoints):
             routes += part.routes(provider)
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
 
 
 class EmbeddedServer(uvicorn.Server):
