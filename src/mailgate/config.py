@@ -41,6 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "smtp": "127.0.0.1:1025",
         "lmtp": "127.0.0.1:1024",
         "http": "127.0.0.1:8080",
+        "https": "",
     },
     "auth": {
         "argon2_time_cost": 3,
@@ -72,6 +73,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: What `init` writes above a key in mailgate.toml, for keys whose name does not say it all.
 NOTES: dict[tuple[str, str], str] = {
+    ("listen", "https"):
+        "The http listener's pages and OAuth endpoints over TLS (the certificate above), e.g. "
+        "\"127.0.0.1:8443\"; empty: off. Clients then reach the OAuth server at "
+        "auth.oauth_issuer = \"https://HOST:PORT\".",
     ("auth", "signin_deadline_seconds"):
         "A connection not signed in this many seconds after it opened is closed, "
         "however busy the client keeps it.",

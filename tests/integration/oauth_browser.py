@@ -45,12 +45,15 @@ class _Forms(HTMLParser):
 
 
 class Browser:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, ca: str | None = None) -> None:
+        """`ca`: the certificate to trust for https (else the system's)."""
         self.base = base
         self.http = requests.Session()
+        self.verify: str | bool = ca or True
 
     def get(self, url: str) -> requests.Response:
-        return self.http.get(urljoin(self.base, url), allow_redirects=False, timeout=30)
+        return self.http.get(urljoin(self.base, url), allow_redirects=False, timeout=30,
+                             verify=self.verify)
 
     def follow(self, response: requests.Response) -> requests.Response:
         """Follow redirects while they stay on this server."""
@@ -72,7 +75,7 @@ class Browser:
 
     def submit(self, form: Form, **values: str) -> requests.Response:
         return self.http.post(urljoin(self.base, form.action), data={**form.fields, **values},
-                              allow_redirects=False, timeout=30)
+                              allow_redirects=False, timeout=30, verify=self.verify)
 
     def sign_in(self, page: requests.Response, address: str, password: str
                 ) -> requests.Response:

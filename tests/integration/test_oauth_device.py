@@ -29,7 +29,7 @@ MESSAGE = b"From: {a}\r\nTo: {a}\r\nSubject: device\r\n\r\nsent with a device-fl
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("device") / "data",
-                           ("imap", "pop3", "submission", "http"), oauth_issuer=True)
+                           ("imap", "pop3", "submission", "http"), oauth_issuer="http")
     yield running
     code = running.stop()
     log = running.log.read_text(errors="replace")

@@ -31,7 +31,7 @@ ALL = "openid email profile offline_access mail.imap mail.pop mail.smtp"
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("oauth") / "data",
-                           ("imap", "pop3", "submission", "http"), oauth_issuer=True)
+                           ("imap", "pop3", "submission", "http"), oauth_issuer="http")
     yield running
     code = running.stop()
     log = running.log.read_text(errors="replace")
@@ -280,3 +280,25 @@ def test_a_request_body_past_64_kib_is_refused_before_it_is_read(live: RunningSe
                             headers={"Content-Type": "application/x-www-form-urlencoded"},
                             timeout=10)
     assert chunked.status_code == 413
+
+
+def test_over_the_https_listener_the_cookies_are_secure_and_sign_in_works(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    running = start_server(tmp_path_factory.mktemp("https") / "data", ("http", "https"),
+                           oauth_issuer="https")
+    try:
+        issuer = f"https://localhost:{running.ports['https']}"
+        address = account(running, "tess@example.test")
+        browser = Browser(issuer, ca=str(running.cert))
+        meta = browser.get("/.well-known/openid-configuration").json()
+        assert meta["issuer"] == issuer and meta["token_endpoint"].startswith(issuer)
+        page = browser.follow(browser.get("/device"))
+        assert "Secure" in page.headers["set-cookie"]
+        signed_in = browser.sign_in(page, address, PASSWORD)
+        assert signed_in.status_code == 303
+        cookie = signed_in.headers["set-cookie"]
+        assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=lax"))
+        assert "Connect a device" in browser.follow(signed_in).text
+    finally:
+        code = running.stop()
+    assert code == 0 and "Traceback" not in running.log.read_text(errors="replace")
