@@ -31,7 +31,8 @@ from mailgate.http.pages import error_page, render
 from mailgate.http.signin import sign_in_redirect
 from mailgate.http.websession import WebAccount
 
-CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+#: a PKCE code challenge or verifier (RFC 7636 §4.1-4.2)
+PKCE_VALUE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 MAX_PARAM = 2048
 FIELDS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
           "code_challenge", "code_challenge_method")
@@ -102,7 +103,7 @@ def parse(provider: Provider, params: Mapping[str, str]
                                         f"{' '.join(sorted(client.scopes))}")
     challenge = params.get("code_challenge") or None
     method = params.get("code_challenge_method") or ("plain" if challenge else None)
-    if challenge is not None and (method != "S256" or not CHALLENGE.fullmatch(challenge)):
+    if challenge is not None and (method != "S256" or not PKCE_VALUE.fullmatch(challenge)):
         return refused("invalid_request", "PKCE: code_challenge_method must be S256, with a "
                                           "43 to 128 character challenge")
     if challenge is None and not client.confidential:

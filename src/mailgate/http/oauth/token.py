@@ -5,10 +5,9 @@ codes (RFC 8628 §3.4). Every answer carries `Cache-Control: no-store`."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import Connection, Row, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -20,6 +19,7 @@ from mailgate.directory import oauth_grants, tokens
 from mailgate.directory.changes import record
 from mailgate.directory.oauth_clients import Client
 from mailgate.http.oauth import clientauth
+from mailgate.http.oauth.authorize import PKCE_VALUE
 from mailgate.http.oauth.errors import NO_STORE, invalid_client, json_error
 from mailgate.http.oauth.issuing import Grant, issue
 from mailgate.http.oauth.provider import Provider, user_actor
@@ -32,12 +32,6 @@ class GrantError(Exception):
     def __init__(self, error: str, description: str = "") -> None:
         super().__init__(error)
         self.error, self.description = error, description
-
-
-def s256(verifier: str) -> str:
-    """RFC 7636 §4.2: BASE64URL(SHA256(verifier)), unpadded."""
-    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _field(form: FormData, name: str) -> str:
@@ -88,7 +82,8 @@ def _code_problem(row: Row | None, client: Client, form: FormData) -> str | None
     if asked_uri and asked_uri != row.redirect_uri:
         return "redirect_uri differs from the authorization request's"
     if row.code_challenge is not None:
-        if not verifier or not hmac.compare_digest(s256(verifier), row.code_challenge):
+        if not PKCE_VALUE.fullmatch(verifier) or not hmac.compare_digest(
+                create_s256_code_challenge(verifier), row.code_challenge):
             return "PKCE verification failed"
     elif verifier:
         return "no code_challenge was sent for this code"
