@@ -42,6 +42,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "smtp": "127.0.0.1:1025",
         "lmtp": "127.0.0.1:1024",
         "http": "127.0.0.1:8080",
+        "https": "",
     },
     "auth": {
         "argon2_time_cost": 3,
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "throttle_max_delay_ms": 3000,
         "oauth_issuer": "",
         "token_lifetime": "1h",
+        "refresh_token_lifetime": "30d",
     },
     "policy": {
         "restricted_protocols": ["pop"],
@@ -72,6 +74,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 #: What `init` writes above a key in mailgate.toml, for keys whose name does not say it all.
 NOTES: dict[tuple[str, str], str] = {
+    ("listen", "https"):
+        "The http listener's pages and OAuth endpoints over TLS (the certificate above), e.g. "
+        "\"127.0.0.1:8443\"; empty: off. Clients then reach the OAuth server at "
+        "auth.oauth_issuer = \"https://HOST:PORT\".",
     ("auth", "signin_deadline_seconds"):
         "A connection not signed in this many seconds after it opened is closed, "
         "however busy the client keeps it.",
@@ -89,7 +95,11 @@ NOTES: dict[tuple[str, str], str] = {
         "The longest wait before a password is checked after many failures; 0 turns the "
         "throttling off.",
     ("auth", "oauth_issuer"):
-        "The OAuth issuer URL in every access token; empty: https://<server.hostname>.",
+        "The OAuth issuer URL in every token, and where clients find the OAuth server "
+        "(ISSUER/.well-known/openid-configuration); it must be the URL the http listener is "
+        "reached at. Empty: https://<server.hostname>.",
+    ("auth", "refresh_token_lifetime"):
+        "How long a refresh token from the OAuth server is valid; each use rotates it.",
     ("auth", "token_lifetime"):
         "How long an access token from 'mailgate token issue' is valid unless --lifetime says.",
     ("server", "smtp_idle_timeout_seconds"):
@@ -118,7 +128,8 @@ NOTES: dict[tuple[str, str], str] = {
 
 DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"),
                  ("server", "queue_lifetime"), ("server", "queue_retry_min"),
-                 ("server", "queue_retry_max"), ("auth", "token_lifetime"))
+                 ("server", "queue_retry_max"), ("auth", "token_lifetime"),
+                 ("auth", "refresh_token_lifetime"))
 
 RELAY_TLS = ("starttls", "tls", "none")
 

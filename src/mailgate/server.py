@@ -9,12 +9,16 @@ import signal
 import socket
 from dataclasses import dataclass, field
 
+from starlette.applications import Starlette
+
 from mailgate.audit.recorder import Recorder
 from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
-from mailgate.http.app import build_app, http_server
+from mailgate.http.app import EmbeddedServer, build_app, http_server
+from mailgate.http.oauth.provider import Provider
+from mailgate.http.websession import WebSessions
 from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
 from mailgate.outbound.runner import QueueRunner
@@ -28,7 +32,7 @@ from mailgate.tls import server_context
 log = logging.getLogger("mailgate.server")
 PURGE_EVERY = 3600.0
 LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
-             "http")  # the listeners this release serves
+             "http", "https")  # the listeners this release serves
 
 
 @dataclass
@@ -103,6 +107,26 @@ async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
         rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
 
 
+async def _start_http(rt: Runtime, app: Starlette, name: str,
+                      sockets: dict[str, socket.socket]
+                      ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    """uvicorn on the `http` listener, or with the server's certificate on `https`."""
+    where = rt.svc.settings.listener(name)
+    assert where is not None
+    settings = rt.svc.settings
+    tls = (settings.cert_path, settings.key_path) if name == "https" else None
+    http = http_server(app, where[0], where[1], tls)
+    task = asyncio.get_running_loop().create_task(http.serve([sockets[name]]))
+    while not http.started:
+        if task.done():
+            task.result()
+            raise OSError(f"the {name.upper()} listener could not start on "
+                          f"{where[0]}:{where[1]}")
+        await asyncio.sleep(0.01)
+    rt.endpoints.append(f"{name} {where[0]}:{where[1]}")
+    return http, task
+
+
 async def _purge(svc: Service) -> None:
     removed = await asyncio.to_thread(purge_expired, svc)
     if removed:
@@ -132,17 +156,9 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     outbound = QueueRunner(svc, rt.node)  # sends only on the node that holds its duty
     await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
     outbound.start()
-    http, http_task = None, None
-    where = svc.settings.listener("http")
-    if where is not None:
-        http = http_server(build_app(registry.count), where[0], where[1])
-        http_task = asyncio.get_running_loop().create_task(http.serve([sockets["http"]]))
-        while not http.started:
-            if http_task.done():
-                http_task.result()
-                raise OSError(f"the HTTP listener could not start on {where[0]}:{where[1]}")
-            await asyncio.sleep(0.01)
-        rt.endpoints.append(f"http {where[0]}:{where[1]}")
+    app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)))
+    web = [await _start_http(rt, app, name, sockets) for name in ("http", "https")
+           if svc.settings.listener(name) is not None]
     purge = Periodic("purging Recoverable Items", PURGE_EVERY, lambda: _purge(svc),
                      immediately=True)
     purge.start()
@@ -165,7 +181,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
         for server in rt.servers:
             server.close()
         await outbound.stop()
-        if http is not None and http_task is not None:
+        for http, http_task in web:
             http.should_exit = True
             await http_task
         await watcher.stop()

@@ -21,7 +21,7 @@ from pathlib import Path
 from dns_stub import DnsStub
 
 LISTENERS = ("imap", "imaps", "pop3", "pop3s", "submission", "submissions", "smtp", "lmtp",
-             "http")
+             "http", "https")
 
 
 def wait_until(condition: Callable[[], object], timeout: float,
@@ -154,7 +154,10 @@ def _no_dns() -> DnsStub:
 
 
 def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "http"),
-                 extra_env: dict[str, str] | None = None) -> RunningServer:
+                 extra_env: dict[str, str] | None = None, oauth_issuer: str | None = None
+                 ) -> RunningServer:
+    """`oauth_issuer` (`http` or `https`): the OAuth issuer is the URL of that listener as
+    a client reaches it, not the default https://localhost."""
     env = dict(os.environ)
     # Every test client connects from 127.0.0.1: the per-address cap would count them as one.
     env["MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS"] = "100000"
@@ -166,6 +169,10 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
     for name in LISTENERS:
         env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"
                                                  if name in ports else "")
+    if oauth_issuer == "http":
+        env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"http://127.0.0.1:{ports['http']}"
+    elif oauth_issuer == "https":  # the certificate names localhost
+        env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"https://localhost:{ports['https']}"
     env.update(extra_env or {})
     if not (data / "mailgate.db").exists():
         subprocess.run([sys.executable, "-m", "mailgate", "--data", str(data), "init"],

@@ -28,6 +28,7 @@ def test_defaults_listen_on_loopback_non_privileged_ports(tmp_path: Path):
         "pop3": ("127.0.0.1", 1110), "pop3s": ("127.0.0.1", 1995),
         "submission": ("127.0.0.1", 1587), "submissions": ("127.0.0.1", 1465),
         "smtp": ("127.0.0.1", 1025), "lmtp": ("127.0.0.1", 1024), "http": ("127.0.0.1", 8080),
+        "https": None,
     }
     assert s.database_url == f"sqlite:///{tmp_path / 'mailgate.db'}"
     assert s.cert_path == tmp_path / "tls" / "cert.pem"

@@ -106,6 +106,44 @@ class Gate:
             self.throttle.succeeded(username)
         return result
 
+    async def sign_in_page(self, username: str, password: str, peer: str, tls: bool,
+                           client_id: str | None = None) -> Principal | Refusal:
+        """The sign-in page of the OAuth server, recorded as protocol `web`, method
+        `password`: the account's own password only (an app password opens its doors, never
+        the page that hands out tokens for any door), throttled like every door, and only for
+        an account that is `active`. The doors the tokens open are decided where they are
+        used, so no door's policy is applied here."""
+        if not tls and not is_loopback(peer):
+            return Refusal("privacy")
+        wait = self.throttle.delay(username, peer)
+        if wait > 0:
+            metrics.SIGNINS_THROTTLED.labels(protocol="web").inc()
+            await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
+        row, _ = await loop.run_in_executor(self._db_pool, self._load, username)
+        now = self._svc.clock()
+        ok = self._cached(row, password, now) or await loop.run_in_executor(
+            self._hash_pool, self._verify, row, password, now)
+        view = None
+        if ok and row is not None:
+            checked = row
+            row, view = await loop.run_in_executor(self._db_pool, self._load, username)
+            ok = row is not None and row.credential_epoch == checked.credential_epoch
+        if not ok or row is None or view is None:
+            self.throttle.failed(username, peer)
+            self._recorder.attempt(Attempt(now, username[:320], row.id if row else None,
+                                           "web", "password", peer, client_id, False,
+                                           "bad_credentials"))
+            return Refusal("credentials")
+        self.throttle.succeeded(username)
+        decision = decide(view, "web", now) if view.state != "active" else None
+        self._recorder.attempt(Attempt(now, row.address, row.id, "web", "password", peer,
+                                       client_id, decision is None,
+                                       decision.reason if decision else "signed_in"))
+        if decision is not None:
+            return Refusal("door", decision)
+        return Principal(row.id, row.address, "password", row.credential_epoch)
+
     async def _password_sign_in(self, protocol: str, username: str, secret: str, peer: str,
                                 client_id: str | None) -> Principal | Refusal:
         """PLAIN / LOGIN / USER+PASS: an app password of the account, else its password."""

@@ -115,3 +115,18 @@ class SigningKeys:
                         log.warning("signing keys not reloaded: %s", error)
             key = self._keys.get(kid)
         return key
+
+    def public_jwks(self) -> list[dict[str, object]]:
+        """Every key in the folder, public part only: the newest signs, the older ones still
+        verify the tokens they signed, so clients must know all of them. A key another
+        process added since is read now (one stat when nothing changed)."""
+        self._ensure_loaded()
+        with self._lock:
+            if self._version() != self._folder_version:
+                try:
+                    self._load()
+                except SigningKeyError as error:  # serve the keys we have
+                    log.warning("signing keys not reloaded: %s", error)
+            keys = sorted(self._keys.items())
+        return [{**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALGORITHM}
+                for kid, key in keys]

@@ -74,6 +74,14 @@ class AccessTokens:
         sign-in."""
         self._keys.signing_key()
 
+    def signing_key(self) -> RSAKey:
+        """The key that signs now (ID tokens are signed with it too)."""
+        return self._keys.signing_key()
+
+    def public_keys(self) -> list[dict[str, object]]:
+        """Every verifying key as a public JWK, for the JWKS document."""
+        return self._keys.public_jwks()
+
     def issue(self, subject: str, scopes: Iterable[str], lifetime: int,
               client_id: str = CLI_CLIENT) -> tuple[str, AccessToken]:
         """A signed token and its claims."""
@@ -100,6 +108,14 @@ class AccessTokens:
 
     def validate(self, token: str, protocol: str) -> AccessToken:
         """The claims of a token that opens `protocol`, else TokenRejected."""
+        claims = self.claims(token)
+        if scope_for(protocol) not in claims.scopes:
+            raise TokenRejected("insufficient_scope")
+        return claims
+
+    def claims(self, token: str) -> AccessToken:
+        """The claims of a valid token whatever doors it opens (userinfo, introspection),
+        else TokenRejected."""
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise TokenRejected("malformed")
         try:
@@ -117,8 +133,5 @@ class AccessTokens:
             raise TokenRejected("malformed")
         if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
             raise TokenRejected("malformed")
-        scopes = frozenset(scope.split())
-        if scope_for(protocol) not in scopes:
-            raise TokenRejected("insufficient_scope")
-        return AccessToken(claims["sub"], scopes, claims["jti"], claims["iat"], claims["exp"],
-                           client_id)
+        return AccessToken(claims["sub"], frozenset(scope.split()), claims["jti"],
+                           claims["iat"], claims["exp"], client_id)

@@ -337,6 +337,77 @@ token_cutoffs = Table(
     Column("not_before", Float, nullable=False),
 )
 
+# The OAuth authorization server (`http/oauth`). Clients are registered by the operator;
+# every secret below (client secret, code, device code, user code, refresh token) is stored
+# as its keyed hash (`auth.app_secrets`), never as itself.
+oauth_clients = Table(
+    "oauth_clients", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("redirect_uris", Text, nullable=False),  # one per line, matched exactly
+    Column("confidential", Boolean, nullable=False),
+    Column("secret_hash", String(200), nullable=True),  # confidential clients only
+    Column("scopes", Text, nullable=False),  # the scopes it may ask for, space-separated
+    Column("created_at", Float, nullable=False),
+)
+
+oauth_codes = Table(
+    "oauth_codes", metadata,
+    Column("code_hash", String(200), primary_key=True),
+    Column("client_id", ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("nonce", Text, nullable=True),
+    Column("code_challenge", String(128), nullable=True),  # PKCE S256
+    Column("auth_time", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# RFC 8628: pending until the user approves (account_id set) or denies it on /device.
+oauth_device_codes = Table(
+    "oauth_device_codes", metadata,
+    Column("device_code_hash", String(200), primary_key=True),
+    Column("user_code_hash", String(200), nullable=False, unique=True),
+    Column("client_id", ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | denied
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("auth_time", Float, nullable=True),
+    Column("interval", Integer, nullable=False),
+    Column("last_polled_at", Float, nullable=True),
+    Column("expires_at", Float, nullable=False),
+)
+
+# A refresh-token family: every token rotated from one grant. Using a token that was already
+# rotated away (a replay) revokes the whole family.
+oauth_refresh_families = Table(
+    "oauth_refresh_families", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client_id", ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Index("ix_oauth_refresh_families_account", "account_id"),
+)
+
+oauth_refresh_tokens = Table(
+    "oauth_refresh_tokens", metadata,
+    Column("token_hash", String(200), primary_key=True),
+    Column("family_id", ForeignKey("oauth_refresh_families.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("access_token_id", String(64), nullable=False),  # the jti issued with it
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("rotated_at", Float, nullable=True),  # set when exchanged: a second use is a replay
+    Index("ix_oauth_refresh_tokens_family", "family_id"),
+)
+
 meta = Table(
     "meta", metadata,
     Column("key", String(64), primary_key=True),

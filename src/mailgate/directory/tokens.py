@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.auth.tokens import AccessToken, scope_for
 from mailgate.db.schema import revoked_tokens, token_cutoffs
-from mailgate.directory import authority
+from mailgate.directory import authority, oauth_grants
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import DirectoryError
@@ -64,21 +64,30 @@ def revoke(svc: Service, actor: Actor, address: str, token_id: str) -> None:
         row = account_row(conn, address)
         if actor.account_id != row.id:
             authority.require_staff(actor, "revoke another account's tokens")
-        conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at <= now))
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(revoked_tokens).values(
-            token_id=token_id, account_id=row.id, revoked_at=now,
-            expires_at=now + MAX_LIFETIME).on_conflict_do_nothing())
+        revoke_ids(conn, row.id, [token_id], now)
         record(conn, now, actor, "token.revoke", account=row.address, account_id=row.id,
                token_id=token_id)
 
 
+def revoke_ids(conn: Connection, account_id: int, token_ids: Iterable[str], now: float) -> None:
+    """Put these token ids of the account on the revocation list (inside the caller's
+    change, which records the account event that ends their sessions)."""
+    conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at <= now))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    for token_id in token_ids:
+        conn.execute(dialect.insert(revoked_tokens).values(
+            token_id=token_id, account_id=account_id, revoked_at=now,
+            expires_at=now + MAX_LIFETIME).on_conflict_do_nothing())
+
+
 def revoke_all(conn: Connection, account_id: int, now: float) -> None:
-    """Every token of the account issued until now is revoked (inside the caller's change)."""
+    """Every token of the account issued until now is revoked, and so are its refresh-token
+    families, authorization codes and approved device codes (inside the caller's change)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(token_cutoffs).values(account_id=account_id, not_before=now)
     conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"],
                                             set_={"not_before": now}))
+    oauth_grants.revoke_account(conn, account_id, now)
 
 
 def is_revoked(conn: Connection, account_id: int, claims: AccessToken) -> bool:

@@ -1,22 +1,32 @@
-"""Starlette application: `/healthz` and `/metrics` (Prometheus)."""
+"""Starlette application: `/healthz`, `/metrics` (Prometheus), and, when given a provider,
+the OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mailgate import __version__
+from mailgate.http import signin
+from mailgate.http.bodylimit import BodyLimit
+from mailgate.http.oauth import authorize, device, discovery, endpoints, token
+from mailgate.http.oauth.provider import Provider
 from mailgate.metrics import REGISTRY
 
 
-def build_app(live_sessions: Callable[[], int]) -> Starlette:
+def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
+              ) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -24,7 +34,16 @@ def build_app(live_sessions: Callable[[], int]) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    routes = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    if provider is not None:
+        routes += signin.routes(provider.gate, provider.sessions)
+        for part in (discovery, authorize, device, token, endpoints):
+            routes += part.routes(provider)
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
+
+
+#: how long a stopping server waits for its open connections to close
+STOP_WAIT_SECONDS = 2.0
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -34,8 +53,34 @@ class EmbeddedServer(uvicorn.Server):
     def capture_signals(self):  # type: ignore[no-untyped-def,override]
         yield
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Stop as uvicorn does, but a connection still open `STOP_WAIT_SECONDS` after it
+        was asked to close is cut: an idle TLS keep-alive connection would otherwise hold
+        the stop for the TLS shutdown's 30 seconds."""
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        deadline = asyncio.get_running_loop().time() + STOP_WAIT_SECONDS
+        while self.server_state.connections and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        while self.server_state.tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        for server in self.servers:
+            await server.wait_closed()
 
-def http_server(app: Starlette, host: str, port: int) -> EmbeddedServer:
+
+def http_server(app: Starlette, host: str, port: int,
+                tls: tuple[Path, Path] | None = None) -> EmbeddedServer:
+    """uvicorn for `app`; with `tls` (certificate, key) it serves https."""
+    cert, key = (str(tls[0]), str(tls[1])) if tls is not None else (None, None)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                            lifespan="off", server_header=False)
+                            lifespan="off", server_header=False, ssl_certfile=cert,
+                            ssl_keyfile=key)
     return EmbeddedServer(config)

@@ -1,0 +1,36 @@
+"""The HTML pages of the HTTP listener: Jinja2 templates, every value escaped (autoescape),
+no JavaScript, and headers that keep the pages out of frames and caches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from mailgate.http import csrf
+
+_ENV = Environment(loader=PackageLoader("mailgate.http", "templates"),
+                   autoescape=select_autoescape(default=True, default_for_string=True))
+
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page; its forms carry the CSRF token (whose cookie is set here when new)."""
+    html = _ENV.get_template(template).render(csrf=csrf.token_for(request), **context)
+    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    csrf.attach(request, response)
+    return response
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    return render(request, "error.html", status, title=title, detail=detail)
