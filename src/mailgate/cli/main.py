@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailgate.audit.key import AuditKeyError
-from mailgate.auth.app_secrets import AppSecretKeyError
+from mailgate.auth.key_file import KeyFileError
 from mailgate.auth.keys import SigningKeyError
 from mailgate.cli import (
     accounts,
@@ -60,7 +60,7 @@ def main() -> None:
         output.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, AuditKeyError,
-            ValueError, DatabaseDamaged, SigningKeyError, AppSecretKeyError) as exc:
+            ValueError, DatabaseDamaged, SigningKeyError, KeyFileError) as exc:
         output.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:
