@@ -17,6 +17,7 @@ from mailgate.cli import (
     credentials,
     dkim,
     mail,
+    mfa,
     output,
     policy,
     queue,
@@ -43,7 +44,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
     ctx.obj = Context(data_dir or data_dir_default(), acting_as)
 
 
-for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials):
+for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials, mfa):
     module.register(cli)
 
 
