@@ -33,9 +33,13 @@ def load_or_create(path: Path, what: str) -> bytes:
         tmp.unlink()
         sync_directory(path.parent)
     try:
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-    except (OSError, ValueError) as exc:
-        raise KeyFileError(f"cannot read the {what} {path}: {exc}") from None
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise KeyFileError(f"cannot read the {what} {path}: {exc.strerror or exc}") from None
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
     if len(key) != KEY_BYTES:
         raise KeyFileError(f"{path} is not a {what} (expected 64 hex digits); restore it "
                            "from a backup")
