@@ -15,6 +15,7 @@ from mailgate.audit.key import AuditKey
 from mailgate.audit.log import KEY_OPTION
 from mailgate.auth.app_secrets import AppSecretKey
 from mailgate.auth.keys import SigningKeys
+from mailgate.auth.mfa_key import MfaKey
 from mailgate.auth.passwords import Passwords
 from mailgate.auth.tokens import AccessTokens
 from mailgate.db.engine import is_initialised, make_engine
@@ -69,6 +70,10 @@ class Service:
     @cached_property
     def app_secret_key(self) -> AppSecretKey:
         return AppSecretKey(self.settings.data_dir)
+
+    @cached_property
+    def mfa_key(self) -> MfaKey:
+        return MfaKey(self.settings.data_dir)
 
     @property
     def restricted(self) -> frozenset[str]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import browser, page  # noqa: F401  (fixtures of the browser tests)
 from live_server import RunningServer, start_server
 
 # Servers started by these tests inherit this limit: thousands of connections need fds.

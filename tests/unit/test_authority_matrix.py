@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
 from mailgate.db import schema
-from mailgate.directory import accounts, cases, doors
+from mailgate.directory import accounts, cases, doors, mfa, totp_factor
 from mailgate.directory.authority import Actor
 from mailgate.directory.errors import NotAllowed
 from mailgate.directory.views import account_row, load_actor, report, role_names
@@ -28,7 +29,8 @@ DOMAIN = "example.test"
 ROLES = ("user", "helpdesk", "admin", "dept-admin-of-D", "dept-admin-of-other")
 SNAPSHOT_TABLES = (schema.accounts, schema.account_settings, schema.temporary_grants,
                    schema.roles, schema.cases, schema.plans, schema.plan_defaults,
-                   schema.departments, schema.department_denials)
+                   schema.departments, schema.department_denials, schema.mfa_requirements,
+                   schema.totp_factors, schema.recovery_codes)
 
 
 @dataclass
@@ -135,6 +137,36 @@ def _fresh(w: World) -> dict[str, Any]:
     return {"n": next(w.counter)}
 
 
+def _new_plan(w: World) -> dict[str, Any]:
+    ctx = _fresh(w)
+    doors.plan_set(w.svc, SYSTEM, f"mfa{ctx['n']}", "pop", False)
+    return ctx
+
+
+def _with_totp(w: World) -> dict[str, Any]:
+    ctx = _target(w)
+    app = pyotp.parse_uri(totp_factor.begin(w.svc, ctx["t"]).uri)
+    totp_factor.confirm(w.svc, ctx["t"], app.at(w.svc.clock()))
+    return ctx
+
+
+def _mfa_of(w: World, address: str) -> Any:
+    return mfa.status(w.svc, SYSTEM, address)[1]
+
+
+def _check_mfa_plan(w: World, _a: Actor, ctx: dict[str, Any]) -> None:
+    with w.svc.engine.connect() as conn:
+        plan_id = conn.execute(select(schema.plans.c.id).where(
+            schema.plans.c.name == f"mfa{ctx['n']}")).scalar_one()
+        assert conn.execute(select(schema.mfa_requirements).where(
+            schema.mfa_requirements.c.scope_id == plan_id)).one().scope == "plan"
+
+
+def _check_mfa_department(w: World, _a: Actor, ctx: dict[str, Any]) -> None:
+    assert _mfa_of(w, ctx["t"]).required_by == ("department Physics",)
+    mfa.set_required(w.svc, SYSTEM, "department", "Physics", False)  # undo for others
+
+
 def _check_department(w: World, _a: Actor, ctx: dict[str, Any]) -> None:
     assert w.door(ctx["t"], "dav") == (False, "department_policy")
     doors.set_department_policy(w.svc, SYSTEM, "Physics", "dav", deny=False)  # undo for others
@@ -184,6 +216,16 @@ CHANGES = [
     Change("set_plan_default", ADMIN, _fresh,
            lambda w, a, c: doors.plan_set(w.svc, a, f"plan{c['n']}", "pop", True),
            _check_plan),
+    Change("require_mfa_of_plan", ADMIN, _new_plan,
+           lambda w, a, c: mfa.set_required(w.svc, a, "plan", f"mfa{c['n']}", True),
+           _check_mfa_plan),
+    Change("require_mfa_of_department_D", frozenset({"admin", "dept-admin-of-D"}), _target,
+           lambda w, a, c: mfa.set_required(w.svc, a, "department", "Physics", True),
+           _check_mfa_department, ("mail team", "dept-admin of Physics")),
+    Change("reset_mfa", STAFF, _with_totp,
+           lambda w, a, c: mfa.reset(w.svc, a, c["t"], "lost phone; ID checked"),
+           lambda w, a, c: _mfa_of(w, c["t"]).enrolment.methods == () or _fail(),
+           ("help desk", "mail team")),
     Change("grant_role", ADMIN, _target,
            lambda w, a, c: accounts.grant_role(w.svc, a, c["t"], "helpdesk"), _check_role),
     Change("create_account", ADMIN, _fresh,

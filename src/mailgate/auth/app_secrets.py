@@ -11,25 +11,22 @@ and spaces and in lower case, so it can be typed as shown or run together.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
+
+from mailgate.auth.key_file import load_or_create
 
 KEY_NAME = "app-passwords.key"
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no l, o, 0, 1: nothing to misread
 GROUPS, GROUP_SIZE = 5, 4
 
 
-class AppSecretKeyError(Exception):
-    """The app password key cannot be read or is not one."""
-
-
-def generate() -> str:
-    """A new secret, e.g. `k7wd-9fxq-...`: the last word of what `create` prints."""
-    letters = [secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_SIZE)]
+def generate(groups: int = GROUPS) -> str:
+    """A new secret, e.g. `k7wd-9fxq-...`: the last word of what `create` prints (5 bits a
+    letter; MFA recovery codes are shorter, `groups` of four)."""
+    letters = [secrets.choice(ALPHABET) for _ in range(groups * GROUP_SIZE)]
     return "-".join("".join(letters[i:i + GROUP_SIZE])
                     for i in range(0, len(letters), GROUP_SIZE))
 
@@ -45,30 +42,9 @@ class AppSecretKey:
         self._path = data_dir / KEY_NAME
         self._key: bytes | None = None
 
-    def _load(self) -> bytes:
-        if not self._path.exists():
-            tmp = self._path.with_name(f".{KEY_NAME}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write(secrets.token_bytes(32).hex() + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(tmp, self._path)
-            tmp.unlink()
-        try:
-            key = bytes.fromhex(self._path.read_text(encoding="ascii").strip())
-        except (OSError, ValueError) as exc:
-            raise AppSecretKeyError(f"cannot read the app password key {self._path}: "
-                                    f"{exc}") from None
-        if len(key) != 32:
-            raise AppSecretKeyError(f"{self._path} is not an app password key (expected 64 "
-                                    "hex digits); restore it from a backup")
-        return key
-
     def mac(self, secret: str) -> str:
         """The stored form of a secret (as typed: dashes, spaces and case do not matter)."""
         if self._key is None:
-            self._key = self._load()
+            self._key = load_or_create(self._path, "app password key")
         return hmac.new(self._key, normalised(secret).encode("utf-8", "surrogatepass"),
                         hashlib.sha256).hexdigest()

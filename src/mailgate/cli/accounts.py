@@ -54,6 +54,7 @@ def show(ctx: Context, address: str, as_json: bool) -> None:
     output.styled((rep.address, "bold"), f" {rep.name}".rstrip())
     output.echo(f"state: {rep.state}   plan: {rep.plan}   department: {rep.department or '-'}"
                 + (f"   roles: {', '.join(rep.roles)}" if rep.roles else ""))
+    output.echo(f"mfa: {rep.mfa.summary()}")
     output.table(("door", "open", "reason", "rule", "why"), [
         (proto + ("" if proto in SERVED else " (not served yet)"), "yes" if d.allowed else "no",
          d.reason, d.source + (" (locked)" if d.locked else ""), d.detail)

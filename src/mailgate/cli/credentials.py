@@ -3,20 +3,12 @@ account's password (SPEC §6, §10)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
 
 from mailgate.cli import output
 from mailgate.cli.context import Context, pass_ctx
 from mailgate.directory import app_passwords, tokens
 from mailgate.durations import parse_duration
-
-
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @click.group("token")
@@ -44,7 +36,7 @@ def token_issue(ctx: Context, address: str, protocols: tuple[str, ...], lifetime
                            "expires_at": claims.expires_at})
         return
     output.echo(f"access token for {claims.subject} ({' '.join(sorted(claims.scopes))}), valid "
-                f"until {_when(claims.expires_at)}, id {claims.token_id}:", err=True)
+                f"until {output.when(claims.expires_at)}, id {claims.token_id}:", err=True)
     output.echo(issued.token)
 
 
@@ -86,7 +78,7 @@ def app_password_create(ctx: Context, address: str, protocols: tuple[str, ...], 
         return
     output.echo(f"app password {made.id} ({made.label or 'no label'}) for "
                 f"{address.strip().lower()}: {', '.join(made.protocols)}"
-                + (f", until {_when(made.expires_at)}" if made.expires_at else "")
+                + (f", until {output.when(made.expires_at)}" if made.expires_at else "")
                 + (f", from {' '.join(made.networks)}" if made.networks else ""))
     output.echo(f"It is shown only now: {secret}")
 
@@ -106,8 +98,8 @@ def app_password_list(ctx: Context, address: str, as_json: bool) -> None:
     output.table(("id", "label", "doors", "networks", "created", "expires", "last used",
                   "status"),
                  [(e.id, e.label, " ".join(e.protocols), " ".join(e.networks) or "anywhere",
-                   _when(e.created_at), _when(e.expires_at), _when(e.last_used_at),
-                   e.status(now)) for e in found])
+                   output.when(e.created_at), output.when(e.expires_at),
+                   output.when(e.last_used_at), e.status(now)) for e in found])
 
 
 @app_password.command("revoke")

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from mailgate.audit.key import AuditKeyError
-from mailgate.auth.app_secrets import AppSecretKeyError
+from mailgate.auth.key_file import KeyFileError
 from mailgate.auth.keys import SigningKeyError
 from mailgate.cli import (
     accounts,
@@ -17,6 +17,7 @@ from mailgate.cli import (
     credentials,
     dkim,
     mail,
+    mfa,
     oauth,
     output,
     policy,
@@ -45,7 +46,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
 
 
 for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials,
-               oauth):
+               oauth, mfa):
     module.register(cli)
 
 
@@ -62,7 +63,7 @@ def main() -> None:
         output.echo(f"mailgate: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except (DirectoryError, UnknownProtocol, NotInitialised, ConfigError, AuditKeyError,
-            ValueError, DatabaseDamaged, SigningKeyError, AppSecretKeyError) as exc:
+            ValueError, DatabaseDamaged, SigningKeyError, KeyFileError) as exc:
         output.echo(f"mailgate: {exc}", err=True)
         sys.exit(1)
     except OperationalError as exc:

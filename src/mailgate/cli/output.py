@@ -5,6 +5,7 @@ visible escapes (`safetext.visible`) and never read as Rich markup, so a name su
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -21,6 +22,13 @@ WIDTH = 120
 def echo(message: str = "", *, err: bool = False) -> None:
     """One line to stdout (stderr with err=True); a newline inside it prints as `\\x0a`."""
     click.echo(visible(message), err=err)
+
+
+def when(ts: float | None) -> str:
+    """A moment for people, in UTC to the minute; `-` for none."""
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def print_json(value: Any) -> None:

@@ -408,6 +408,61 @@ oauth_refresh_tokens = Table(
     Index("ix_oauth_refresh_tokens_family", "family_id"),
 )
 
+#: MFA is required of the accounts of these plans and departments (scope plan | department).
+mfa_requirements = Table(
+    "mfa_requirements", metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("scope_id", Integer, primary_key=True),
+)
+
+#: An account's TOTP authenticator: the secret sealed with DIR/mfa.key, confirmed by a first
+#: code; the last accepted time step (no code is accepted twice) and the wrong codes in a row.
+totp_factors = Table(
+    "totp_factors", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("confirmed_at", Float, nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_failure_at", Float, nullable=True),
+)
+
+#: Single-use recovery codes, as keyed hashes (DIR/mfa.key); `used_at` once used.
+recovery_codes = Table(
+    "recovery_codes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Index("ix_recovery_codes_account_hash", "account_id", "code_hash"),
+)
+
+#: WebAuthn authenticators registered as a second factor (credential id in base64url).
+webauthn_credentials = Table(
+    "webauthn_credentials", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_webauthn_credentials_account", "account_id"),
+)
+
+#: The one open WebAuthn challenge per account and ceremony (register | authenticate):
+#: used once, and only until it expires.
+webauthn_challenges = Table(
+    "webauthn_challenges", metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("ceremony", String(16), primary_key=True),
+    Column("challenge", LargeBinary, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 meta = Table(
     "meta", metadata,
     Column("key", String(64), primary_key=True),

@@ -12,7 +12,7 @@ from mailgate.db.schema import (
     roles,
     temporary_grants,
 )
-from mailgate.directory import authority, tokens
+from mailgate.directory import authority, mfa_state, tokens
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition
@@ -106,7 +106,8 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
 
 
 def restore(svc: Service, actor: Actor, address: str, password: str, note: str) -> None:
-    """compromised -> active with a new password and protocol settings back to plan defaults."""
+    """compromised -> active with a new password, protocol settings back to plan defaults
+    and no second factor (an intruder may have enrolled their own: the owner enrols again)."""
     authority.require_staff(actor, "restore a compromised account")
     if not bounded(note, "--note").strip():
         raise DirectoryError("a note saying who verified the owner's identity is required: "
@@ -130,10 +131,12 @@ def restore(svc: Service, actor: Actor, address: str, password: str, note: str) 
             account_settings.c.account_id == row.id))]
         conn.execute(delete(account_settings).where(account_settings.c.account_id == row.id))
         conn.execute(delete(temporary_grants).where(temporary_grants.c.account_id == row.id))
+        mfa_removed = mfa_state.clear(conn, row.id)
         _transition(conn, row.id, state="active", password_hash=new_hash, compromised=False,
                     credential_epoch=current.credential_epoch + 1)
         record(conn, now, actor, "account.restore", account=row.address, account_id=row.id,
-               before={"state": "compromised", "custom_settings": sorted(dropped)},
+               before={"state": "compromised", "custom_settings": sorted(dropped),
+                       "mfa": mfa_removed},
                after={"state": "active", "settings": "plan defaults"}, verified_by=actor.address,
                note=note)
 

@@ -28,6 +28,11 @@ class Actor:
     def system(cls) -> Actor:
         return cls(SYSTEM, None, frozenset({("admin", None)}))
 
+    @classmethod
+    def itself(cls, address: str, account_id: int) -> Actor:
+        """An account acting on its own behalf (signed in to the web pages)."""
+        return cls(address, account_id, frozenset())
+
     def has(self, role: str) -> bool:
         return any(r == role for r, _ in self.roles)
 
@@ -115,3 +120,11 @@ def require_not_self(actor: Actor, target_id: int) -> None:
     """Staff may not open or approve doors on their own account (admins excepted)."""
     if actor.account_id == target_id and not actor.is_admin:
         _refuse("staff cannot change their own account's doors; ask a colleague")
+
+
+def require_mfa_reset(actor: Actor, target_id: int) -> None:
+    """The help desk and the mail team remove another account's second factors; only an
+    admin their own (a stolen staff password must not be enough to remove its MFA)."""
+    require_staff(actor, "reset an account's MFA")
+    if actor.account_id == target_id and not actor.is_admin:
+        _refuse("staff cannot reset their own account's MFA; ask a colleague")

@@ -20,8 +20,10 @@ from mailgate.db.schema import (
     roles,
     temporary_grants,
 )
+from mailgate.directory import mfa_state
 from mailgate.directory.authority import Actor
-from mailgate.directory.errors import DirectoryError, NotFound
+from mailgate.directory.errors import DirectoryError, NotAllowed, NotFound
+from mailgate.directory.mfa_state import MfaStatus
 from mailgate.policy.catalogue import METHODS, PROTOCOLS, SERVED
 from mailgate.policy.decision import Decision, PolicyView, Setting, decide
 from mailgate.safetext import first_unsafe, visible
@@ -58,6 +60,16 @@ def account_row(conn: Connection, address: str) -> Row:
     row = conn.execute(select(accounts).where(accounts.c.address == address)).first()
     if row is None:
         raise NotFound(f"no account {address}")
+    return row
+
+
+def active_account(conn: Connection, address: str, now: float) -> Row:
+    """The account, which must be active: a closed one (compromised, pending, deactivating,
+    deactivated) signs in nowhere, so it enrols and checks no second factor either."""
+    row = account_row(conn, address)
+    state = effective_state(row, now)
+    if state != "active":
+        raise NotAllowed(f"{row.address} is {state}: it cannot sign in")
     return row
 
 
@@ -149,6 +161,7 @@ class AccountReport:
     plan: str
     decisions: dict[str, Decision]
     roles: list[str]
+    mfa: MfaStatus
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -158,6 +171,7 @@ class AccountReport:
             "department": self.department,
             "plan": self.plan,
             "roles": self.roles,
+            "mfa": self.mfa.as_json(),
             "protocols": {
                 p: {"enabled": d.allowed, "reason": d.reason, "detail": d.detail,
                     "locked": d.locked, "source": d.source, "served": p in SERVED}
@@ -180,7 +194,7 @@ def report(conn: Connection, row: Row, now: float) -> AccountReport:
     return AccountReport(
         address=row.address, name=row.name, state=view.state, department=view.department,
         plan=view.plan, decisions={p: decide(view, p, now) for p in PROTOCOLS},
-        roles=role_names(conn, row.id),
+        roles=role_names(conn, row.id), mfa=mfa_state.status(conn, row),
     )
 
 
