@@ -13,6 +13,7 @@ from mailgate.auth.app_secrets import AppSecretKeyError
 from mailgate.auth.keys import SigningKeyError
 from mailgate.cli import (
     accounts,
+    api_keys,
     cases,
     credentials,
     dkim,
@@ -43,7 +44,8 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
     ctx.obj = Context(data_dir or data_dir_default(), acting_as)
 
 
-for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials):
+for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials,
+               api_keys):
     module.register(cli)
 
 
