@@ -14,6 +14,7 @@ from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
+from mailgate.http.admin.app import build_admin_api
 from mailgate.http.app import build_app, http_server
 from mailgate.listening import bind_listeners
 from mailgate.nodes import Heartbeat
@@ -135,7 +136,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     http, http_task = None, None
     where = svc.settings.listener("http")
     if where is not None:
-        http = http_server(build_app(registry.count), where[0], where[1])
+        admin_api = build_admin_api(svc, registry)
+        http = http_server(build_app(registry.count, admin_api), where[0], where[1])
         http_task = asyncio.get_running_loop().create_task(http.serve([sockets["http"]]))
         while not http.started:
             if http_task.done():

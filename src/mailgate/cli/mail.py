@@ -60,9 +60,7 @@ def recover_list(ctx: Context, address: str, as_json: bool) -> None:
 @click.option("--id", "ids", type=int, multiple=True, help="One message (repeatable).")
 @pass_ctx
 def recover_restore(ctx: Context, address: str, all_: bool, ids: tuple[int, ...]) -> None:
-    if all_ == bool(ids):
-        fail("say what to restore: --all, or --id ID (repeatable)")
-    count = recovery.restore(ctx.service, ctx.actor(), address, None if all_ else list(ids))
+    count = recovery.restore(ctx.service, ctx.actor(), address, all_, list(ids))
     output.echo(f"restored {count} message(s) for {address.strip().lower()}")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
+from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import account_row
 from mailgate.service import Service
 from mailgate.store import messages
@@ -24,12 +25,14 @@ def list_items(svc: Service, actor: Actor, address: str) -> list[messages.Recove
     return messages.list_recoverable(svc, address)
 
 
-def restore(svc: Service, actor: Actor, address: str, ids: list[int] | None) -> int:
-    """Bring back every recoverable message (ids None) or those named; returns how many."""
+def restore(svc: Service, actor: Actor, address: str, all_: bool, ids: list[int]) -> int:
+    """Bring back every recoverable message (`all_`) or those named; returns how many."""
+    if all_ == bool(ids):
+        raise DirectoryError("say what to restore: --all, or --id ID (repeatable)")
     _require_owner_or_staff(svc, actor, address)
 
     def recorded(conn: Connection, account: str, count: int) -> None:
         record(conn, svc.clock(), actor, "recover.restore", account=account, scope="none",
-               messages=count, ids="all" if ids is None else sorted(ids))
+               messages=count, ids="all" if all_ else sorted(ids))
 
-    return messages.restore_recoverable(svc, address, ids, recorded)
+    return messages.restore_recoverable(svc, address, None if all_ else ids, recorded)

@@ -1,4 +1,5 @@
-"""Starlette application: `/healthz` and `/metrics` (Prometheus)."""
+"""Starlette application: `/healthz`, `/metrics` (Prometheus) and the admin API
+(`http/admin`, mounted at `/api/admin/v1`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from mailgate import __version__
+from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.metrics import REGISTRY
 
 
-def build_app(live_sessions: Callable[[], int]) -> Starlette:
+def build_app(live_sessions: Callable[[], int], admin_api: ASGIApp | None = None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -24,7 +27,10 @@ def build_app(live_sessions: Callable[[], int]) -> Starlette:
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    if admin_api is not None:
+        routes.append(Mount(ADMIN_PREFIX, admin_api))
+    return Starlette(routes=routes)
 
 
 class EmbeddedServer(uvicorn.Server):
