@@ -11,7 +11,7 @@ and a key of an account that is not active is refused like an unknown one.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Row, select, update
 
@@ -119,7 +119,7 @@ def revoke(svc: Service, actor: Actor, key_id: int) -> ApiKey:
         conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now))
         record(conn, now, actor, "api_key.revoke", account=found.address, scope="none",
                api_key=key_id, label=found.label)
-    return _of(found)
+    return replace(_of(found), revoked_at=now)
 
 
 def revoke_all(conn: Connection, account_id: int, now: float) -> int:

@@ -45,11 +45,12 @@ def _held_here(registry: SessionRegistry, session_id: str) -> LiveSession | None
     return None
 
 
-def _elsewhere(svc: Service, session_id: str) -> str | None:
-    """The live node that holds the session, when it is not this one."""
+def _elsewhere(svc: Service, session_id: str, here: str) -> str | None:
+    """The other live node that holds the session, if one does (this node's rows are a
+    mirror of its registry, written a moment later)."""
     with svc.reader.connect() as conn:
         return conn.execute(select(live_sessions.c.node).where(
-            live_sessions.c.id == session_id,
+            live_sessions.c.id == session_id, live_sessions.c.node != here,
             on_live_node(live_sessions.c.node, seen_since(svc)))).scalar()
 
 
@@ -67,7 +68,7 @@ async def end_session(svc: Service, actor: Actor, registry: SessionRegistry,
     authority.require_staff(actor, "end live sessions")
     session = _held_here(registry, session_id)
     if session is None:
-        node = await asyncio.to_thread(_elsewhere, svc, session_id)
+        node = await asyncio.to_thread(_elsewhere, svc, session_id, registry.node)
         if node is None:
             raise NotFound(f"no live session {session_id}")
         raise Conflict(f"session {session_id} is held by node {node}; end it through that "
