@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from mailgate.directory import accounts, doors, listing
 from mailgate.directory.views import AccountReport
 from mailgate.durations import parse_duration
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Address, Protocol
 
 router = APIRouter(tags=["accounts"])
-Address = Annotated[str, Path(max_length=254, description="local-part@domain")]
-Protocol = Annotated[str, Path(max_length=32, description="a door or an alias: imap, pop3, ...")]
 
 
 def _shown(report: AccountReport) -> dict[str, object]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from mailgate.directory import cases
 from mailgate.durations import parse_duration
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Identifier
 
 router = APIRouter(tags=["cases"])
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/cases", response_model=list[models.CaseShown], summary="case list")
@@ -28,20 +26,20 @@ def case_open(svc: Svc, actor: Acting, body: models.CaseOpen) -> dict[str, objec
 
 
 @router.get("/cases/{case_id}", response_model=models.CaseShown, summary="one case")
-def case_show(svc: Svc, actor: Acting, case_id: CaseId) -> dict[str, object]:
+def case_show(svc: Svc, actor: Acting, case_id: Identifier) -> dict[str, object]:
     return cases.get_case(svc, actor, case_id).as_json()
 
 
 @router.post("/cases/{case_id}/escalate", response_model=models.CaseShown,
              summary="case escalate")
-def case_escalate(svc: Svc, actor: Acting, case_id: CaseId) -> dict[str, object]:
+def case_escalate(svc: Svc, actor: Acting, case_id: Identifier) -> dict[str, object]:
     cases.escalate(svc, actor, case_id)
     return cases.get_case(svc, actor, case_id).as_json()
 
 
 @router.post("/cases/{case_id}/approve", response_model=models.CaseShown,
              summary="case approve")
-def case_approve(svc: Svc, actor: Acting, case_id: CaseId,
+def case_approve(svc: Svc, actor: Acting, case_id: Identifier,
                  body: models.CaseApprove | None = None) -> dict[str, object]:
     duration = body.for_ if body is not None else None
     seconds = parse_duration(duration) if duration is not None else None
@@ -50,6 +48,6 @@ def case_approve(svc: Svc, actor: Acting, case_id: CaseId,
 
 
 @router.post("/cases/{case_id}/deny", response_model=models.CaseShown, summary="case deny")
-def case_deny(svc: Svc, actor: Acting, case_id: CaseId) -> dict[str, object]:
+def case_deny(svc: Svc, actor: Acting, case_id: Identifier) -> dict[str, object]:
     cases.deny(svc, actor, case_id)
     return cases.get_case(svc, actor, case_id).as_json()

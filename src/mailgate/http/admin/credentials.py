@@ -11,10 +11,9 @@ from mailgate.directory import api_keys, app_passwords, tokens
 from mailgate.durations import parse_duration
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Address, Identifier
 
 router = APIRouter(tags=["credentials"])
-Address = Annotated[str, Path(max_length=254, description="local-part@domain")]
-Identifier = Annotated[int, Path(ge=1, le=2**31 - 1)]
 TokenId = Annotated[str, Path(max_length=64, description="the jti of an issued token")]
 
 

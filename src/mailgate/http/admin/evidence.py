@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from mailgate.audit import reading
 from mailgate.audit.usage_report import usage_rows
 from mailgate.directory import recovery
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Address
 
 router = APIRouter(tags=["evidence"])
-Address = Annotated[str, Path(max_length=254, description="local-part@domain")]
 
 
 @router.get("/audit", summary="audit",

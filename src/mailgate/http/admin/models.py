@@ -24,6 +24,9 @@ class Body(BaseModel):
 
 
 class AccountCreate(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"address": "bob@example.test", "password": "a long passphrase", "department": "Physics"}]})
+
     address: Name
     password: Text | None = Field(None, description="Omit for an account without one yet.")
     name: Text = ""
@@ -41,6 +44,9 @@ class Compromise(Body):
 
 
 class Restore(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"password": "a brand new passphrase", "note": "verified by a video call"}]})
+
     password: Text
     note: Text = Field(description="Who verified the owner's identity, and how.")
 
@@ -50,6 +56,9 @@ class Deactivate(Body):
 
 
 class ProtocolSet(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"value": "on", "reason": "approved by phone", "for": "7d"}]})
+
     value: OnOff
     reason: Text = ""
     for_: Duration | None = Field(None, alias="for", description="Only for this long.")
@@ -64,6 +73,9 @@ class DepartmentPolicy(Body):
 
 
 class PlanSet(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"value": "off", "existing": "keep", "dry_run": True}]})
+
     value: OnOff
     existing: Literal["keep", "follow"] | None = None
     dry_run: bool = False
@@ -75,6 +87,10 @@ class RoleGrant(Body):
 
 
 class CaseOpen(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"account": "alice@example.test", "protocol": "pop", "want": "on",
+         "note": "needs POP for an old phone"}]})
+
     account: Name
     protocol: Name
     want: OnOff
@@ -87,6 +103,9 @@ class CaseApprove(Body):
 
 
 class AppPasswordCreate(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"protocols": ["imap", "smtp"], "label": "phone", "expires": "90d"}]})
+
     protocols: Annotated[list[Name], Field(min_length=1, max_length=6)]
     label: Text = ""
     expires: Duration | None = None

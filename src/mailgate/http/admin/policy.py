@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path
 from mailgate.directory import doors
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Protocol
 
 router = APIRouter(tags=["policy"])
-Name = Annotated[str, Path(max_length=128)]
-Protocol = Annotated[str, Path(max_length=32, description="a door or an alias: imap, pop3, ...")]
+Name = Annotated[str, Path(max_length=128, examples=["Physics"])]
 
 
 @router.post("/departments", status_code=201, response_model=models.DepartmentCreate,

@@ -10,9 +10,9 @@ from mailgate.events import live
 from mailgate.events.sessions import SessionRegistry
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
+from mailgate.http.admin.params import Address
 
 router = APIRouter(tags=["sessions"])
-Address = Annotated[str, Path(max_length=254, description="local-part@domain")]
 SessionId = Annotated[str, Path(max_length=64)]
 
 
