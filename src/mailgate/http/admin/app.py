@@ -1,4 +1,4 @@
-"""The admin API application: its routers, its error answers, its request-body cap."""
+"""The admin API application: its routers, its error answers, its limits."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
 from mailgate.http.admin import accounts, cases, credentials, evidence, policy, problems, sessions
-from mailgate.http.admin.limits import BodyLimit
+from mailgate.http.admin.limits import BodyLimit, ConcurrencyLimit
 from mailgate.service import Service
 
 PREFIX = "/api/admin/v1"
 MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (a restore of many ids) is far less
+MAX_CONCURRENT = 4
 
 DESCRIPTION = """The mailgate operator CLI over HTTP: every endpoint calls the same service
 function as the command named in its summary, acting as the staff account of the API key
@@ -25,6 +26,7 @@ def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
     app = FastAPI(title="mailgate admin API", version=__version__, description=DESCRIPTION,
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT)
     app.state.service = svc
     app.state.registry = registry
     problems.install(app)

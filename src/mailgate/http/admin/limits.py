@@ -1,7 +1,10 @@
-"""A cap on request bodies: past it the answer is 413 (problem+json) and the rest of the body
-is never read, whether the client declared its length or streams it in chunks."""
+"""Limits of the admin API: a cap on request bodies (past it the answer is 413, problem+json,
+and the rest of the body is never read, whether the client declared its length or streams
+it) and on requests handled at once."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,3 +61,20 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = BodyTooLarge(self.limit)
         await problem(refusal.status_code, refusal.detail)(scope, receive, send)
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most `limit` requests are handled at once, the others wait their
+    turn (setting a password costs an argon2id hash of 64 MiB: a burst of requests must not
+    take a burst of memory)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self._slots:
+            await self.app(scope, receive, send)

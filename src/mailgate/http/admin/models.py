@@ -119,7 +119,7 @@ class TokenIssue(Body):
 
 class RecoverRestore(Body):
     all: bool = False
-    ids: Annotated[list[Identifier], Field(max_length=10000)] = []
+    ids: Annotated[list[Identifier], Field(max_length=5000)] = []
 
 
 class ApiKeyCreate(Body):
