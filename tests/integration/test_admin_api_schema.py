@@ -43,7 +43,8 @@ def _run(server: RunningServer, key: str, *selection: str) -> subprocess.Complet
          "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--workers", "1",
          "--header", f"Authorization: Bearer {key}", "--request-timeout", "30",
          "--no-color", *selection],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"},
+        cwd=server.data)  # its cache of crashes stays with the test's data
 
 
 def test_generated_requests_find_no_server_error(api: AdminApi) -> None:
