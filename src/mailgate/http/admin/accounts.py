@@ -5,17 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailgate.directory import accounts, doors, listing
-from mailgate.directory.views import AccountReport
 from mailgate.durations import parse_duration
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
 from mailgate.http.admin.params import Address, Protocol
 
 router = APIRouter(tags=["accounts"])
-
-
-def _shown(report: AccountReport) -> dict[str, object]:
-    return report.as_json()
 
 
 @router.get("/me", response_model=models.Roles, summary="Who the API key acts as")
@@ -35,12 +30,12 @@ def account_list(svc: Svc, actor: Acting) -> list[dict[str, object]]:
 def account_create(svc: Svc, actor: Acting, body: models.AccountCreate) -> dict[str, object]:
     accounts.create(svc, actor, body.address, body.password, body.name, body.department,
                     body.plan, body.pending)
-    return _shown(listing.show_account(svc, actor, body.address))
+    return listing.show_account(svc, actor, body.address).as_json()
 
 
 @router.get("/accounts/{address}", response_model=models.AccountShow, summary="account show")
 def account_show(svc: Svc, actor: Acting, address: Address) -> dict[str, object]:
-    return _shown(listing.show_account(svc, actor, address))
+    return listing.show_account(svc, actor, address).as_json()
 
 
 @router.post("/accounts/{address}/password", response_model=models.PasswordChanged,
@@ -56,7 +51,7 @@ def account_password(svc: Svc, actor: Acting, address: Address,
 def account_compromise(svc: Svc, actor: Acting, address: Address,
                        body: models.Compromise) -> dict[str, object]:
     accounts.compromise(svc, actor, address, body.reason)
-    return _shown(listing.show_account(svc, actor, address))
+    return listing.show_account(svc, actor, address).as_json()
 
 
 @router.post("/accounts/{address}/restore", response_model=models.AccountShow,
@@ -64,7 +59,7 @@ def account_compromise(svc: Svc, actor: Acting, address: Address,
 def account_restore(svc: Svc, actor: Acting, address: Address,
                     body: models.Restore) -> dict[str, object]:
     accounts.restore(svc, actor, address, body.password, body.note)
-    return _shown(listing.show_account(svc, actor, address))
+    return listing.show_account(svc, actor, address).as_json()
 
 
 @router.post("/accounts/{address}/deactivate", response_model=models.AccountShow,
@@ -72,14 +67,14 @@ def account_restore(svc: Svc, actor: Acting, address: Address,
 def account_deactivate(svc: Svc, actor: Acting, address: Address,
                        body: models.Deactivate | None = None) -> dict[str, object]:
     accounts.deactivate(svc, actor, address, body is not None and body.now)
-    return _shown(listing.show_account(svc, actor, address))
+    return listing.show_account(svc, actor, address).as_json()
 
 
 @router.post("/accounts/{address}/activate", response_model=models.AccountShow,
              summary="account activate")
 def account_activate(svc: Svc, actor: Acting, address: Address) -> dict[str, object]:
     accounts.activate(svc, actor, address)
-    return _shown(listing.show_account(svc, actor, address))
+    return listing.show_account(svc, actor, address).as_json()
 
 
 @router.put("/accounts/{address}/protocols/{protocol}", response_model=models.DoorDecision,
