@@ -16,6 +16,7 @@ from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
+from mailgate.http.admin.app import build_admin_api
 from mailgate.http.app import EmbeddedServer, build_app, http_server
 from mailgate.http.oauth.provider import Provider
 from mailgate.http.websession import WebSessions
@@ -156,7 +157,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     outbound = QueueRunner(svc, rt.node)  # sends only on the node that holds its duty
     await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
     outbound.start()
-    app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)))
+    app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)),
+                    build_admin_api(svc, registry))
     web = [await _start_http(rt, app, name, sockets) for name in ("http", "https")
            if svc.settings.listener(name) is not None]
     purge = Periodic("purging Recoverable Items", PURGE_EVERY, lambda: _purge(svc),

@@ -115,7 +115,8 @@ def test_every_change_writes_an_audit_row_with_actor_role_action_account_and_det
     assert sets[0]["reason"] == "user asked" and sets[2]["case"] is not None
     assert by_action["account.compromise"] == {
         "before": {"state": "active"}, "after": {"state": "compromised"},
-        "reason": "phished", "app_passwords_revoked": 0, "tokens_revoked": "all"}
+        "reason": "phished", "app_passwords_revoked": 0, "tokens_revoked": "all",
+        "api_keys_revoked": 0}
     assert by_action["account.restore"]["verified_by"] == "hd@example.test"
     assert problems(svc) == []
 

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from mailgate.cli import output
 from mailgate.cli.context import Context, pass_ctx, read_password_stdin
-from mailgate.db.schema import accounts as accounts_table
-from mailgate.db.schema import departments, plans
-from mailgate.directory import accounts
-from mailgate.directory.authority import require_view
-from mailgate.directory.views import account_row, effective_state, report
+from mailgate.directory import accounts, listing
 from mailgate.policy.catalogue import SERVED
 
 
@@ -43,11 +38,7 @@ def create(ctx: Context, address: str, password_stdin: bool, name: str,
 @pass_ctx
 def show(ctx: Context, address: str, as_json: bool) -> None:
     """Every door of an account: open or closed, why, and which rule decided."""
-    svc, actor = ctx.service, ctx.actor()
-    with svc.reader.connect() as conn:
-        row = account_row(conn, address)
-        require_view(actor, row.id)
-        rep = report(conn, row, svc.clock())
+    rep = listing.show_account(ctx.service, ctx.actor(), address)
     if as_json:
         output.print_json(rep.as_json())
         return
@@ -66,18 +57,7 @@ def show(ctx: Context, address: str, as_json: bool) -> None:
 @pass_ctx
 def list_(ctx: Context, as_json: bool) -> None:
     """All accounts with their state, plan and department."""
-    svc, actor = ctx.service, ctx.actor()
-    if not actor.is_staff:
-        raise click.ClickException("only the help desk or the mail team can list accounts")
-    now = svc.clock()
-    query = (select(accounts_table, plans.c.name.label("plan"),
-                    departments.c.name.label("department"))
-             .join(plans, plans.c.id == accounts_table.c.plan_id)
-             .outerjoin(departments, departments.c.id == accounts_table.c.department_id)
-             .order_by(accounts_table.c.address))
-    with svc.reader.connect() as conn:
-        rows = [{"address": r.address, "name": r.name, "state": effective_state(r, now),
-                 "plan": r.plan, "department": r.department} for r in conn.execute(query)]
+    rows = listing.list_accounts(ctx.service, ctx.actor())
     if as_json:
         output.print_json(rows)
         return

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from mailgate import mime
 from mailgate.cli import output
 from mailgate.cli.context import Context, fail, pass_ctx
-from mailgate.directory import authority
+from mailgate.directory import authority, recovery
 from mailgate.directory.views import account_row
 from mailgate.store import importer, messages
 
@@ -38,19 +38,12 @@ def recover() -> None:
     """Recoverable Items: deleted mail kept for the retention period."""
 
 
-def _check_owner_or_staff(ctx: Context, address: str) -> None:
-    with ctx.service.reader.connect() as conn:
-        row = account_row(conn, address)
-    authority.require_view(ctx.actor(), row.id, "recover this account's mail")
-
-
 @recover.command("list")
 @click.argument("address")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def recover_list(ctx: Context, address: str, as_json: bool) -> None:
-    _check_owner_or_staff(ctx, address)
-    items = messages.list_recoverable(ctx.service, address)
+    items = recovery.list_items(ctx.service, ctx.actor(), address)
     if as_json:
         output.print_json([i.as_json() for i in items])
         return
@@ -67,10 +60,7 @@ def recover_list(ctx: Context, address: str, as_json: bool) -> None:
 @click.option("--id", "ids", type=int, multiple=True, help="One message (repeatable).")
 @pass_ctx
 def recover_restore(ctx: Context, address: str, all_: bool, ids: tuple[int, ...]) -> None:
-    if all_ == bool(ids):
-        fail("say what to restore: --all, or --id ID (repeatable)")
-    _check_owner_or_staff(ctx, address)
-    count = messages.restore_recoverable(ctx.service, address, None if all_ else list(ids))
+    count = recovery.restore(ctx.service, ctx.actor(), address, all_, list(ids))
     output.echo(f"restored {count} message(s) for {address.strip().lower()}")
 
 

@@ -13,6 +13,7 @@ from mailgate.auth.key_file import KeyFileError
 from mailgate.auth.keys import SigningKeyError
 from mailgate.cli import (
     accounts,
+    api_keys,
     cases,
     credentials,
     dkim,
@@ -46,7 +47,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
 
 
 for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials,
-               oauth, mfa):
+               oauth, mfa, api_keys):
     module.register(cli)
 
 

@@ -5,23 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
 
 from mailgate import config, logs, serve_lock, tls
 from mailgate.audit.seal import seal
 from mailgate.cli import output
 from mailgate.cli.context import Context, fail, pass_ctx
 from mailgate.db.engine import check_integrity, is_initialised, migrate
-from mailgate.db.schema import accounts, live_sessions
-from mailgate.directory import authority
 from mailgate.directory.bootstrap import create_demo, ensure_standard_plan
 from mailgate.directory.errors import DirectoryError
 from mailgate.directory.views import normalise_address
+from mailgate.events.live import list_sessions
 from mailgate.listening import ListenerError
-from mailgate.nodes import on_live_node, seen_since
 from mailgate.service import Service
 
 
@@ -143,18 +139,7 @@ def serve(ctx: Context) -> None:
 @pass_ctx
 def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
     """Signed-in sessions on every running node (optionally of one account)."""
-    authority.require_staff(ctx.actor(), "see live sessions")
-    query = (select(live_sessions, accounts.c.address)
-             .join(accounts, accounts.c.id == live_sessions.c.account_id)
-             .where(on_live_node(live_sessions.c.node, seen_since(ctx.service)))
-             .order_by(live_sessions.c.started_at))
-    if address:
-        query = query.where(accounts.c.address == normalise_address(address))
-    with ctx.service.reader.connect() as conn:
-        rows = [{"id": r.id, "account": r.address, "protocol": r.protocol, "peer": r.peer,
-                 "node": r.node,
-                 "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}
-                for r in conn.execute(query)]
+    rows = list_sessions(ctx.service, ctx.actor(), address)
     if as_json:
         output.print_json(rows)
         return

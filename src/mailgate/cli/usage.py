@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import click
-from sqlalchemy import select
 
-from mailgate.audit.verify import verify
+from mailgate.audit import reading
+from mailgate.audit.usage_report import usage_rows
 from mailgate.cli import output
 from mailgate.cli.context import Context, fail, pass_ctx
-from mailgate.db.engine import check_integrity
-from mailgate.db.schema import accounts
-from mailgate.db.schema import audit_log as audit_table
-from mailgate.db.schema import usage as usage_table
-from mailgate.directory import authority
-from mailgate.directory.views import normalise_address
 from mailgate.safetext import json_text
-
-
-def _when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @click.group("audit", invoke_without_command=True)
@@ -36,23 +21,13 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
     if click_ctx.invoked_subcommand is not None:
         return
     ctx: Context = click_ctx.obj
-    authority.require_staff(ctx.actor(), "read the audit log")
-    query = select(audit_table).order_by(audit_table.c.id)
-    if address:
-        query = query.where(audit_table.c.account == normalise_address(address))
-    with ctx.service.reader.connect() as conn:
-        rows = conn.execute(query).all()
-    if limit:
-        rows = rows[-limit:]
-    entries = [{"id": r.id, "at": _when(r.at), "actor": r.actor, "role": r.role,
-                "action": r.action, "account": r.account, **json.loads(r.details)}
-               for r in rows]
+    entries = reading.entries(ctx.service, ctx.actor(), address, limit)
     if as_json:
         output.print_json(entries)
         return
     for e in entries:
         extra = {k: v for k, v in e.items()
-                 if k not in ("id", "at", "actor", "role", "action", "account") and v}
+                 if k not in reading.CORE_KEYS and v}
         output.echo(f"{e['id']:>6} {e['at']} {e['actor']} ({e['role']}) {e['action']} "
                     f"{e['account'] or ''} {json_text(extra, indent=None)}")
 
@@ -61,9 +36,7 @@ def audit(click_ctx: click.Context, address: str | None, as_json: bool, limit: i
 @pass_ctx
 def audit_verify(ctx: Context) -> None:
     """Check the hash chain; name every row that was changed, removed or reordered."""
-    check_integrity(ctx.service.reader)  # a damaged file first: its rows cannot be trusted
-    with ctx.service.reader.connect() as conn:
-        total, problems = verify(conn, ctx.service.audit_key)
+    total, problems = reading.check_chain(ctx.service, ctx.actor())
     if problems:
         for p in problems:
             output.echo(str(p), err=True)
@@ -84,19 +57,7 @@ def report() -> None:
 @pass_ctx
 def report_usage(ctx: Context, as_json: bool, protocol: str | None) -> None:
     """Per account x door x method: last use and counts ('who still uses POP?')."""
-    authority.require_staff(ctx.actor(), "read usage reports")
-    query = (select(usage_table, accounts.c.address)
-             .join(accounts, accounts.c.id == usage_table.c.account_id)
-             .order_by(accounts.c.address, usage_table.c.protocol, usage_table.c.method))
-    if protocol:
-        from mailgate.policy.catalogue import normalise_protocol
-
-        query = query.where(usage_table.c.protocol == normalise_protocol(protocol))
-    with ctx.service.reader.connect() as conn:
-        rows = [{"account": r.address, "protocol": r.protocol, "method": r.method,
-                 "successes": r.successes, "failures": r.failures,
-                 "last_success_at": _when(r.last_success_at) if r.last_success_at else None,
-                 "last_attempt_at": _when(r.last_attempt_at)} for r in conn.execute(query)]
+    rows = usage_rows(ctx.service, ctx.actor(), protocol)
     if as_json:
         output.print_json(rows)
         return

@@ -463,6 +463,22 @@ webauthn_challenges = Table(
     Column("expires_at", Float, nullable=False),
 )
 
+#: Operator API keys for the admin REST API: each acts as one staff account (`created_by`
+#: made it); the secret is kept only as a keyed hash, found by it.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(128), nullable=False),
+    Column("secret_hash", String(200), nullable=False),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_api_keys_secret", "secret_hash", unique=True),
+)
+
 meta = Table(
     "meta", metadata,
     Column("key", String(64), primary_key=True),

@@ -12,7 +12,7 @@ from mailgate.db.schema import (
     roles,
     temporary_grants,
 )
-from mailgate.directory import authority, mfa_state, tokens
+from mailgate.directory import api_keys, authority, mfa_state, tokens
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition
@@ -100,9 +100,10 @@ def compromise(svc: Service, actor: Actor, address: str, reason: str) -> None:
             app_passwords.c.account_id == row.id, app_passwords.c.revoked_at.is_(None)).values(
             revoked_at=now)).rowcount
         tokens.revoke_all(conn, row.id, now)
+        keys = api_keys.revoke_all(conn, row.id, now)
         record(conn, now, actor, "account.compromise", account=row.address, account_id=row.id,
                before={"state": state}, after={"state": "compromised"}, reason=reason,
-               app_passwords_revoked=revoked, tokens_revoked="all")
+               app_passwords_revoked=revoked, tokens_revoked="all", api_keys_revoked=keys)
 
 
 def restore(svc: Service, actor: Actor, address: str, password: str, note: str) -> None:
@@ -156,8 +157,10 @@ def deactivate(svc: Service, actor: Actor, address: str, now_: bool = False) -> 
         at = None if now_ else now + svc.deactivation_grace
         _transition(conn, row.id, state=target, deactivate_at=at,
                     credential_epoch=row.credential_epoch + 1)
+        keys = api_keys.revoke_all(conn, row.id, now)
         record(conn, now, actor, "account.deactivate", account=row.address, account_id=row.id,
-               before={"state": state}, after={"state": target, "deactivate_at": at})
+               before={"state": state}, after={"state": target, "deactivate_at": at},
+               api_keys_revoked=keys)
     return target
 
 

@@ -119,11 +119,29 @@ def deny(svc: Service, actor: Actor, case_id: int) -> None:
     _decide(svc, actor, case_id, "denied")
 
 
-def list_cases(svc: Service, actor: Actor) -> list[Case]:
+def _visible(actor: Actor):  # type: ignore[no-untyped-def]
+    """Cases the actor may see: every case for staff, their own account's for a user."""
     query = select(cases, accounts.c.address).join(accounts, accounts.c.id == cases.c.account_id)
     if not actor.is_staff:
         query = query.where(cases.c.account_id == (actor.account_id or -1))
+    return query
+
+
+def _of(r) -> Case:  # type: ignore[no-untyped-def]
+    return Case(r.id, r.address, r.protocol, "on" if r.want else "off", r.status, r.note,
+                r.opened_by, r.decided_by, r.expires_at)
+
+
+def list_cases(svc: Service, actor: Actor) -> list[Case]:
     with svc.reader.connect() as conn:
-        rows = conn.execute(query.order_by(cases.c.id)).all()
-    return [Case(r.id, r.address, r.protocol, "on" if r.want else "off", r.status, r.note,
-                 r.opened_by, r.decided_by, r.expires_at) for r in rows]
+        rows = conn.execute(_visible(actor).order_by(cases.c.id)).all()
+    return [_of(r) for r in rows]
+
+
+def get_case(svc: Service, actor: Actor, case_id: int) -> Case:
+    """One case the actor may see (another account's case is not found for a user)."""
+    with svc.reader.connect() as conn:
+        row = conn.execute(_visible(actor).where(cases.c.id == case_id)).first()
+    if row is None:
+        raise NotFound(f"no case #{case_id}")
+    return _of(row)

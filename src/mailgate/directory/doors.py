@@ -205,7 +205,7 @@ def plan_set(svc: Service, actor: Actor, plan: str, protocol: str, enabled: bool
         if dry_run:
             return change
         if ids and existing is None:
-            raise DirectoryError(change.summary() + " Choose --existing keep or --existing "
+            raise Conflict(change.summary() + " Choose --existing keep or --existing "
                                  "follow (or --dry-run to only see this).")
         if existing == "keep" and ids:
             conn.execute(insert(account_settings), [

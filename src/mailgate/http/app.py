@@ -1,5 +1,6 @@
-"""Starlette application: `/healthz`, `/metrics` (Prometheus), and, when given a provider,
-the OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`)."""
+"""Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
+OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`), and when given one the
+admin API (`http/admin`, mounted at `/api/admin/v1`)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from mailgate import __version__
 from mailgate.http import signin
+from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
 from mailgate.http.oauth.provider import Provider
 from mailgate.metrics import REGISTRY
 
 
-def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
-              ) -> Starlette:
+def build_app(live_sessions: Callable[[], int], provider: Provider | None = None,
+              admin_api: ASGIApp | None = None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -34,11 +37,13 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
     async def metrics(_request: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    routes = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     if provider is not None:
         routes += signin.routes(provider.gate, provider.sessions)
         for part in (discovery, authorize, device, token, endpoints):
             routes += part.routes(provider)
+    if admin_api is not None:
+        routes.append(Mount(ADMIN_PREFIX, admin_api))
     return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
 
 

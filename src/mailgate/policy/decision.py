@@ -61,6 +61,7 @@ class Decision:
     reason: str
     detail: str
     source: str  # state | department | case | account | plan | method | network | credential
+    # | staff (a session ended by hand)
     locked: bool = False
 
 
@@ -168,3 +169,10 @@ def credential_revoked(protocol: str, method: str) -> Decision:
                     f"The {what} this {DISPLAY[protocol]} session signed in with was revoked, "
                     "which ends the session; sign in again with a valid credential.",
                     "credential")
+
+
+def session_ended(protocol: str) -> Decision:
+    """The deny for a live session that a member of staff ended."""
+    return Decision(protocol, False, "session_ended",
+                    f"A member of staff ended this {DISPLAY[protocol]} session. Sign in again, "
+                    "or contact the help desk.", "staff")

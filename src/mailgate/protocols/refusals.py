@@ -16,7 +16,8 @@ from mailgate.policy.decision import Decision
 #: reason code -> title shown to clients; every other deny reason is "ProtocolDisabled".
 TITLES: dict[str, str] = {"modern_auth_required": "ModernAuthRequired",
                           "password_changed": "PasswordChanged",
-                          "credential_revoked": "CredentialRevoked"}
+                          "credential_revoked": "CredentialRevoked",
+                          "session_ended": "SessionEnded"}
 
 FETCHMAIL_WORD = re.compile("l(?=ock)", re.IGNORECASE)
 BAD_CREDENTIALS = "Authentication failed: the address or password is wrong."

@@ -8,7 +8,7 @@ message; an orphaned blob file is harmless.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select, update
@@ -294,8 +294,10 @@ def list_recoverable(svc: Service, address: str) -> list[Recoverable]:
             _recoverable_query(row.id, now - svc.retention))]
 
 
-def restore_recoverable(svc: Service, address: str, ids: list[int] | None = None) -> int:
-    """Bring messages back to the folder they were deleted from (INBOX if it is gone)."""
+def restore_recoverable(svc: Service, address: str, ids: list[int] | None = None,
+                        recorded: Callable[[Connection, str, int], None] | None = None) -> int:
+    """Bring messages back to the folder they were deleted from (INBOX if it is gone);
+    `recorded(conn, address, count)` audits it in the same transaction."""
     now = svc.clock()
     with svc.engine.begin() as conn:
         row = account_row(conn, address)
@@ -315,6 +317,8 @@ def restore_recoverable(svc: Service, address: str, ids: list[int] | None = None
         for target, moved in by_target.items():
             move_where(conn, messages.c.id.in_(literal_in(moved)), target, now,
                        to_recoverable=False, sources=[bin_])
+        if recorded is not None:
+            recorded(conn, row.address, len(wanted))
         return len(wanted)
 
 

@@ -1,0 +1,35 @@
+"""The admin API application: its routers, its error answers, its limits."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mailgate import __version__
+from mailgate.events.sessions import SessionRegistry
+from mailgate.http.admin import accounts, cases, credentials, evidence, policy, problems, sessions
+from mailgate.http.admin.limits import BodyLimit, ConcurrencyLimit
+from mailgate.service import Service
+
+PREFIX = "/api/admin/v1"
+MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (a restore of many ids) is far less
+MAX_CONCURRENT = 4
+
+DESCRIPTION = """The mailgate operator CLI over HTTP: every endpoint calls the same service
+function as the command named in its summary, acting as the staff account of the API key
+(`Authorization: Bearer KEY`, made by `mailgate api-key create`) with that role's limits.
+Errors are `application/problem+json` (RFC 9457) whose `detail` is the CLI's refusal."""
+
+
+def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
+    """The FastAPI application served under `PREFIX` (OpenAPI at `openapi.json`, the docs
+    page at `docs`)."""
+    app = FastAPI(title="mailgate admin API", version=__version__, description=DESCRIPTION,
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT)
+    app.state.service = svc
+    app.state.registry = registry
+    problems.install(app)
+    for module in (accounts, policy, cases, credentials, evidence, sessions):
+        app.include_router(module.router)
+    return app
