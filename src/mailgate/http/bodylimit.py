@@ -1,5 +1,7 @@
 """Request bodies of the HTTP listener are small forms: past `max_bytes` a request gets 413
-before its body is read into memory (uvicorn and Starlette's form parser set no limit)."""
+before its body is read into memory (uvicorn and Starlette's form parser set no limit).
+A sub-application that caps its own bodies, answering in its own format (the admin API's
+problem+json), is left to do so: its path prefix is `exempt`."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024, exempt: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt and scope["path"].startswith(self.exempt)):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
