@@ -44,7 +44,7 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
             routes += part.routes(provider)
     if admin_api is not None:
         routes.append(Mount(ADMIN_PREFIX, admin_api))
-    return Starlette(routes=routes, middleware=[Middleware(BodyLimit, exempt=ADMIN_PREFIX)])
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
 
 
 #: how long a stopping server waits for its open connections to close

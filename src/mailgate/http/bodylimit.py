@@ -1,51 +1,66 @@
-"""Request bodies of the HTTP listener are small forms: past `max_bytes` a request gets 413
-before its body is read into memory (uvicorn and Starlette's form parser set no limit).
-A sub-application that caps its own bodies, answering in its own format (the admin API's
-problem+json), is left to do so: its path prefix is `exempt`."""
+"""Request bodies of the HTTP listener are small (forms, admin API JSON): past `max_bytes` a
+request gets 413 and the rest of its body is never read, whether the client declared its
+length or streams it (uvicorn and Starlette's form parser set no limit)."""
 
 from __future__ import annotations
 
-from starlette.responses import PlainTextResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (a restore of many ids) is far less
 
-class BodyTooLarge(Exception):
-    pass
+
+class BodyTooLarge(HTTPException):
+    """Raised by `receive` past the cap; an HTTPException, so a request handler reading the
+    body lets it through to its 413 answer instead of calling it a malformed body."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024, exempt: str = "") -> None:
+    """ASGI middleware: at most `max_bytes` of request body reach the application."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (self.exempt and scope["path"].startswith(self.exempt)):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
-            await PlainTextResponse("Request body too large", 413)(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
             return
-        seen = 0
+        received = 0
         started = False
 
-        async def counted() -> Message:
-            nonlocal seen
+        async def limited() -> Message:
+            nonlocal received
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise BodyTooLarge(self.max_bytes)
             return message
 
-        async def sending(message: Message) -> None:
+        async def watched(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counted, sending)
+            await self.app(scope, limited, watched)
         except BodyTooLarge:
-            if not started:
-                await PlainTextResponse("Request body too large", 413)(scope, receive, send)
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """RFC 9457 problem+json, the admin API's error format, understood by any client."""
+        refusal = BodyTooLarge(self.max_bytes)
+        body = {"type": "about:blank", "title": "Content Too Large", "status": 413,
+                "detail": refusal.detail}
+        response = JSONResponse(body, status_code=413, media_type="application/problem+json")
+        await response(scope, receive, send)

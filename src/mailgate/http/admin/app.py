@@ -7,11 +7,10 @@ from fastapi import FastAPI
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
 from mailgate.http.admin import accounts, cases, credentials, evidence, policy, problems, sessions
-from mailgate.http.admin.limits import BodyLimit, ConcurrencyLimit
+from mailgate.http.admin.limits import ConcurrencyLimit
 from mailgate.service import Service
 
 PREFIX = "/api/admin/v1"
-MAX_BODY_BYTES = 64 * 1024  # the largest legitimate body (a restore of many ids) is far less
 MAX_CONCURRENT = 4
 
 DESCRIPTION = """The mailgate operator CLI over HTTP: every endpoint calls the same service
@@ -25,7 +24,6 @@ def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
     page at `docs`)."""
     app = FastAPI(title="mailgate admin API", version=__version__, description=DESCRIPTION,
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(ConcurrencyLimit, limit=MAX_CONCURRENT)
     app.state.service = svc
     app.state.registry = registry
