@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from mailgate.db.schema import accounts, api_keys
 from mailgate.directory import authority
+from mailgate.directory.app_passwords import secret_status
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, DirectoryError, InvalidTransition, NotFound
@@ -43,11 +44,7 @@ class ApiKey:
     last_used_at: float | None
 
     def status(self, now: float) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
+        return secret_status(self.revoked_at, self.expires_at, now)
 
     def as_json(self, now: float) -> dict[str, object]:
         return {"id": self.id, "account": self.account, "label": self.label,

@@ -29,6 +29,16 @@ MAX_LABEL = 128
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def secret_status(revoked_at: float | None, expires_at: float | None, now: float) -> str:
+    """`revoked`, `expired` or `active`: the status `list` shows of an app password or an
+    API key."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"
+
+
 @dataclass(frozen=True)
 class AppPassword:
     """One app password as `list` shows it (never its secret)."""
@@ -43,11 +53,7 @@ class AppPassword:
     last_used_at: float | None
 
     def status(self, now: float) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
+        return secret_status(self.revoked_at, self.expires_at, now)
 
     def as_json(self, now: float) -> dict[str, object]:
         return {"id": self.id, "label": self.label, "protocols": list(self.protocols),
