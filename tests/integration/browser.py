@@ -1,7 +1,11 @@
 """Browser tests with Playwright driving Debian's chromium (no browser download).
 
-`browser` launches `/usr/bin/chromium` headless once per test process (Playwright's own
-driver, given `executable_path`, needs no browser build of its own); `page` is a fresh
+`browser` launches `/usr/bin/chromium` headless once per test module (Playwright's own
+driver, given `executable_path`, needs no browser build of its own). Not once per test
+process: Playwright's sync API keeps its event loop marked running in the main thread while
+it is open, so every asyncio test run after it by the same worker would fail with "Runner.run()
+cannot be called from a running event loop"; a module's browser closes before the worker
+moves on to the next module. `page` is a fresh
 context and page per test, whose last state is saved as a screenshot under the test
 artifacts directory (`MAILGATE_TEST_ARTIFACTS`, else `test-artifacts/` at the repository's
 root), in `browser/<test name>.png`, pass or fail. Without chromium the tests are skipped,
@@ -31,7 +35,7 @@ def screenshot_path(test_name: str) -> Path:
     return folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name).strip("_") + ".png")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium "
