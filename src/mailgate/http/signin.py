@@ -17,16 +17,21 @@ from mailgate.http.pages import error_page, render
 from mailgate.http.websession import WebSessions
 from mailgate.protocols.refusals import BAD_CREDENTIALS
 
-#: the pages that send people to sign in, and so the only places `next` leads to
-NEXT_PATHS = ("/oauth/authorize", "/device")
+#: the pages that send people to sign in (each path, and the pages under it), and so the
+#: only places `next` leads to
+NEXT_PATHS = ("/oauth/authorize", "/device", "/mail", "/account", "/console")
 DEFAULT_NEXT = "/device"
 MAX_FIELD = 1024
 
 
+def _leads_back(path: str) -> bool:
+    return any(path == known or path.startswith(known + "/") for known in NEXT_PATHS)
+
+
 def safe_next(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or parts.path not in NEXT_PATHS or "\\" in value or \
-            len(value) > 8192:
+    if parts.scheme or parts.netloc or not _leads_back(parts.path) or "\\" in value or \
+            len(value) > 8192 or "/." in parts.path or "//" in parts.path:
         return DEFAULT_NEXT
     return value
 
