@@ -17,6 +17,7 @@ from mailgate.cli import (
     cases,
     credentials,
     dkim,
+    dns,
     mail,
     mfa,
     oauth,
@@ -47,7 +48,7 @@ def cli(ctx: click.Context, data_dir: Path | None, acting_as: str | None) -> Non
 
 
 for module in (server, accounts, policy, cases, mail, queue, usage, dkim, credentials,
-               oauth, mfa, api_keys):
+               oauth, mfa, api_keys, dns):
     module.register(cli)
 
 

@@ -167,6 +167,7 @@ audit_log = Table(
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Index("ix_audit_account", "account", "id"),
     sqlite_autoincrement=True,  # ids are never reused, even after rows are cut off the end
 )
 
