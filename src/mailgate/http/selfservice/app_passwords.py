@@ -32,11 +32,12 @@ def routes(pages: Pages) -> list[Route]:
         now = pages.svc.clock()
         doors = [{"protocol": p, "name": DISPLAY[p], "open": report.decisions[p].allowed,
                   "detail": report.decisions[p].detail} for p in DOORS]
+        context: dict[str, object] = {"created": None, "secret": "", "error": "", **extra}
         return pages.page(request, "app_passwords.html", web, status, doors=doors,
                           entries=[{"entry": e, "status": e.status(now)}
                                    for e in reversed(found)],
-                          expiry=EXPIRY, display=DISPLAY, created=None, secret="", error="",
-                          revoked=request.query_params.get("revoked") == "1", **extra)
+                          expiry=EXPIRY, display=DISPLAY,
+                          revoked=request.query_params.get("revoked") == "1", **context)
 
     async def show(request: Request, web: WebAccount) -> Response:
         return await listing_page(request, web)
