@@ -273,3 +273,27 @@ def test_the_stylesheet_is_the_only_outside_resource(live: RunningServer) -> Non
     assert "<script" not in answer.text
     assert session.get(base(live) + "/account/style.css", timeout=10).headers[
         "content-type"].startswith("text/css")
+
+
+def test_a_door_locked_by_the_department_offers_no_request(live: RunningServer,
+                                                           page) -> None:  # type: ignore[no-untyped-def]
+    live.cli("department", "create", "Physics")
+    live.cli("department", "policy", "Physics", "imap", "deny")
+    address = "phys@example.test"
+    live.account(address, PASSWORD, "--department", "Physics")
+    sign_in(page, live, address)
+    imap = page.locator("#door-imap")
+    text = imap.inner_text()
+    assert "Closed" in text and "Locked" in text
+    assert "by the policy of department Physics" in text and "your department's policy" in text
+    assert imap.locator("form").count() == 0
+    photograph(page, "doors locked")
+    session = signed_in_session(live, address)
+    token = session.cookies["mailgate_csrf"]
+    forged = session.post(base(live) + "/account/requests", data={
+        "csrf": token, "protocol": "imap", "want": "on", "note": "please"}, timeout=10)
+    assert forged.status_code == 403 and "department Physics" in forged.text
+    assert not [c for c in json.loads(live.cli("case", "list", "--json").stdout)
+                if c["account"] == address]
+    audit = json.loads(live.cli("audit", "--account", address, "--json").stdout)
+    assert any(e["action"] == "case.open.refused" for e in audit)
