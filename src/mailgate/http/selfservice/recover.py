@@ -12,7 +12,8 @@ from mailgate.directory.errors import DirectoryError
 from mailgate.http.selfservice.common import Pages, status_of
 from mailgate.http.websession import WebAccount
 
-MAX_CHOSEN = 500
+#: the newest this many are listed to choose from ("Restore all" takes every one)
+MAX_SHOWN = 500
 
 
 def routes(pages: Pages) -> list[Route]:
@@ -20,7 +21,9 @@ def routes(pages: Pages) -> list[Route]:
                       error: str = "") -> Response:
         items = await pages.call(recovery.list_items, pages.svc, pages.actor(web), web.address)
         restored = request.query_params.get("restored", "")
-        return pages.page(request, "recover.html", web, status, items=list(reversed(items)),
+        newest = list(reversed(items))
+        return pages.page(request, "recover.html", web, status, items=newest[:MAX_SHOWN],
+                          more=max(0, len(newest) - MAX_SHOWN),
                           error=error, retention_days=pages.svc.retention // 86400,
                           restored=int(restored) if restored.isdigit() and len(restored) < 9
                           else None)
@@ -29,7 +32,7 @@ def routes(pages: Pages) -> list[Route]:
         return await listing(request, web)
 
     async def restore(request: Request, web: WebAccount) -> Response:
-        form = await pages.form(request, max_fields=MAX_CHOSEN + 4)
+        form = await pages.form(request, max_fields=MAX_SHOWN + 4)
         if isinstance(form, Response):
             return form
         every = form.get("all") == "1"
