@@ -3,6 +3,7 @@ a browser page in, and an IMAP client left in IDLE in a thread."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -80,18 +81,26 @@ class IdleClient:
             assert line.startswith(tag + b" OK"), line
         self._sock.sendall(b"c IDLE\r\n")
         assert self._reader.readline().startswith(b"+")
+        self._sock.settimeout(None)  # IDLE waits as long as the server lets it
         self._thread = threading.Thread(target=self._wait, daemon=True)
         self._thread.start()
 
     def _wait(self) -> None:
-        while line := self._reader.readline():
-            self.lines.append(line)
-            if line.startswith(b"* BYE"):
-                self.bye_at = time.monotonic()
+        try:
+            while line := self._reader.readline():
+                self.lines.append(line)
+                if line.startswith(b"* BYE"):
+                    self.bye_at = time.monotonic()
+        except (OSError, ValueError):  # closed by `close`
+            pass
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
     def close(self) -> None:
+        """Hang up (the file object holds the socket open too: both are closed)."""
         if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._reader.close()
             self._sock.close()
