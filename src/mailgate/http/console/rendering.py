@@ -3,6 +3,7 @@ navigation the signed-in role may use, and headers that allow only our own style
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,13 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _shown(value: object) -> str:
+    """A detail of an audit entry: text as is, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 _ENV.filters["when"] = _when
+_ENV.filters["shown"] = _shown
 _ENV.globals.update(DISPLAY=DISPLAY, PROTOCOLS=PROTOCOLS, PREFIX=PREFIX)
 
 
