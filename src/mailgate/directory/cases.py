@@ -13,7 +13,7 @@ from mailgate.directory.changes import record, transaction
 from mailgate.directory.doors import apply_account_setting, check_department_lock
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
 from mailgate.directory.notes import bounded
-from mailgate.directory.views import account_row, require_plain
+from mailgate.directory.views import account_row, normalise_address, require_plain
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
 
@@ -132,9 +132,13 @@ def _of(r) -> Case:  # type: ignore[no-untyped-def]
                 r.opened_by, r.decided_by, r.expires_at)
 
 
-def list_cases(svc: Service, actor: Actor) -> list[Case]:
+def list_cases(svc: Service, actor: Actor, address: str | None = None) -> list[Case]:
+    """The cases the actor may see, oldest first (of one account)."""
+    query = _visible(actor).order_by(cases.c.id)
+    if address is not None:
+        query = query.where(accounts.c.address == normalise_address(address))
     with svc.reader.connect() as conn:
-        rows = conn.execute(_visible(actor).order_by(cases.c.id)).all()
+        rows = conn.execute(query).all()
     return [_of(r) for r in rows]
 
 

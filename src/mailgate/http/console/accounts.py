@@ -100,8 +100,7 @@ def routes(console: Console) -> list[Route]:
         try:
             shown = await asyncio.to_thread(listing.show_account, svc, actor, address)
             sessions = await asyncio.to_thread(live.list_sessions, svc, actor, shown.address)
-            its_cases = [c for c in await asyncio.to_thread(cases.list_cases, svc, actor)
-                         if c.account == shown.address]
+            its_cases = await asyncio.to_thread(cases.list_cases, svc, actor, shown.address)
         except DirectoryError as error:
             problem = refusal_of(error)
             return render(request, actor, "message.html", problem.status, section="accounts",
