@@ -48,6 +48,11 @@ def test_pop_case_opened_escalated_by_helpdesk_and_approved_by_admin_for_7_days(
     page.click("nav >> text=Cases")
     row = page.locator("tr", has_text=address("carol"))
     assert row.locator("button", has_text="Approve").count() == 0  # not the help desk's to give
+    row.locator("input[name=note]").fill("confirmed by phone: no IMAP on that device")
+    row.locator("button", has_text="Add note").click()
+    assert "The note was added" in page.inner_text("main")
+    row = page.locator("tr", has_text=address("carol"))
+    assert "help@example.org" in row.inner_text() and "confirmed by phone" in row.inner_text()
     row.locator("button", has_text="Escalate").click()
     assert "escalated to the mail team" in page.inner_text("main")
     _shot(page, "cases_helpdesk")
@@ -75,6 +80,7 @@ def test_pop_case_opened_escalated_by_helpdesk_and_approved_by_admin_for_7_days(
     trail = json.loads(server.cli("audit", "--account", address("carol"), "--json").stdout)
     steps = [(e["action"], e["actor"], e["role"]) for e in trail if e["action"].startswith("case")]
     assert steps == [("case.open", address("help"), "helpdesk"),
+                     ("case.note", address("help"), "helpdesk"),
                      ("case.escalate", address("help"), "helpdesk"),
                      ("case.approve", address("admin"), "admin")]
 

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from mailgate.audit import reading, usage_report
 from mailgate.db.schema import accounts as accounts_table
 from mailgate.db.schema import usage
-from mailgate.directory import accounts, doors, listing
+from mailgate.directory import accounts, cases, doors, listing
 from mailgate.directory.authority import Actor
 from mailgate.directory.errors import DirectoryError, NotAllowed
 from mailgate.directory.views import load_actor
@@ -123,3 +123,22 @@ def test_stacked_bars_scale_to_a_round_step() -> None:
     assert imap.segments[1].x == pytest.approx(imap.segments[0].x + imap.segments[0].width)
     assert [s.title for s in pop.segments] == ["POP, B: 7"]
     assert stacked_bars([], ["A"], {}).bars == []
+
+
+def test_case_notes_are_added_by_staff_to_waiting_cases_and_audited(world: Service) -> None:
+    helpdesk = _actor(world, "help@example.org")
+    case_id = cases.open_case(world, helpdesk, "bob@example.org", "pop", True, "old phone")
+    cases.add_note(world, helpdesk, case_id, "called back: it is a Nokia")
+    found = cases.notes_of(world, helpdesk, [case_id])[case_id]
+    assert [(n.author, n.note) for n in found] == [("help@example.org",
+                                                    "called back: it is a Nokia")]
+    assert reading.entries(world, SYSTEM, action="case.note")[0]["note"] == \
+        "called back: it is a Nokia"
+    with pytest.raises(NotAllowed):
+        cases.add_note(world, _actor(world, "bob@example.org"), case_id, "let me in")
+    with pytest.raises(DirectoryError, match="control character"):
+        cases.add_note(world, helpdesk, case_id, "bad\x1b[31m")
+    cases.deny(world, helpdesk, case_id)
+    with pytest.raises(DirectoryError, match="already denied"):
+        cases.add_note(world, helpdesk, case_id, "too late")
+    assert len(cases.notes_of(world, helpdesk, [case_id])[case_id]) == 1

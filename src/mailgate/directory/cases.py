@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from mailgate.db.schema import accounts, cases
+from mailgate.db.schema import accounts, case_notes, cases
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record, transaction
@@ -117,6 +117,41 @@ def approve(svc: Service, actor: Actor, case_id: int, seconds: int | None = None
 
 def deny(svc: Service, actor: Actor, case_id: int) -> None:
     _decide(svc, actor, case_id, "denied")
+
+
+@dataclass(frozen=True)
+class CaseNote:
+    author: str
+    at: float
+    note: str
+
+
+def add_note(svc: Service, actor: Actor, case_id: int, note: str) -> None:
+    """Add a note to a waiting (open or escalated) case: what the help desk learned since."""
+    authority.require_staff(actor, "add notes to cases")
+    if not bounded(note, "--note").strip():
+        raise DirectoryError("a note needs some text")
+    require_plain(note, "note")
+    now = svc.clock()
+    with transaction(svc.engine) as conn:
+        case = _load(conn, case_id)
+        if case.status not in ("open", "escalated"):
+            raise InvalidTransition(f"case #{case_id} is already {case.status}")
+        conn.execute(case_notes.insert().values(case_id=case_id, author=actor.address,
+                                                at=now, note=note))
+        record(conn, now, actor, "case.note", account=case.address, scope="none",
+               case=case_id, note=note)
+
+
+def notes_of(svc: Service, actor: Actor, case_ids: list[int]) -> dict[int, list[CaseNote]]:
+    """The notes added to each of these cases, oldest first (staff only)."""
+    authority.require_staff(actor, "read case notes")
+    found: dict[int, list[CaseNote]] = {i: [] for i in case_ids}
+    with svc.reader.connect() as conn:
+        for r in conn.execute(select(case_notes).where(case_notes.c.case_id.in_(case_ids))
+                              .order_by(case_notes.c.case_id, case_notes.c.id)):
+            found[r.case_id].append(CaseNote(r.author, r.at, r.note))
+    return found
 
 
 def _visible(actor: Actor):  # type: ignore[no-untyped-def]

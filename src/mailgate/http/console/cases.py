@@ -1,5 +1,6 @@
-"""The cases queue: open and escalated cases (or all), and each step a case can take —
-escalate, approve (optionally for a time), deny — as the signed-in staff member."""
+"""The cases queue: open and escalated cases (or all) with their notes, and each step a case
+can take — a note, escalate, approve (optionally for a time), deny — as the signed-in staff
+member."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from mailgate.http.console.staff import (
 
 FILTERS = {"waiting": ("open", "escalated"), "escalated": ("escalated",),
            "decided": ("approved", "denied"), "all": ("open", "escalated", "approved", "denied")}
-DONE = {"escalated": "The case was escalated to the mail team.",
+DONE = {"noted": "The note was added to the case.",
+        "escalated": "The case was escalated to the mail team.",
         "approved": "The case was approved and its change applied.",
         "denied": "The case was denied."}
 
@@ -38,7 +40,8 @@ def _steps(console: Console, actor: Actor, case: cases.Case) -> dict[str, object
     staff = refused_by(authority.require_staff, actor, "") is None
     approve = refused_by(authority.require_protocol_change, actor, case.account, case.protocol,
                          case.want == "on", console.svc.restricted)
-    return {"escalate": waiting and staff and case.status == "open",
+    return {"note": waiting and staff,
+            "escalate": waiting and staff and case.status == "open",
             "approve": waiting and staff and approve is None,
             "deny": waiting and staff}
 
@@ -57,8 +60,10 @@ def routes(console: Console) -> list[Route]:
         listed = [c for c in await asyncio.to_thread(cases.list_cases, svc, actor)
                   if c.status in statuses]
         listed.reverse()
+        notes = await asyncio.to_thread(cases.notes_of, svc, actor, [c.id for c in listed])
         return render(request, actor, "cases.html", refusal.status if refusal else 200,
                       section="cases", cases=[(c, _steps(console, actor, c)) for c in listed],
+                      notes=notes,
                       show=shown if shown in FILTERS else "waiting", filters=list(FILTERS),
                       durations=DURATIONS, refusal=refusal.message if refusal else "",
                       done=DONE.get(request.query_params.get("done", ""), ""))
@@ -70,7 +75,9 @@ def routes(console: Console) -> list[Route]:
         action = request.url.path.rsplit("/", 1)[1]
         case_id = request.path_params["case"]
         refusal: Refusal | None
-        if action == "escalate":
+        if action == "note":
+            refusal = await attempt(cases.add_note, svc, actor, case_id, field(form, "note"))
+        elif action == "escalate":
             refusal = await attempt(cases.escalate, svc, actor, case_id)
         elif action == "deny":
             refusal = await attempt(cases.deny, svc, actor, case_id)
@@ -83,9 +90,10 @@ def routes(console: Console) -> list[Route]:
             refusal = await attempt(cases.approve, svc, actor, case_id, seconds)
         if refusal is not None:
             return await queue(request, actor, refusal)
-        done = {"escalate": "escalated", "deny": "denied", "approve": "approved"}[action]
+        done = {"note": "noted", "escalate": "escalated", "deny": "denied",
+                "approve": "approved"}[action]
         return RedirectResponse(f"{PREFIX}/cases?done={done}", status_code=303)
 
     return [Route(PREFIX + "/cases", staff_only(console, queue), methods=["GET"]),
             *(Route(PREFIX + "/cases/{case:int}/" + action, staff_only(console, step),
-                    methods=["POST"]) for action in ("escalate", "approve", "deny"))]
+                    methods=["POST"]) for action in ("note", "escalate", "approve", "deny"))]
