@@ -146,8 +146,10 @@ def test_a_plain_user_gets_403_and_a_forged_session_the_sign_in_page(
     answer = page.request.get(f"{base(server)}/console/accounts/{address('gus')}")
     assert answer.status == 403 and address("gus") not in answer.text()
     _shot(page, "plain_user")
-
     cookie = next(c for c in page.context.cookies() if c["name"] == "mailgate_session")
+    page.click("button:has-text('Sign out')")
+    assert "/signin" in page.url
+
     other = browser.new_context()
     try:
         other.add_cookies([{**cookie, "value": cookie["value"][:-4] + "AAAA"}])

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from mailgate.directory.authority import Actor
 from mailgate.http import csrf
 from mailgate.http.pages import HEADERS as PAGE_HEADERS
-from mailgate.policy.catalogue import DISPLAY, PROTOCOLS
+from mailgate.policy.catalogue import DISPLAY, PROTOCOLS, SERVED
 
 PREFIX = "/console"
 
@@ -40,7 +40,7 @@ def _shown(value: object) -> str:
 
 _ENV.filters["when"] = _when
 _ENV.filters["shown"] = _shown
-_ENV.globals.update(DISPLAY=DISPLAY, PROTOCOLS=PROTOCOLS, PREFIX=PREFIX)
+_ENV.globals.update(DISPLAY=DISPLAY, PROTOCOLS=PROTOCOLS, SERVED=SERVED, PREFIX=PREFIX)
 
 
 def navigation(actor: Actor) -> list[tuple[str, str]]:
@@ -67,7 +67,11 @@ def render(request: Request, actor: Actor, template: str, status: int = 200,
     return response
 
 
-def plain_error(status: int, title: str, detail: str) -> Response:
-    """A page for someone who is not (or not yet known to be) staff: no navigation."""
-    html = _ENV.get_template("console/error.html").render(title=title, detail=detail)
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
+def plain_error(request: Request, status: int, title: str, detail: str) -> Response:
+    """A page for someone who is not (or not yet known to be) staff: no navigation, and a
+    way to sign out (and in as another account)."""
+    html = _ENV.get_template("console/error.html").render(
+        title=title, detail=detail, csrf=csrf.token_for(request))
+    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    csrf.attach(request, response)
+    return response

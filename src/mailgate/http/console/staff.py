@@ -24,7 +24,7 @@ from mailgate.service import Service
 
 MAX_FIELDS = 16
 NOT_STAFF = ("The staff console is for the help desk, the mail team and department "
-             "administrators. Your own doors and requests are on your account page.")
+             "administrators, and this account has none of those roles.")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Console:
         except DirectoryError:
             return sign_in_redirect(request)
         if not (actor.is_staff or actor.has("dept-admin")):
-            return plain_error(403, "Not for your role", NOT_STAFF)
+            return plain_error(request, 403, "Not for your role", NOT_STAFF)
         return actor
 
     def _load(self, address: str) -> Actor:
@@ -56,8 +56,8 @@ class Console:
         """A posted form whose CSRF field matches its cookie, or the 403 answer."""
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
         if not csrf.valid(request, form):
-            return plain_error(403, "Forbidden", "The form expired or did not come from this "
-                               "site. Go back, reload the page and try again.")
+            return plain_error(request, 403, "Forbidden", "The form expired or did not come "
+                               "from this site. Go back, reload the page and try again.")
         return form
 
 
