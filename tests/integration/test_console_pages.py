@@ -162,3 +162,35 @@ def test_a_plain_user_gets_403_and_a_forged_session_the_sign_in_page(
     finally:
         other.close()
     assert door(server, "gus", "imap")["reason"] != "account_compromised"
+
+
+def test_every_console_form_needs_its_csrf_token(server: RunningServer, page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, server, "admin", "/console/audit")
+    before = json.loads(server.cli("audit", "--json").stdout)
+    one = f"/console/accounts/{address('gus')}"
+    for path in (f"{one}/doors/imap", f"{one}/compromise", f"{one}/restore",
+                 f"{one}/deactivate", f"{one}/activate", f"{one}/sessions/s1/end",
+                 f"{one}/cases", "/console/cases/1/note", "/console/cases/1/escalate",
+                 "/console/cases/1/approve", "/console/cases/1/deny", "/console/departments",
+                 "/console/plans"):
+        answer = page.request.post(base(server) + path, form={"value": "off", "reason": "x"},
+                                   max_redirects=0)
+        assert answer.status == 403, path
+    assert json.loads(server.cli("audit", "--json").stdout) == before
+
+
+def test_admin_deactivates_with_grace_and_activates_again(server: RunningServer, page) -> None:  # type: ignore[no-untyped-def]
+    server.account(address("ivy"), password("ivy"))
+    sign_in(page, server, "admin", f"/console/accounts/{address('ivy')}")
+    page.click("button:has-text('Deactivate')")
+    assert "being deactivated" in page.inner_text("main")
+    assert page.inner_text(".state.big") == "deactivating"
+    assert "the account's state decides" in page.locator("#door-imap").inner_text()
+    page.click("button:text-is('Activate')")
+    assert "The account is active." in page.inner_text("main")
+    assert door(server, "ivy", "imap")["enabled"] is True
+
+    helpdesk = page.context.browser.new_context().new_page()
+    sign_in(helpdesk, server, "help", f"/console/accounts/{address('ivy')}")
+    assert helpdesk.locator("button:has-text('Deactivate')").count() == 0  # admins only
+    helpdesk.context.close()
