@@ -111,6 +111,10 @@ def test_audit_entries_filter_by_actor_and_action_family(world: Service) -> None
     assert reading.entries(world, SYSTEM, action="role") == []
     assert len(reading.entries(world, SYSTEM, by="system", action="account.create")) == 7
     assert reading.entries(world, SYSTEM, by="help@example.org") == []
+    newest = reading.entries(world, SYSTEM, limit=2)
+    older = reading.entries(world, SYSTEM, limit=2, before=int(str(newest[0]["id"])))
+    assert [e["id"] for e in older] == [int(str(newest[0]["id"])) - 2,
+                                        int(str(newest[0]["id"])) - 1]
 
 
 def test_stacked_bars_scale_to_a_round_step() -> None:
