@@ -26,15 +26,26 @@ def iso_time(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def entries(svc: Service, actor: Actor, address: str | None = None,
-            limit: int = 0) -> list[dict[str, object]]:
-    """The audit entries, oldest first (of one account; only the newest `limit`)."""
+def entries(svc: Service, actor: Actor, address: str | None = None, limit: int = 0,
+            by: str | None = None, action: str | None = None,
+            before: int | None = None) -> list[dict[str, object]]:
+    """The audit entries, oldest first (of one account; by one actor; of one action or,
+    ending in `.`, one family of actions such as `case.`; older than entry `before`; only
+    the newest `limit`)."""
     authority.require_staff(actor, "read the audit log")
     if limit < 0:
         raise ValueError("--limit must be 0 (everything) or a positive number")
     query = select(audit_log).order_by(audit_log.c.id)
     if address:
         query = query.where(audit_log.c.account == normalise_address(address))
+    if before is not None:
+        query = query.where(audit_log.c.id < before)
+    if by:
+        query = query.where(audit_log.c.actor == by.strip().lower())
+    if action and action.endswith("."):
+        query = query.where(audit_log.c.action >= action, audit_log.c.action < action + "~")
+    elif action:
+        query = query.where(audit_log.c.action == action)
     if limit:
         query = query.order_by(None).order_by(audit_log.c.id.desc()).limit(limit)
     with svc.reader.connect() as conn:

@@ -144,6 +144,17 @@ cases = Table(
     Column("decided_by", String(320), nullable=True),
     Column("decided_at", Float, nullable=True),
     Column("expires_at", Float, nullable=True),
+    Index("ix_cases_account", "account_id"),
+)
+
+case_notes = Table(
+    "case_notes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("note", Text, nullable=False),
+    Index("ix_case_notes_case", "case_id", "id"),
 )
 
 events = Table(

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from mailgate.db.schema import accounts, cases
+from mailgate.db.schema import accounts, case_notes, cases
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record, transaction
 from mailgate.directory.doors import apply_account_setting, check_department_lock
 from mailgate.directory.errors import DirectoryError, InvalidTransition, NotAllowed, NotFound
 from mailgate.directory.notes import bounded
-from mailgate.directory.views import account_row, require_plain
+from mailgate.directory.views import account_row, normalise_address, require_plain
 from mailgate.policy.catalogue import DISPLAY, normalise_protocol
 from mailgate.service import Service
 
@@ -119,6 +119,41 @@ def deny(svc: Service, actor: Actor, case_id: int) -> None:
     _decide(svc, actor, case_id, "denied")
 
 
+@dataclass(frozen=True)
+class CaseNote:
+    author: str
+    at: float
+    note: str
+
+
+def add_note(svc: Service, actor: Actor, case_id: int, note: str) -> None:
+    """Add a note to a waiting (open or escalated) case: what the help desk learned since."""
+    authority.require_staff(actor, "add notes to cases")
+    if not bounded(note, "--note").strip():
+        raise DirectoryError("a note needs some text")
+    require_plain(note, "note")
+    now = svc.clock()
+    with transaction(svc.engine) as conn:
+        case = _load(conn, case_id)
+        if case.status not in ("open", "escalated"):
+            raise InvalidTransition(f"case #{case_id} is already {case.status}")
+        conn.execute(case_notes.insert().values(case_id=case_id, author=actor.address,
+                                                at=now, note=note))
+        record(conn, now, actor, "case.note", account=case.address, scope="none",
+               case=case_id, note=note)
+
+
+def notes_of(svc: Service, actor: Actor, case_ids: list[int]) -> dict[int, list[CaseNote]]:
+    """The notes added to each of these cases, oldest first (staff only)."""
+    authority.require_staff(actor, "read case notes")
+    found: dict[int, list[CaseNote]] = {i: [] for i in case_ids}
+    with svc.reader.connect() as conn:
+        for r in conn.execute(select(case_notes).where(case_notes.c.case_id.in_(case_ids))
+                              .order_by(case_notes.c.case_id, case_notes.c.id)):
+            found[r.case_id].append(CaseNote(r.author, r.at, r.note))
+    return found
+
+
 def _visible(actor: Actor):  # type: ignore[no-untyped-def]
     """Cases the actor may see: every case for staff, their own account's for a user."""
     query = select(cases, accounts.c.address).join(accounts, accounts.c.id == cases.c.account_id)
@@ -132,9 +167,13 @@ def _of(r) -> Case:  # type: ignore[no-untyped-def]
                 r.opened_by, r.decided_by, r.expires_at)
 
 
-def list_cases(svc: Service, actor: Actor) -> list[Case]:
+def list_cases(svc: Service, actor: Actor, address: str | None = None) -> list[Case]:
+    """The cases the actor may see, oldest first (of one account)."""
+    query = _visible(actor).order_by(cases.c.id)
+    if address is not None:
+        query = query.where(accounts.c.address == normalise_address(address))
     with svc.reader.connect() as conn:
-        rows = conn.execute(_visible(actor).order_by(cases.c.id)).all()
+        rows = conn.execute(query).all()
     return [_of(r) for r in rows]
 
 

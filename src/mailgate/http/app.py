@@ -1,7 +1,8 @@
 """Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
 OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`), the self-service pages
-(`http/selfservice`) and client autoconfiguration (`http/autoconfig.py`), and when given one the
-admin API (`http/admin`, mounted at `/api/admin/v1`)."""
+(`http/selfservice`) and client autoconfiguration (`http/autoconfig.py`), and, with the session
+registry too, the staff console (`http/console`, under `/console`); when given one the admin
+API (`http/admin`, mounted at `/api/admin/v1`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from mailgate import __version__
-from mailgate.http import autoconfig, selfservice, signin
+from mailgate.events.sessions import SessionRegistry
+from mailgate.http import autoconfig, console, selfservice, signin
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
@@ -30,7 +32,8 @@ from mailgate.metrics import REGISTRY
 
 
 def build_app(live_sessions: Callable[[], int], provider: Provider | None = None,
-              admin_api: ASGIApp | None = None) -> Starlette:
+              admin_api: ASGIApp | None = None,
+              registry: SessionRegistry | None = None) -> Starlette:
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -45,6 +48,8 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
         routes += autoconfig.routes(provider.svc, provider.gate)
         for part in (discovery, authorize, device, token, endpoints):
             routes += part.routes(provider)
+        if registry is not None:
+            routes += console.routes(provider.svc, provider.sessions, registry)
     if admin_api is not None:
         routes.append(Mount(ADMIN_PREFIX, admin_api))
     return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
