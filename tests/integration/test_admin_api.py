@@ -89,6 +89,8 @@ def _calls(case_id: int) -> list[Call]:
         Call("POST", "/cases", {"account": T, "protocol": "pop", "want": "on", "note": "n"},
              ("case", "open", T, "pop", "on", "--note", "n"), STAFF),
         Call("GET", "/cases", None, ("case", "list"), EVERYONE),
+        Call("POST", f"/cases/{c}/notes", {"note": "n"}, ("case", "note", str(c), "--note", "n"),
+             STAFF),
         Call("POST", f"/cases/{c}/escalate", None, ("case", "escalate", str(c)), STAFF),
         Call("POST", f"/cases/{c}/approve", {}, ("case", "approve", str(c)), ADMIN_ONLY),
         Call("POST", f"/cases/{c}/deny", None, ("case", "deny", str(c)), STAFF),

@@ -128,6 +128,20 @@ def test_case_escalate_approve_for_a_time_and_deny(mg: Mailgate):
     assert doors(mg, ANN)["imap"] == (True, "plan_default")
 
 
+def test_staff_note_a_waiting_case_and_the_note_is_audited(mg: Mailgate):
+    mg.ok("case", "open", ANN, "pop", "on", "--note", "old phone", acting_as=ANN)
+    assert mg.ok("case", "note", "1", "--note", "called back: a Nokia",
+                 acting_as=HD).strip() == "note added to case #1"
+    refused = mg("case", "note", "1", "--note", "let me in", acting_as=ANN)
+    assert refused.returncode == 1 and refused.stderr.startswith("mailgate: ")
+    assert mg("case", "note", "1", "--note", " ", acting_as=HD).returncode == 1
+    noted = [e for e in mg.json("audit", "--account", ANN) if e["action"] == "case.note"]
+    assert [(e["actor"], e["note"]) for e in noted] == [(HD, "called back: a Nokia")]
+    mg.ok("case", "deny", "1", acting_as=HD)
+    late = mg("case", "note", "1", "--note", "too late", acting_as=HD)
+    assert late.returncode == 1 and "already denied" in late.stderr
+
+
 def test_as_a_staff_account_applies_its_role_and_is_audited_as_it(mg: Mailgate):
     mg.ok("protocol", "set", ANN, "imap", "off", "--reason", "ticket 42", acting_as=HD)
     mg.ok("protocol", "set", ANN, "imap", "on", "--for", "90s", acting_as=HD)

@@ -12,7 +12,7 @@ from mailgate.durations import parse_duration
 
 @click.group("case")
 def case() -> None:
-    """Cases: open -> escalated -> approved | denied."""
+    """Cases: open -> escalated -> approved | denied; staff add notes while it waits."""
 
 
 @case.command("open")
@@ -47,6 +47,15 @@ def case_list(ctx: Context, as_json: bool) -> None:
 def case_escalate(ctx: Context, case_id: int) -> None:
     cases.escalate(ctx.service, ctx.actor(), case_id)
     output.echo(f"case #{case_id} escalated to the mail team")
+
+
+@case.command("note")
+@click.argument("case_id", type=int)
+@click.option("--note", required=True, help="What the help desk learned since it opened.")
+@pass_ctx
+def case_note(ctx: Context, case_id: int, note: str) -> None:
+    cases.add_note(ctx.service, ctx.actor(), case_id, note)
+    output.echo(f"note added to case #{case_id}")
 
 
 @case.command("approve")

@@ -1,4 +1,4 @@
-"""`/cases`: the `case open|list|escalate|approve|deny` commands."""
+"""`/cases`: the `case open|list|note|escalate|approve|deny` commands."""
 
 from __future__ import annotations
 
@@ -34,6 +34,14 @@ def case_show(svc: Svc, actor: Acting, case_id: Identifier) -> dict[str, object]
              summary="case escalate")
 def case_escalate(svc: Svc, actor: Acting, case_id: Identifier) -> dict[str, object]:
     cases.escalate(svc, actor, case_id)
+    return cases.get_case(svc, actor, case_id).as_json()
+
+
+@router.post("/cases/{case_id}/notes", response_model=models.CaseShown, status_code=201,
+             summary="case note")
+def case_note(svc: Svc, actor: Acting, case_id: Identifier,
+              body: models.CaseNote) -> dict[str, object]:
+    cases.add_note(svc, actor, case_id, body.note)
     return cases.get_case(svc, actor, case_id).as_json()
 
 

@@ -97,6 +97,13 @@ class CaseOpen(Body):
     note: Text
 
 
+class CaseNote(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"note": "called back: the old phone only speaks POP"}]})
+
+    note: Text
+
+
 class CaseApprove(Body):
     for_: Duration | None = Field(None, alias="for", description="Time-limited; reverts "
                                                                  "itself.")
