@@ -1,5 +1,6 @@
 """Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
-OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`), and when given one the
+OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`, the second factor and
+`/account/mfa`, `/static/`), and when given one the
 admin API (`http/admin`, mounted at `/api/admin/v1`)."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from mailgate import __version__
-from mailgate.http import signin
+from mailgate.http import mfa_pages, second_factor, signin, static
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
@@ -40,7 +41,8 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
     routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     if provider is not None:
         routes += signin.routes(provider.gate, provider.sessions)
-        for part in (discovery, authorize, device, token, endpoints):
+        for part in (discovery, authorize, device, token, endpoints, second_factor, mfa_pages,
+                     static):
             routes += part.routes(provider)
     if admin_api is not None:
         routes.append(Mount(ADMIN_PREFIX, admin_api))
