@@ -4,7 +4,9 @@ security key (`navigator.credentials.create()` from `/static/webauthn.js`, our o
 remove a factor, make new recovery codes. A complete session only (`second_factor.
 complete_session`); removing a factor or making new codes also needs a second factor proved
 within `websession.FRESH_SECONDS`, else the page first asks for one (`second_factor.again`).
-Every rule is `auth.mfa`'s (`directory/*`): these views only call it and show the answer.
+Adding a factor needs one too when the account has one already (a stolen session must not
+add its own). Every rule is `auth.mfa`'s (`directory/*`): these views only call it and show
+the answer.
 """
 
 from __future__ import annotations
@@ -77,12 +79,21 @@ def routes(provider: Provider) -> list[Route]:
             return to_step(HOME)
         return form, session
 
+    def stale(session: WebSession, path: str) -> Response | None:
+        """Where a session goes first when its second factor is not fresh: every change of
+        factors needs one (adding one too, or a stolen session could add its own)."""
+        if session.fresh(provider.svc.clock()):
+            return None
+        return RedirectResponse(again(path), status_code=303)
+
     async def totp_page(request: Request, status: int = 200, error: str = "") -> Response:
         session = await complete_session(sessions, request)
         if isinstance(session, Response):
             return session
         if "totp" in session.mfa.methods:
             return RedirectResponse(HOME, status_code=303)
+        if (first := stale(session, TOTP)) is not None:
+            return first
         try:
             enrolment = await mfa.totp_enrolment(session.account.address)
         except DirectoryError as exc:
@@ -96,6 +107,8 @@ def routes(provider: Provider) -> list[Route]:
         if isinstance(found, Response):
             return found
         form, session = found
+        if (first := stale(session, TOTP)) is not None:
+            return first
         try:
             codes = await mfa.totp_enrol_confirm(session.account.address,
                                                  str(form.get("code", "")))
@@ -117,6 +130,8 @@ def routes(provider: Provider) -> list[Route]:
         session = await complete_session(sessions, request)
         if isinstance(session, Response):
             return session
+        if (first := stale(session, KEY)) is not None:
+            return first
         return render(request, "account/security_key.html", status,
                       address=session.account.address, options_url=KEY_OPTIONS, error=error)
 
@@ -125,6 +140,8 @@ def routes(provider: Provider) -> list[Route]:
         if isinstance(found, Response):
             return JSONResponse({"error": "sign in again"}, status_code=403)
         _form, session = found
+        if stale(session, KEY) is not None:
+            return JSONResponse({"error": "prove a second factor again"}, status_code=403)
         options = await mfa.webauthn_register_begin(session.account.address)
         return Response(options, media_type="application/json",
                         headers={"Cache-Control": "no-store"})
@@ -134,6 +151,8 @@ def routes(provider: Provider) -> list[Route]:
         if isinstance(found, Response):
             return found
         form, session = found
+        if (first := stale(session, KEY)) is not None:
+            return first
         try:
             codes = await mfa.webauthn_register_finish(
                 session.account.address, str(form.get("answer", "")),
@@ -147,8 +166,8 @@ def routes(provider: Provider) -> list[Route]:
         if isinstance(found, Response):
             return found
         form, session = found
-        if not session.fresh(provider.svc.clock()):
-            return RedirectResponse(again(HOME), status_code=303)
+        if (first := stale(session, HOME)) is not None:
+            return first
         try:
             await mfa.remove_factor(session.account.address, str(form.get("factor", "")))
         except DirectoryError as exc:
@@ -160,8 +179,8 @@ def routes(provider: Provider) -> list[Route]:
         if isinstance(found, Response):
             return found
         _form, session = found
-        if not session.fresh(provider.svc.clock()):
-            return RedirectResponse(again(HOME), status_code=303)
+        if (first := stale(session, HOME)) is not None:
+            return first
         try:
             codes = await mfa.new_recovery_codes(session.account.address)
         except DirectoryError as exc:
