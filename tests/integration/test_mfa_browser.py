@@ -60,6 +60,7 @@ def sign_in(page, live: RunningServer, path: str, address: str) -> None:  # type
     assert "/signin" in page.url
     page.fill("#address", address)
     page.fill("#password", PASSWORD)
+    shot(page, "signin page")
     page.click("button[type=submit]")
 
 
@@ -67,6 +68,7 @@ def approve(page, user_code: str) -> None:  # type: ignore[no-untyped-def]
     assert page.url.endswith("/device"), page.url
     page.fill("#user_code", user_code)
     page.click("button[type=submit]")
+    shot(page, "consent page")
     page.click("button[value=allow]")
     assert page.inner_text("h1") == "Device connected"
 

@@ -186,7 +186,7 @@ def routes(provider: Provider) -> list[Route]:
         except DirectoryError as exc:
             return await home(request, 409, str(exc))
         return render(request, "account/recovery_codes.html", codes=codes, continue_to=HOME,
-                      address=session.account.address)
+                      address=session.account.address, replaced=True)
 
     async def show_home(request: Request) -> Response:
         return await home(request)
