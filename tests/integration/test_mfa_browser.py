@@ -1,7 +1,8 @@
 """The web sign-in with a second factor, in Debian's chromium (Playwright) against a real
 `mailgate serve`: enrolment at sign-in when a department requires MFA, an authenticator app
-added on `/account/mfa`, password + TOTP approving a device code, a wrong and a replayed code
-refused. Codes are computed with pyotp from the secret the page shows, as an app would."""
+added on `/account/mfa`, password + TOTP approving a device code (also with JavaScript off),
+a wrong and a replayed code refused. Codes are computed with pyotp from the secret the page
+shows, as an app would."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import pyotp
 import pytest
 import requests
-from browser import screenshot_path
+from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
 
 PASSWORD = "correct-horse-battery"
@@ -61,15 +62,15 @@ def sign_in(page, live: RunningServer, path: str, address: str) -> None:  # type
     page.fill("#address", address)
     page.fill("#password", PASSWORD)
     shot(page, "signin page")
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
 
 
 def approve(page, user_code: str) -> None:  # type: ignore[no-untyped-def]
     assert page.url.endswith("/device"), page.url
     page.fill("#user_code", user_code)
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     shot(page, "consent page")
-    page.click("button[value=allow]")
+    click_and_wait(page, "button[value=allow]")
     assert page.inner_text("h1") == "Device connected"
 
 
@@ -91,14 +92,14 @@ def test_required_mfa_enrols_at_sign_in_then_approves_a_device_code(
     page.goto(base(live) + "/device")  # a half session reaches nothing else: back to enrol
     assert page.inner_text("h1") == "Set up an authenticator app"
     page.fill("#code", "000000" if totp.now() != "000000" else "111111")
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     assert "not the code the app shows" in page.inner_text("[role=alert]")
     page.fill("#code", totp.now())
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     assert page.inner_text("h1") == "Your recovery codes"
     assert page.locator(".codes li").count() == 10
     shot(page, "mfa recovery codes")
-    page.click("text=I have saved them, continue")
+    click_and_wait(page, "text=I have saved them, continue")
     approve(page, asked["user_code"])
     assert "access_token" in poll(live, client_id, asked["device_code"])
 
@@ -110,12 +111,12 @@ def test_password_and_totp_approve_a_device_code_and_wrong_or_replayed_codes_fai
     # MFA is not required of ann: the password alone signs in; she adds an app of her own.
     sign_in(page, live, "/account/mfa", address)
     assert page.inner_text("h1") == "Two-step sign-in"
-    page.click("text=Add an authenticator app")
+    click_and_wait(page, "text=Add an authenticator app")
     totp = pyotp.TOTP(secret_shown(page))
     page.fill("#code", totp.now())
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     assert page.locator(".codes li").count() == 10
-    page.click("text=I have saved them, continue")
+    click_and_wait(page, "text=I have saved them, continue")
     assert "Set up" in page.inner_text("main")
     shot(page, "mfa account page")
 
@@ -127,12 +128,12 @@ def test_password_and_totp_approve_a_device_code_and_wrong_or_replayed_codes_fai
         other.goto(base(live) + "/device")  # the half session is sent back to the step
         assert other.inner_text("h1") == "Second step"
         other.fill("#code", "000000" if totp.now() != "000000" else "111111")
-        other.click("button[type=submit]")
+        click_and_wait(other, "button[type=submit]")
         assert "not right" in other.inner_text("[role=alert]")
         shot(other, "mfa wrong code")
         code = totp.at(time.time() + 30)  # the next step: the enrolment spent this one
         other.fill("#code", code)
-        other.click("button[type=submit]")
+        click_and_wait(other, "button[type=submit]")
         approve(other, asked["user_code"])
         assert "access_token" in poll(live, client_id, asked["device_code"])
     finally:
@@ -142,7 +143,7 @@ def test_password_and_totp_approve_a_device_code_and_wrong_or_replayed_codes_fai
     try:
         sign_in(replay, live, "/device", address)
         replay.fill("#code", code)
-        replay.click("button[type=submit]")
+        click_and_wait(replay, "button[type=submit]")
         assert "used already" in replay.inner_text("[role=alert]")
         assert replay.inner_text("h1") == "Second step"
         shot(replay, "mfa replayed code")
@@ -150,3 +151,27 @@ def test_password_and_totp_approve_a_device_code_and_wrong_or_replayed_codes_fai
         replay.context.close()
     audit = live.cli("audit", "--account", address, "--json").stdout
     assert "bad_second_factor" in audit and "reused_code" in audit, audit
+
+
+def test_setting_up_and_signing_in_with_a_code_need_no_javascript(
+        live: RunningServer, client_id: str, browser) -> None:  # type: ignore[no-untyped-def]
+    address = "noj@example.test"
+    live.account(address, PASSWORD)
+    plain = browser.new_context(java_script_enabled=False).new_page()
+    try:
+        sign_in(plain, live, "/account/mfa/totp", address)
+        totp = pyotp.TOTP(secret_shown(plain))
+        plain.fill("#code", totp.now())
+        click_and_wait(plain, "button[type=submit]")
+        assert plain.locator(".codes li").count() == 10
+        plain.context.clear_cookies()
+        asked = device_code(live, client_id)
+        sign_in(plain, live, "/device", address)
+        assert plain.inner_text("h1") == "Second step"
+        plain.fill("#code", totp.at(time.time() + 30))
+        click_and_wait(plain, "button[type=submit]")
+        approve(plain, asked["user_code"])
+        assert "access_token" in poll(live, client_id, asked["device_code"])
+    finally:
+        plain.context.close()
+

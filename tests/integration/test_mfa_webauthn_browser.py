@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from browser import screenshot_path
+from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
 
 PASSWORD = "correct-horse-battery"
@@ -42,13 +42,13 @@ def test_a_security_key_registers_and_then_signs_in(live: RunningServer, page) -
     page.goto(base + "/account/mfa/security-key")
     page.fill("#address", address)
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     assert page.inner_text("h1") == "Add a security key"
     page.fill("#label", "Blue key <b>")
-    page.click("text=Register security key")
+    click_and_wait(page, "text=Register security key")
     page.wait_for_selector("text=Your recovery codes")
     assert page.locator(".codes li").count() == 10
-    page.click("text=I have saved them, continue")
+    click_and_wait(page, "text=I have saved them, continue")
     assert "Blue key <b>" in page.inner_text("table")  # shown as text, not markup
     page.screenshot(path=str(screenshot_path("mfa security key registered")), full_page=True)
 
@@ -58,15 +58,15 @@ def test_a_security_key_registers_and_then_signs_in(live: RunningServer, page) -
     page.goto(base + "/device")
     page.fill("#address", address)
     page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    click_and_wait(page, "button[type=submit]")
     assert page.inner_text("h1") == "Second step"
     assert page.locator("#code").count() == 0  # no authenticator app: the key, or a code
     page.screenshot(path=str(screenshot_path("mfa security key step")), full_page=True)
-    page.click("text=Use a security key")
+    click_and_wait(page, "text=Use a security key")
     page.wait_for_url(base + "/device")
     page.fill("#user_code", asked["user_code"])
-    page.click("button[type=submit]")
-    page.click("button[value=allow]")
+    click_and_wait(page, "button[type=submit]")
+    click_and_wait(page, "button[value=allow]")
     assert page.inner_text("h1") == "Device connected"
     token = requests.post(base + "/oauth/token", timeout=10, data={
         "grant_type": DEVICE_GRANT, "device_code": asked["device_code"],
