@@ -1,20 +1,29 @@
 """The web session's second step and `/account/mfa` against the Starlette app in process,
 with a clock the test moves: a half session is not signed in, a second factor proved long
 ago is not fresh enough to change factors, and an account removes only its own factors,
-never the last one MFA requires."""
+never the last one MFA requires. Each answer of the second step waits out the failed sign-in
+throttle and is recorded."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from mailgate.audit.recorder import Recorder
 from mailgate.auth.gate import Gate
+from mailgate.auth.mfa import MultiFactor
+from mailgate.auth.second_step import SecondStep
+from mailgate.auth.throttle import SigninThrottle
+from mailgate.db.schema import audit_log
 from mailgate.directory import accounts, mfa, mfa_state, totp_factor
 from mailgate.directory.authority import Actor
 from mailgate.directory.errors import NotAllowed, NotFound
@@ -130,3 +139,46 @@ def test_an_account_removes_only_its_own_factors_and_not_the_last_required_one(
     mfa.set_required(svc, Actor.system(), "plan", "standard", True)
     with pytest.raises(NotAllowed, match="add another factor"):
         mfa.remove_own(svc, ANN, "totp")
+
+
+def test_wrong_answers_wait_out_the_sign_in_throttle_and_are_recorded(
+        sqlite_svc: Service) -> None:
+    svc = sqlite_svc
+    accounts.create(svc, Actor.system(), ANN, PASSWORD)
+    totp = enrol(svc, Clock(svc.clock()), ANN)
+    recorder = Recorder(svc)
+    gate = Gate(svc, recorder)
+    gate.throttle = SigninThrottle(free_failures=2, max_delay=0.2)
+    step = SecondStep(gate, MultiFactor(svc))
+    account_id = accounts_id(svc, ANN)
+
+    async def answers() -> list[tuple[str, float]]:
+        out = []
+        for factor, answer in (("totp", "000000" if totp.now() != "000000" else "111111"),
+                               ("recovery_code", "aaaa-bbbb-cccc-dddd"), ("totp", "12"),
+                               ("nonsense", "x"), ("totp", totp.at(svc.clock() + 30))):
+            t0 = time.perf_counter()
+            verdict = await step.check(account_id, ANN, factor, answer, "192.0.2.7",
+                                       svc.clock())
+            out.append((verdict.outcome.value, time.perf_counter() - t0))
+        return out
+
+    got = asyncio.run(answers())
+    gate.close()
+    assert [outcome for outcome, _ in got] == ["wrong"] * 4 + ["accepted"]
+    assert all(took < 0.2 for _, took in got[:2])  # the free failures
+    assert all(took >= 0.2 for _, took in got[3:])  # past them, every answer waits first
+    recorder.flush()
+    with svc.reader.connect() as conn:
+        rows = [json.loads(d) for d in conn.execute(select(audit_log.c.details).where(
+            audit_log.c.action == "signin")).scalars()]
+    assert [(r["protocol"], r["method"], r["reason"]) for r in rows] == [
+        ("web", "totp", "bad_second_factor"), ("web", "recovery_code", "bad_second_factor"),
+        ("web", "totp", "bad_second_factor"), ("web", "unknown", "bad_second_factor"),
+        ("web", "totp", "second_factor")]
+    assert all(r["peer"] == "192.0.2.7" for r in rows)
+
+
+def accounts_id(svc: Service, address: str) -> int:
+    with svc.reader.connect() as conn:
+        return int(account_row(conn, address).id)
