@@ -7,7 +7,7 @@ enrolled enrols a TOTP authenticator here instead (QR code and key to type in, c
 its first code) and sees its recovery codes once.
 
 The same page, with `confirm=1`, asks a complete session for a fresh second factor before
-`/account/mfa` removes a factor or makes new recovery codes. Codes are checked by
+`/account/mfa` changes the account's factors or makes new recovery codes. Codes are checked by
 `auth.second_step` (throttled, recorded, single use); `next` is checked like the sign-in's.
 """
 
