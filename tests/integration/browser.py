@@ -55,3 +55,10 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: 
     yield opened
     opened.screenshot(path=str(screenshot_path(request.node.name)), full_page=True)
     context.close()
+
+
+def click_and_wait(page, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """Click what submits a form or follows a link, and wait for the next page: reading the
+    page right after a bare click may still read the old one."""
+    with page.expect_navigation():
+        page.click(selector)

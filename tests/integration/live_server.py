@@ -157,7 +157,8 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
                  extra_env: dict[str, str] | None = None, oauth_issuer: str | None = None
                  ) -> RunningServer:
     """`oauth_issuer` (`http` or `https`): the OAuth issuer is the URL of that listener as
-    a client reaches it, not the default https://localhost."""
+    a client reaches it, not the default https://localhost; `localhost`: the http listener
+    as http://localhost:PORT (WebAuthn needs a host name, not an address)."""
     env = dict(os.environ)
     # Every test client connects from 127.0.0.1: the per-address cap would count them as one.
     env["MAILGATE_AUTH_MAX_UNAUTHENTICATED_PER_ADDRESS"] = "100000"
@@ -171,6 +172,8 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
                                                  if name in ports else "")
     if oauth_issuer == "http":
         env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"http://127.0.0.1:{ports['http']}"
+    elif oauth_issuer == "localhost":
+        env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"http://localhost:{ports['http']}"
     elif oauth_issuer == "https":  # the certificate names localhost
         env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"https://localhost:{ports['https']}"
     env.update(extra_env or {})

@@ -1,5 +1,6 @@
-"""A password change counts the live sessions it ends: password sign-ins of the account, on
-nodes alive, as the `live_sessions` table has them at the time of the change."""
+"""A password change counts the live sessions it ends: password and token sign-ins of the
+account (its tokens are revoked with it), on nodes alive, as the `live_sessions` table has
+them at the time of the change."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mailgate.service import Service
 SYSTEM = Actor.system()
 
 
-def test_password_change_counts_password_sessions_of_live_nodes(svc: Service) -> None:
+def test_password_change_counts_password_and_token_sessions_of_live_nodes(svc: Service) -> None:
     accounts.create(svc, SYSTEM, "ivy@example.test", "first-password")
     accounts.create(svc, SYSTEM, "jon@example.test", "first-password")
     now = svc.clock()
@@ -34,10 +35,11 @@ def test_password_change_counts_password_sessions_of_live_nodes(svc: Service) ->
                 ("s1", "a", ivy, "pop", "password"),
                 ("s2", "b", ivy, "imap", "password"),  # another node counts too
                 ("s3", "a", ivy, "imap", "app_password"),  # another credential
+                ("s6", "a", ivy, "smtp", "oauth"),  # its token is revoked with the password
                 ("s4", "dead", ivy, "pop", "password"),  # a node gone
                 ("s5", "a", jon, "pop", "password"))])  # another account
-    assert accounts.set_password(svc, SYSTEM, "ivy@example.test", "second-password") == 2
+    assert accounts.set_password(svc, SYSTEM, "ivy@example.test", "second-password") == 3
     with svc.reader.connect() as conn:
         details = conn.execute(select(audit_log.c.details).order_by(
             audit_log.c.id.desc())).scalars().first()
-    assert json.loads(details)["live_sessions_ended"] == 2
+    assert json.loads(details)["live_sessions_ended"] == 3

@@ -84,6 +84,11 @@ class Gate:
         svc.passwords.prepare_for_unknown_accounts()
         svc.tokens.prepare()
 
+    def record(self, attempt: Attempt) -> None:
+        """Queue an attempt for the audit log and usage counters (the web sign-in's second
+        step, `auth.second_step`, records its own)."""
+        self._recorder.attempt(attempt)
+
     def close(self) -> None:
         for pool in (self._db_pool, self._hash_pool):
             pool.shutdown(wait=False, cancel_futures=True)

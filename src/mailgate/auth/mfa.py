@@ -16,10 +16,13 @@ Checking a factor:
     `webauthn_finish(address, answer)`     -> Verdict, `answer` the browser's JSON
 Enrolling (the account itself, signed in):
     `totp_enrol_begin(address)`            -> TotpEnrolment (URI, QR code as SVG, secret)
+    `totp_enrolment(address)`              -> the enrolment under way, else a new one
     `totp_enrol_confirm(address, code)`    -> recovery codes to show once (empty if not first)
     `webauthn_register_begin(address)`     -> options JSON for navigator.credentials.create()
     `webauthn_register_finish(address, answer, label)` -> recovery codes, as above
     `new_recovery_codes(address)`          -> ten new codes; the old ones stop working
+    `remove_factor(address, factor)`       -> `totp` or `webauthn:ID` removed (not the last
+                                              one while MFA is required)
 
 Only an ACCEPTED verdict completes the sign-in; THROTTLED carries `retry_at` for the page to
 say when to try again (or to offer another factor). A closed account (compromised, pending,
@@ -35,8 +38,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from mailgate.directory import mfa_state, recovery_codes, totp_factor, webauthn_credentials
-from mailgate.directory.mfa_state import Verdict
+from mailgate.directory import mfa, mfa_state, recovery_codes, totp_factor, webauthn_credentials
+from mailgate.directory.mfa_state import MfaStatus, Verdict
 from mailgate.directory.totp_factor import TotpEnrolment
 from mailgate.directory.views import account_row
 from mailgate.service import Service
@@ -58,6 +61,12 @@ class SecondFactorState:
         return self.required and not self.methods
 
 
+def state_of(status: MfaStatus) -> SecondFactorState:
+    """What a sign-in needs, from an account's MFA status (`directory.mfa_state.status`)."""
+    return SecondFactorState(status.required, status.required_by, status.enrolment.methods,
+                             status.enrolment.recovery_codes_left)
+
+
 class MultiFactor:
     """The second step of an interactive sign-in, for one service."""
 
@@ -66,9 +75,16 @@ class MultiFactor:
 
     def _state(self, address: str) -> SecondFactorState:
         with self._svc.reader.connect() as conn:
-            status = mfa_state.status(conn, account_row(conn, address))
-        return SecondFactorState(status.required, status.required_by, status.enrolment.methods,
-                                 status.enrolment.recovery_codes_left)
+            return state_of(mfa_state.status(conn, account_row(conn, address)))
+
+    def _status(self, address: str) -> MfaStatus:
+        with self._svc.reader.connect() as conn:
+            return mfa_state.status(conn, account_row(conn, address))
+
+    async def status(self, address: str) -> MfaStatus:
+        """Everything enrolled (TOTP since when, each security key, codes left) and who
+        requires MFA, for the account's own page."""
+        return await asyncio.to_thread(self._status, address)
 
     async def second_factor(self, address: str) -> SecondFactorState:
         return await asyncio.to_thread(self._state, address)
@@ -89,6 +105,14 @@ class MultiFactor:
 
     async def totp_enrol_begin(self, address: str) -> TotpEnrolment:
         return await asyncio.to_thread(totp_factor.begin, self._svc, address)
+
+    async def totp_enrolment(self, address: str) -> TotpEnrolment:
+        """The TOTP enrolment under way (shown again), else a new one."""
+        return await asyncio.to_thread(totp_factor.enrolment, self._svc, address)
+
+    async def remove_factor(self, address: str, factor: str) -> None:
+        """The account removes one of its own factors (`totp` or `webauthn:ID`)."""
+        await asyncio.to_thread(mfa.remove_own, self._svc, address, factor)
 
     async def totp_enrol_confirm(self, address: str, code: str) -> list[str]:
         return await asyncio.to_thread(totp_factor.confirm, self._svc, address, code)

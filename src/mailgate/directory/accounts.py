@@ -56,8 +56,11 @@ def create(svc: Service, actor: Actor, address: str, password: str | None, name:
 
 
 def set_password(svc: Service, actor: Actor, address: str, password: str) -> int:
-    """Set a new password; returns how many live sessions (password sign-ins, on any node)
-    this ends: every node's event follower ends them, as the credential epoch moved on."""
+    """Set a new password; returns how many live sessions (password and token sign-ins, on
+    any node) this ends: every node's event follower ends them, as the credential epoch moved
+    on. Every access token, refresh-token family, authorization code and device code of the
+    account is revoked with it: they came from sign-ins with the old password, which may be
+    what was stolen. App passwords stay (each its own credential, revoked on its own)."""
     with svc.reader.connect() as conn:
         row = account_row(conn, address)
     if actor.account_id != row.id:
@@ -68,10 +71,12 @@ def set_password(svc: Service, actor: Actor, address: str, password: str) -> int
         conn.execute(update(accounts).where(accounts.c.id == row.id).values(
             password_hash=new_hash, credential_epoch=accounts.c.credential_epoch + 1))
         ended = conn.execute(select(func.count()).select_from(live_sessions).where(
-            live_sessions.c.account_id == row.id, live_sessions.c.method == "password",
+            live_sessions.c.account_id == row.id,
+            live_sessions.c.method.in_(("password", "oauth")),
             on_live_node(live_sessions.c.node, seen_since(svc)))).scalar_one()
+        tokens.revoke_all(conn, row.id, now)
         record(conn, now, actor, "account.password", account=row.address, account_id=row.id,
-               live_sessions_ended=ended)
+               live_sessions_ended=ended, tokens_revoked="all")
     return int(ended)
 
 

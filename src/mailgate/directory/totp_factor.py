@@ -5,6 +5,7 @@ with replay protection and a brake on guessing.
   and returns what the enrolment page shows: the `otpauth://` URI, its QR code as inline SVG
   and the secret for typing in by hand. It replaces an unconfirmed enrolment, never a
   confirmed one (`mfa reset` removes that).
+- `enrolment` shows the one under way again (or begins one).
 - `confirm` takes the first code from the app; the first second factor of an account also
   makes its ten recovery codes, returned to be shown once.
 - `verify` accepts a code of the current time step or one either side, only if that step is
@@ -72,6 +73,20 @@ def begin(svc: Service, address: str) -> TotpEnrolment:
         conn.execute(delete(totp_factors).where(totp_factors.c.account_id == row.id))
         conn.execute(totp_factors.insert().values(
             account_id=row.id, secret=svc.mfa_key.seal(row.id, secret), created_at=now))
+    uri = totp.provisioning_uri(secret, row.address, svc.settings.get("server", "domain"))
+    return TotpEnrolment(secret, uri, totp.qr_svg(uri))
+
+
+def enrolment(svc: Service, address: str) -> TotpEnrolment:
+    """The enrolment under way (a page reloaded, a first code mistyped: the QR code already
+    scanned stays right), else a new one (`begin`)."""
+    now = svc.clock()
+    with svc.reader.connect() as conn:
+        row = active_account(conn, address, now)
+        found = _factor(conn, row.id)
+    if found is None or found.confirmed_at is not None:
+        return begin(svc, address)
+    secret = svc.mfa_key.unseal(row.id, found.secret)
     uri = totp.provisioning_uri(secret, row.address, svc.settings.get("server", "domain"))
     return TotpEnrolment(secret, uri, totp.qr_svg(uri))
 

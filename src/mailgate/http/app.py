@@ -1,8 +1,9 @@
 """Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
-OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`), the self-service pages
-(`http/selfservice`) and client autoconfiguration (`http/autoconfig.py`), and, with the session
-registry too, the staff console (`http/console`, under `/console`); when given one the admin
-API (`http/admin`, mounted at `/api/admin/v1`)."""
+OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`, the second factor and
+`/account/mfa`, `/static/`), the self-service pages (`http/selfservice`) and client
+autoconfiguration (`http/autoconfig.py`), and, with the session registry too, the staff console
+(`http/console`, under `/console`); when given one the admin API (`http/admin`, mounted at
+`/api/admin/v1`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from starlette.types import ASGIApp
 
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
-from mailgate.http import autoconfig, console, selfservice, signin
+from mailgate.http import (autoconfig, console, mfa_pages, second_factor, selfservice, signin,
+                           static)
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
@@ -46,7 +48,8 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
         routes += signin.routes(provider.gate, provider.sessions)
         routes += selfservice.routes(provider.svc, provider.sessions)
         routes += autoconfig.routes(provider.svc, provider.gate)
-        for part in (discovery, authorize, device, token, endpoints):
+        for part in (discovery, authorize, device, token, endpoints, second_factor, mfa_pages,
+                     static):
             routes += part.routes(provider)
         if registry is not None:
             routes += console.routes(provider.svc, provider.sessions, registry)

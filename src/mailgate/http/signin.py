@@ -1,6 +1,7 @@
 """The sign-in page (`/signin`) and sign-out (`/signout`): address and password through the
 gate (`Gate.sign_in_page`: throttled, audited as protocol `web`, unknown accounts answered
-like wrong passwords), then a web session cookie (`websession`). `next` may only lead back
+like wrong passwords), then a web session cookie (`websession`) and the second step
+(`second_factor`), which completes the session. `next` may only lead back
 to a page of this server that sends people here (no open redirect)."""
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from mailgate.protocols.refusals import BAD_CREDENTIALS
 #: only places `next` leads to
 NEXT_PATHS = ("/oauth/authorize", "/device", "/mail", "/account", "/console")
 DEFAULT_NEXT = "/device"
+#: where a right password leads: the second factor when the account needs one (it passes
+#: straight on to `next` when not)
+SECOND_STEP = "/signin/second-factor"
 MAX_FIELD = 1024
 
 
@@ -55,8 +59,10 @@ def routes(gate: Gate, sessions: WebSessions) -> list[Route]:
             return RedirectResponse(str(request.url.replace(scheme="https", port=None)),
                                     status_code=308)
         following = safe_next(request.query_params.get("next", ""))
-        if await sessions.signed_in(request) is not None:
-            return RedirectResponse(following, status_code=303)
+        session = await sessions.current(request)
+        if session is not None:  # complete: on to `next`; half: to its second step first
+            return RedirectResponse(following if session.complete else SECOND_STEP + "?" +
+                                    urlencode({"next": following}), status_code=303)
         return render(request, "signin.html", next=following, address="", error="")
 
     async def submit(request: Request) -> Response:
@@ -74,7 +80,8 @@ def routes(gate: Gate, sessions: WebSessions) -> list[Route]:
         result = await gate.sign_in_page(address, password, peer,
                                          tls=request.url.scheme == "https")
         if isinstance(result, Principal):
-            response = RedirectResponse(following, status_code=303)
+            response = RedirectResponse(SECOND_STEP + "?" + urlencode({"next": following}),
+                                        status_code=303)
             sessions.start(request, response, result.account_id, result.credential_epoch or 0)
             return response
         if result.kind == "door":

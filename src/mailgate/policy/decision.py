@@ -137,8 +137,10 @@ def decide(
     if not door.allowed:
         return door
     name = DISPLAY[protocol]
-    if method == "password" and signed_in_epoch is not None \
+    if method in ("password", "oauth") and signed_in_epoch is not None \
             and signed_in_epoch != view.credential_epoch:
+        # a token session too: the token came from a sign-in with the old password, and
+        # the change revoked every token of the account (`directory.accounts.set_password`)
         return Decision(protocol, False, "password_changed",
                         f"The password of this account was changed, which ends this {name} "
                         "session; sign in again with the new password.", "credential")
