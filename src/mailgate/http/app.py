@@ -24,8 +24,7 @@ from starlette.types import ASGIApp
 
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
-from mailgate.http import (autoconfig, console, mfa_pages, second_factor, selfservice, signin,
-                           static)
+from mailgate.http import autoconfig, console, mfa_pages, second_factor, selfservice, signin, static
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
