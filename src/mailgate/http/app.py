@@ -1,6 +1,7 @@
 """Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
-OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`), and when given one the
-admin API (`http/admin`, mounted at `/api/admin/v1`)."""
+OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`) and the webmail
+(`http/webmail`, `/mail`), and when given one the admin API (`http/admin`, mounted at
+`/api/admin/v1`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from mailgate import __version__
-from mailgate.http import signin
+from mailgate.http import signin, webmail
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
@@ -29,7 +30,10 @@ from mailgate.metrics import REGISTRY
 
 
 def build_app(live_sessions: Callable[[], int], provider: Provider | None = None,
-              admin_api: ASGIApp | None = None) -> Starlette:
+              admin_api: ASGIApp | None = None,
+              queued: Callable[[], None] = lambda: None) -> Starlette:
+    """`queued` wakes the outbound queue (the webmail sent mail to another domain)."""
+
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -40,11 +44,13 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
     routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     if provider is not None:
         routes += signin.routes(provider.gate, provider.sessions)
+        routes += webmail.routes(provider.svc, provider.sessions, queued)
         for part in (discovery, authorize, device, token, endpoints):
             routes += part.routes(provider)
     if admin_api is not None:
         routes.append(Mount(ADMIN_PREFIX, admin_api))
-    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
+    larger = webmail.body_limits(provider.svc) if provider is not None else {}
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit, larger=larger)])
 
 
 #: how long a stopping server waits for its open connections to close

@@ -1,5 +1,6 @@
 """The HTML pages of the HTTP listener: Jinja2 templates, every value escaped (autoescape),
-no JavaScript, and headers that keep the pages out of frames and caches."""
+no JavaScript, and headers that keep the pages out of frames and caches. Styled pages (the
+webmail's) may load this server's own style sheets and images, nothing else."""
 
 from __future__ import annotations
 
@@ -24,10 +25,18 @@ HEADERS = {
 }
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def styled_headers(img_src: str = "'self'") -> dict[str, str]:
+    """HEADERS for a page with this server's style sheet, and images from `img_src`."""
+    return {**HEADERS, "Content-Security-Policy":
+            f"default-src 'none'; style-src 'self'; img-src {img_src}; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"}
+
+
+def render(request: Request, template: str, status: int = 200,
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """A page; its forms carry the CSRF token (whose cookie is set here when new)."""
     html = _ENV.get_template(template).render(csrf=csrf.token_for(request), **context)
-    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    response = HTMLResponse(html, status_code=status, headers=headers or HEADERS)
     csrf.attach(request, response)
     return response
 

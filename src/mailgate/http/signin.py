@@ -20,7 +20,7 @@ from mailgate.protocols.refusals import BAD_CREDENTIALS
 #: the pages that send people to sign in (each path, and the pages under it), and so the
 #: only places `next` leads to
 NEXT_PATHS = ("/oauth/authorize", "/device", "/mail", "/account", "/console")
-DEFAULT_NEXT = "/device"
+DEFAULT_NEXT = "/mail"
 MAX_FIELD = 1024
 
 
