@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import pytest
 import requests
 from live_server import RunningServer, start_server
-from webmail_client import account, base, csrf_of, http_session, plain, subjects
+from webmail_client import account, base, csrf_of, http_session, imap, plain, subjects
 
 MAX_MESSAGE = 300_000
 
@@ -163,3 +163,60 @@ def test_search_uses_the_full_text_index_and_paging_and_sorting_work(
     found = session.get(base(live) + "/mail?q=ZEBRA", timeout=10).text
     assert "1–2 of 2" in found and "Note 07" in found and "Note 40" in found
     assert session.get(base(live) + "/mail?q=giraffe", timeout=10).text.count("/mail/m/") == 0
+
+
+def test_drafts_forward_reply_all_move_and_flags(live: RunningServer) -> None:
+    rae, sal, tim = account(live, "rae"), account(live, "sal"), account(live, "tim")
+    message = EmailMessage()
+    message["From"], message["To"], message["Cc"] = f"Sal <{sal}>", f"{rae}, {tim}", sal
+    message["Subject"] = "Plan"
+    message.set_content("the plan")
+    message.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf",
+                           filename="plan.pdf")
+    live.deliver(rae, message.as_bytes())
+    session = http_session(live, rae)
+    url = base(live)
+    plan = first_id(session.get(url + "/mail", timeout=10).text)
+    everyone = session.get(url + f"/mail/compose?reply={plan}&all=1", timeout=10).text
+    assert f'value="Sal &lt;{sal}&gt;, {tim}"' in everyone  # not rae herself
+    forward = session.get(url + f"/mail/compose?forward={plan}", timeout=10).text
+    assert "Forwarded with: plan.pdf" in forward and 'value="Fwd: Plan"' in forward
+    token = csrf_of(forward)
+    saved = session.post(url + "/mail/compose", data={
+        "csrf": token, "action": "draft", "to": tim, "subject": "Fwd: Plan",
+        "body": "see below", "forward_of": str(plan)}, files={"x": ("", b"")}, timeout=10)
+    assert "Your draft was saved in Drafts." in saved.text
+    drafts = session.get(url + "/mail?f=Drafts", timeout=10).text
+    draft = first_id(drafts)
+    edit = session.get(url + f"/mail/compose?draft={draft}", timeout=10).text
+    assert f'value="{tim}"' in edit and "see below" in edit
+    sent = session.post(url + "/mail/compose", data={
+        "csrf": token, "action": "send", "to": tim, "subject": "Fwd: Plan",
+        "body": "see below", "forward_of": str(plan), "draft_of": str(draft)},
+        files={"x": ("", b"")}, timeout=10)
+    assert "Your message was sent." in sent.text
+    assert subjects(live, rae, "Drafts") == [] and subjects(live, tim) == ["Fwd: Plan"]
+    client = imap_raw(live, tim)
+    assert 'filename="plan.pdf"' in client and "%PDF-1.4" not in client  # base64
+    for action in ("flag", "unread"):
+        session.post(url + "/mail/act", data={"csrf": token, "action": action,
+                                               "id": str(plan)}, timeout=10)
+    row = re.search(r'<tr class="([^"]*)">\s*<td class="pick"><input type="checkbox" '
+                    rf'name="id" value="{plan}"',
+                    session.get(url + "/mail", timeout=10).text)
+    assert row is not None and row[1] == "unread flagged"
+    moved = session.post(url + "/mail/act", data={
+        "csrf": token, "action": "move", "target": "Archive", "id": str(plan),
+        "back": "/mail"}, timeout=10)
+    assert moved.status_code == 200
+    assert subjects(live, rae, "Archive") == ["Plan"] and subjects(live, rae) == []
+
+
+def imap_raw(live: RunningServer, address: str) -> str:
+    client = imap(live, address)
+    try:
+        client.select("INBOX", readonly=True)
+        _, data = client.fetch("1", "(BODY.PEEK[])")
+        return str(data[0][1].decode())
+    finally:
+        client.logout()
