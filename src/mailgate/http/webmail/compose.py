@@ -39,7 +39,9 @@ def _prefixed(prefix: str, subject: str) -> str:
 
 def _quoted(shown: message_view.ShownMessage) -> str:
     lines = shown.text.replace("\r\n", "\n").rstrip().split("\n")
-    return (f"\n\nOn {shown.date}, {shown.sender} wrote:\n"
+    said = f"On {shown.date}, {shown.sender} wrote:" if shown.date else \
+        f"{shown.sender} wrote:"
+    return (f"\n\n{said}\n"
             + "\n".join(f"> {line}" if line else ">" for line in lines) + "\n")
 
 
