@@ -66,3 +66,10 @@ def test_an_html_only_message_quotes_as_text() -> None:
     shown = message_view.show(message.as_bytes())
     assert [line for line in shown.text.splitlines() if line] == ["One & two", "three",
                                                                   "four"]
+
+
+def test_only_remote_images_count_as_blocked() -> None:
+    shown = message_view.show(html_message(
+        "<img src='cid:logo@x'><img src='data:image/png;base64,AAAA'><img src='//t.example/p'>"
+        "<img src='HTTP://t.example/q'>"))
+    assert shown.blocked_images == 2 and "src=" not in shown.html  # type: ignore[operator]

@@ -97,9 +97,10 @@ def clean_html(markup: str, images: bool) -> tuple[str, int]:
     def only_allowed(tag: str, attribute: str, value: str) -> str | None:
         nonlocal blocked
         if tag == "img" and attribute == "src":
-            if images and value.lower().startswith(("https://", "http://")):
+            remote = value.strip().lower().startswith(("https://", "http://", "//"))
+            if remote and images and not value.strip().startswith("//"):
                 return value
-            blocked += 1
+            blocked += remote
             return None
         return value
 
