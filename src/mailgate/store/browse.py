@@ -94,24 +94,25 @@ def page(conn: Connection, account_id: int, folder: str, *, sort: str = "receive
     key = SORTS[sort]
     ordering = [key.desc(), messages.c.id.desc()] if descending else [key, messages.c.id]
     offset, limit = max(0, offset), max(1, min(limit, MAX_PAGE))
-    where: list[ColumnElement[bool]] = [messages.c.folder_id == found.id]
+    in_folder = messages.c.folder_id == found.id
+    ids = select(messages.c.id).where(in_folder)
+    if sort in ("from", "subject"):
+        ids = ids.join(blobs, blobs.c.digest == messages.c.digest)
     if text:  # the full-text condition once: every match's id in order, then one page
-        query = select(messages.c.id).where(*where, condition(Text(text)))
-        if sort not in ("received", "size"):
-            query = query.join(blobs, blobs.c.digest == messages.c.digest)
-        matched = list(conn.execute(query.order_by(*ordering)).scalars())
-        total = len(matched)
-        where.append(messages.c.id.in_(matched[offset:offset + limit]))
-        offset = 0
-    else:
-        total = int(conn.execute(select(func.count()).select_from(messages).where(*where))
+        matched = list(conn.execute(ids.where(condition(Text(text))).order_by(*ordering))
+                       .scalars())
+        total, wanted = len(matched), matched[offset:offset + limit]
+    else:  # the page's ids from `messages` alone, then only their rows joined
+        total = int(conn.execute(select(func.count()).select_from(messages).where(in_folder))
                     .scalar_one())
+        wanted = list(conn.execute(ids.order_by(*ordering).offset(offset).limit(limit))
+                      .scalars())
     rows = conn.execute(
         select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size,
                messages.c.internal_date, blobs.c.subject, messages.c.digest,
                blobs.c.header_size)
         .join(blobs, blobs.c.digest == messages.c.digest)
-        .where(*where).order_by(*ordering).offset(offset).limit(limit)).all()
+        .where(messages.c.id.in_(wanted)).order_by(*ordering)).all()
     return Page(found, total, rows)
 
 

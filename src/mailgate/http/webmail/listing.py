@@ -5,13 +5,12 @@ from the message's header block only."""
 from __future__ import annotations
 
 import asyncio
-import email.policy
 import email.utils
+import re
 import time
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
-from email.parser import BytesHeaderParser
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +24,9 @@ from mailgate.store.errors import MailboxError
 PAGE_SIZE = 50
 NOTICES = {"sent": "Your message was sent.", "saved": "Your draft was saved in Drafts."}
 MAX_QUERY = 200
-_HEADERS = BytesHeaderParser(policy=email.policy.compat32)  # 4x faster than default
+#: one address field's value, folded lines included
+_FIELDS = {name: re.compile(rb"(?im)^" + name.encode() + rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+           for name in ("From", "To")}
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,10 @@ def _decoded(text: str) -> str:
 
 
 def _who(head: bytes, field: str) -> str:
-    """The display names (else addresses) in one address field of a header block."""
-    values = [str(v) for v in _HEADERS.parsebytes(head).get_all(field, [])]
+    """The display names (else addresses) in one address field of a header block; only
+    that field is looked at (a regular expression, not a parse of the whole block)."""
+    values = [" ".join(m.decode("utf-8", "replace").split())
+              for m in _FIELDS[field].findall(head)]
     names = [_decoded(name) or address
              for name, address in email.utils.getaddresses(values) if name or address]
     return " ".join(", ".join(names).split()) or "(nobody)"
