@@ -158,7 +158,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
     outbound.start()
     app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)),
-                    build_admin_api(svc, registry), registry)
+                    build_admin_api(svc, registry), registry, queued=outbound.wake)
     web = [await _start_http(rt, app, name, sockets) for name in ("http", "https")
            if svc.settings.listener(name) is not None]
     purge = Periodic("purging Recoverable Items", PURGE_EVERY, lambda: _purge(svc),

@@ -92,7 +92,7 @@ def test_demo_shows_bob_denied_by_his_department_and_carol_with_pop_on(demo: Pat
     assert door(alice, "pop") == (False, "plan_default", False)
     table = ok(text)
     assert "department_policy" in table and "Physics" in table
-    assert "web (not served yet)" in table and "smtp (not served yet)" not in table
+    assert "dav (not served yet)" in table and "web (not served yet)" not in table
 
 
 def test_delivered_mail_deleted_by_a_client_can_be_recovered(demo: Path):

@@ -84,6 +84,7 @@ def _how_to_connect(svc: Service) -> list[str]:
                      "-u ADDRESS:PASSWORD")
     lines.extend(_how_to_send(s))
     if http:
+        lines.append(f"  webmail:      http://{http[0]}:{http[1]}/mail in a browser")
         lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
     lines.append(f"  a door:       {_command()} --data {s.data_dir} account show ADDRESS")
     return lines

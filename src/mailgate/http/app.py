@@ -1,8 +1,9 @@
 """Starlette application: `/healthz`, `/metrics` (Prometheus), when given a provider the
 OAuth server's endpoints and pages (`http/oauth`, `http/signin.py`, the second factor and
-`/account/mfa`, `/static/`), the self-service pages (`http/selfservice`) and client
-autoconfiguration (`http/autoconfig.py`), and, with the session registry too, the staff console
-(`http/console`, under `/console`); when given one the admin API (`http/admin`, mounted at
+`/account/mfa`, `/static/`), the webmail (`http/webmail`, `/mail`), the self-service pages
+(`http/selfservice`) and client autoconfiguration (`http/autoconfig.py`), and, with the session
+registry too, the staff console (`http/console`, under `/console`); when given one the admin
+API (`http/admin`, mounted at
 `/api/admin/v1`)."""
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from starlette.types import ASGIApp
 
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
-from mailgate.http import autoconfig, console, mfa_pages, second_factor, selfservice, signin, static
+from mailgate.http import (
+    autoconfig,
+    console,
+    mfa_pages,
+    second_factor,
+    selfservice,
+    signin,
+    static,
+    webmail,
+)
 from mailgate.http.admin.app import PREFIX as ADMIN_PREFIX
 from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
@@ -34,7 +44,10 @@ from mailgate.metrics import REGISTRY
 
 def build_app(live_sessions: Callable[[], int], provider: Provider | None = None,
               admin_api: ASGIApp | None = None,
-              registry: SessionRegistry | None = None) -> Starlette:
+              registry: SessionRegistry | None = None,
+              queued: Callable[[], None] = lambda: None) -> Starlette:
+    """`queued` wakes the outbound queue (the webmail sent mail to another domain)."""
+
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
                              "live_sessions": live_sessions()})
@@ -45,8 +58,9 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
     routes: list[Route | Mount] = [Route("/healthz", healthz), Route("/metrics", metrics)]
     if provider is not None:
         routes += signin.routes(provider.gate, provider.sessions)
-        routes += selfservice.routes(provider.svc, provider.sessions)
         routes += autoconfig.routes(provider.svc, provider.gate)
+        routes += webmail.routes(provider.svc, provider.sessions, queued)
+        routes += selfservice.routes(provider.svc, provider.sessions)
         for part in (discovery, authorize, device, token, endpoints, second_factor, mfa_pages,
                      static):
             routes += part.routes(provider)
@@ -54,7 +68,8 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
             routes += console.routes(provider.svc, provider.sessions, registry)
     if admin_api is not None:
         routes.append(Mount(ADMIN_PREFIX, admin_api))
-    return Starlette(routes=routes, middleware=[Middleware(BodyLimit)])
+    larger = webmail.body_limits(provider.svc) if provider is not None else {}
+    return Starlette(routes=routes, middleware=[Middleware(BodyLimit, larger=larger)])
 
 
 #: how long a stopping server waits for its open connections to close

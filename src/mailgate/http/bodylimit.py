@@ -1,6 +1,7 @@
 """Request bodies of the HTTP listener are small (forms, admin API JSON): past `max_bytes` a
 request gets 413 and the rest of its body is never read, whether the client declared its
-length or streams it (uvicorn and Starlette's form parser set no limit)."""
+length or streams it (uvicorn and Starlette's form parser set no limit). A few paths may be
+given larger caps (`larger`: the webmail's compose form, which carries attachments)."""
 
 from __future__ import annotations
 
@@ -22,17 +23,20 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware: at most `max_bytes` of request body reach the application."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES,
+                 larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length", b"")
-        if declared and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -41,8 +45,8 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
+            if received > limit:
+                raise BodyTooLarge(limit)
             return message
 
         async def watched(message: Message) -> None:
@@ -55,11 +59,11 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """RFC 9457 problem+json, the admin API's error format, understood by any client."""
-        refusal = BodyTooLarge(self.max_bytes)
+        refusal = BodyTooLarge(limit)
         body = {"type": "about:blank", "title": "Content Too Large", "status": 413,
                 "detail": refusal.detail}
         response = JSONResponse(body, status_code=413, media_type="application/problem+json")

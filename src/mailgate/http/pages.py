@@ -1,7 +1,8 @@
 """The HTML pages of the HTTP listener: Jinja2 templates, every value escaped (autoescape),
 and headers that keep the pages out of frames and caches. Styles and scripts come only from
-this server (`/static/`, `http/static.py`): no inline script or style runs, and no page
-needs JavaScript but to use a security key (WebAuthn)."""
+this server (`/static/`, `http/static.py`, and the webmail's own style sheet): no inline
+script or style runs, and no page needs JavaScript but to use a security key (WebAuthn).
+Styled pages (the webmail's) may load this server's own images too, nothing else."""
 
 from __future__ import annotations
 
@@ -27,10 +28,18 @@ HEADERS = {
 }
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def styled_headers(img_src: str = "'self'") -> dict[str, str]:
+    """HEADERS for a page with this server's style sheet, and images from `img_src`."""
+    return {**HEADERS, "Content-Security-Policy":
+            f"default-src 'none'; style-src 'self'; img-src {img_src}; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'"}
+
+
+def render(request: Request, template: str, status: int = 200,
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     """A page; its forms carry the CSRF token (whose cookie is set here when new)."""
     html = _ENV.get_template(template).render(csrf=csrf.token_for(request), **context)
-    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    response = HTMLResponse(html, status_code=status, headers=headers or HEADERS)
     csrf.attach(request, response)
     return response
 

@@ -21,7 +21,7 @@ from mailgate.protocols.refusals import BAD_CREDENTIALS
 #: the pages that send people to sign in (each path, and the pages under it), and so the
 #: only places `next` leads to
 NEXT_PATHS = ("/oauth/authorize", "/device", "/mail", "/account", "/console")
-DEFAULT_NEXT = "/device"
+DEFAULT_NEXT = "/mail"
 #: where a right password leads: the second factor when the account needs one (it passes
 #: straight on to `next` when not)
 SECOND_STEP = "/signin/second-factor"

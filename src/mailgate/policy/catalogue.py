@@ -32,7 +32,7 @@ DISPLAY: dict[str, str] = {
 METHODS: tuple[str, ...] = ("password", "app_password", "oauth")
 
 #: Doors whose listener exists in this release; `account show` marks the others.
-SERVED: frozenset[str] = frozenset({"imap", "pop", "smtp"})
+SERVED: frozenset[str] = frozenset({"imap", "pop", "smtp", "web"})
 
 
 class UnknownProtocol(ValueError):

@@ -29,10 +29,14 @@ class Exceeded:
     value: int
     used: int
 
-    def reply(self) -> str:
+    @property
+    def text(self) -> str:
         what = "messages" if self.limit == "messages_per_hour" else "recipients"
-        return (f"451 4.7.1 Sending limit reached: your account may send to at most "
+        return (f"Sending limit reached: your account may send to at most "
                 f"{self.value} {what} per hour; try again later")
+
+    def reply(self) -> str:
+        return f"451 4.7.1 {self.text}"
 
 
 def used(conn: Connection, account_id: int, now: float) -> tuple[int, int]:

@@ -7,13 +7,13 @@ loopback. A signed-in session is live: when its door closes it gets `421 4.7.0` 
 The envelope sender and From: must be the account's own address; the message is DKIM-signed
 when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients
 get the message at once, the sender a copy in Sent; the recipients of other domains are
-queued (`mailgate.outbound`) in the same transaction, before `250`.
+queued (`mailgate.outbound`) in the same transaction, before `250` (`submit`, the
+pipeline the webmail sends through too).
 """
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 
 from aiosmtpd.smtp import Session
@@ -22,11 +22,9 @@ from mailgate.auth import sasl
 from mailgate.auth.gate import Gate, Principal
 from mailgate.auth.tokens import scope_for
 from mailgate.events.sessions import LiveSession, SessionRegistry
-from mailgate.mail_auth.signing import signed
 from mailgate.protocols import refusals
 from mailgate.protocols.refusals import Refusal
-from mailgate.protocols.smtp import delivery, limits, replies, senders, trace
-from mailgate.protocols.smtp.addresses import domain_of
+from mailgate.protocols.smtp import limits, replies, senders, submit
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
@@ -190,38 +188,26 @@ class SubmissionHandler(Handler):
         refusal = senders.from_refusal(content, principal.address)
         if refusal:
             return refusal
-        content = await asyncio.to_thread(signed, content, domain_of(principal.address),
-                                          self.svc.settings.data_dir)
-        queue_id = uuid.uuid4().hex[:12]
-        received = self.received(server, session, envelope, queue_id)
-        headers = trace.return_path(principal.address) + received
-        outbound = delivery.Outbound(
-            queue_id, principal.address, envelope.remote,
+        who = submit.Submitter(principal.account_id, principal.address, principal.method,
+                               server.peer_ip, PROTOCOL)
+        wanted = submit.Envelope(
+            dict(envelope.accounts), list(envelope.remote), len(envelope.rcpt_tos),
             " ".join(o for o in envelope.mail_options
-                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")),
-            received) if envelope.remote else None
-        sent = delivery.SentCopy(principal.account_id, {
-            "at": self.svc.clock(), "actor": principal.address, "role": "user",
-            "action": "send", "account": principal.address,
-            "details": {"protocol": PROTOCOL, "method": principal.method,
-                        "peer": server.peer_ip, "recipients": len(envelope.rcpt_tos),
-                        "size": len(content), "queue_id": queue_id}},
-            keep=await asyncio.to_thread(limits.keeps_sent_copy, self.svc,
-                                         principal.account_id))
-        if server.door_shut:  # closed while the message came in: nothing is stored
-            return replies.DOOR_CLOSED
+                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")))
         try:
-            outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
-                                              envelope.accounts, all_or_nothing=True,
-                                              sent=sent, outbound=outbound)
+            outcome = await asyncio.to_thread(
+                submit.submit, self.svc, who, content, wanted,
+                lambda queue_id: self.received(server, session, envelope, queue_id),
+                lambda: not server.door_shut)
         except MessageRejected:
             return replies.too_big(server.data_size_limit or 0)
+        if outcome is None:  # closed while the message came in: nothing is stored
+            return replies.DOOR_CLOSED
         if outcome.refused:
             return replies.no_such_mailbox(min(outcome.refused))
-        await asyncio.to_thread(limits.record_send, self.svc, principal.account_id,
-                                len(envelope.rcpt_tos))
-        if outbound is not None:
+        if envelope.remote:
             self.queued()
+        queue_id = outcome.queue_id
         logger.info("message %s submitted by %s to %d recipient(s), %d queued", queue_id,
                     principal.address, len(envelope.rcpt_tos), len(envelope.remote))
         return f"{replies.DELIVERED} as {queue_id}"

@@ -1,0 +1,91 @@
+"""The `web` door on every request of the signed-in pages (SPEC §5, column HTTP).
+
+`WebDoor.enter(request)` answers the account signed in on this browser when its `web` door
+is open, else the response to send instead: to the sign-in page (and back) when nobody is
+signed in, or — the door closed while the user was signed in — 403 with the refusal: an HTML
+page giving the reason's sentence (`protocols/refusals.py`), who decided it and the next
+step, or `application/problem+json` for a caller that asks for JSON. A refusal also ends the
+browser's session. The decision is `policy.decide` on the account's `policy_view`, as at
+every door, for a password sign-in from the client's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mailgate.db.schema import accounts
+from mailgate.directory.views import policy_view
+from mailgate.http.pages import render, styled_headers
+from mailgate.http.signin import sign_in_redirect
+from mailgate.http.websession import WebAccount, WebSessions
+from mailgate.policy.decision import Decision, decide
+from mailgate.protocols.refusals import Refusal, http_problem
+from mailgate.service import Service
+
+PROTOCOL = "web"
+
+#: Decision.source -> who closed the door, in words
+DECIDED_BY = {
+    "state": "the state of your account",
+    "department": "your department's policy",
+    "case": "a help-desk case",
+    "account": "the mail team, for your account",
+    "plan": "your plan's defaults",
+    "method": "the sign-in methods allowed for your account",
+    "network": "the networks webmail may be used from",
+    "credential": "a change of your credentials",
+    "staff": "a member of staff",
+}
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+class WebDoor:
+    def __init__(self, svc: Service, sessions: WebSessions) -> None:
+        self._svc = svc
+        self.sessions = sessions
+
+    async def enter(self, request: Request) -> WebAccount | Response:
+        """The signed-in account whose `web` door is open, or the response instead."""
+        account = await self.sessions.signed_in(request)
+        if account is None:
+            return sign_in_redirect(request)
+        peer = request.client.host if request.client else ""
+        decision = await asyncio.to_thread(self.decide, account, peer)
+        if decision is None:
+            return sign_in_redirect(request)
+        if decision.allowed:
+            return account
+        response = refused(request, decision)
+        self.sessions.end(response)
+        return response
+
+    def decide(self, account: WebAccount, peer: str) -> Decision | None:
+        """The decision for this session now (None: the account is gone)."""
+        now = self._svc.clock()
+        with self._svc.reader.connect() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.id == account.account_id)
+                               ).first()
+            if row is None:
+                return None
+            view = policy_view(conn, row, now)
+        return decide(view, PROTOCOL, now, method="password", peer=peer)
+
+
+def refused(request: Request, decision: Decision) -> Response:
+    """403: the refusal as problem+json or as a page."""
+    status, body = http_problem(Refusal("door", decision))
+    if wants_json(request):
+        return JSONResponse(body, status_code=status, media_type="application/problem+json",
+                            headers={"Cache-Control": "no-store"})
+    return render(request, "mail/refused.html", status, styled_headers(), title=body["title"],
+                  detail=body["detail"], reason=decision.reason,
+                  decided_by=DECIDED_BY.get(decision.source, decision.source),
+                  locked=decision.locked, pending=decision.reason == "services_not_activated")

@@ -1,0 +1,77 @@
+"""Sending what an account submitted: the one pipeline behind the SMTP submission door and
+the webmail (`http/webmail`), so both doors sign, trace, store, copy to Sent, queue and count
+a message the same way.
+
+The caller has already checked the sender (`senders`), the sending limits (`limits`) and
+each recipient (`recipients.classify`). Here the message is DKIM-signed when its domain has
+a key, given Return-Path and Received, stored for the local recipients with the sender's
+Sent copy and the audit entry of the send, and queued for the other domains' recipients,
+all in one transaction (`delivery.store`); then the send is counted against the hourly
+limits. Blocking: run it in a thread.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mailgate.mail_auth.signing import signed
+from mailgate.protocols.smtp import delivery, limits, trace
+from mailgate.protocols.smtp.addresses import domain_of
+from mailgate.service import Service
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who sends, through which door, from where."""
+
+    account_id: int
+    address: str
+    method: str
+    peer: str
+    protocol: str  # smtp | web
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Where the message goes: local recipients (envelope address -> account address), the
+    other domains' recipients, and the MAIL options relaying repeats."""
+
+    local: dict[str, str]
+    remote: list[str]
+    recipients: int  # as counted against the limits and in the audit entry
+    mail_options: str = ""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    queue_id: str
+    refused: frozenset[str]  # local recipients refused at the last moment: nothing stored
+
+
+def submit(svc: Service, who: Submitter, content: bytes, envelope: Envelope,
+           received: Callable[[str], bytes], still_open: Callable[[], bool] = lambda: True
+           ) -> Submitted | None:
+    """Sign, store, copy, queue and count one message; None when `still_open()` said the
+    door closed meanwhile (nothing stored). Raises `MessageRejected` when too large."""
+    content = signed(content, domain_of(who.address), svc.settings.data_dir)
+    queue_id = uuid.uuid4().hex[:12]
+    arrived = received(queue_id)
+    outbound = delivery.Outbound(queue_id, who.address, envelope.remote,
+                                 envelope.mail_options, arrived) if envelope.remote else None
+    sent = delivery.SentCopy(who.account_id, {
+        "at": svc.clock(), "actor": who.address, "role": "user", "action": "send",
+        "account": who.address,
+        "details": {"protocol": who.protocol, "method": who.method, "peer": who.peer,
+                    "recipients": envelope.recipients, "size": len(content),
+                    "queue_id": queue_id}},
+        keep=limits.keeps_sent_copy(svc, who.account_id))
+    if not still_open():
+        return None
+    outcome = delivery.store(svc, content, trace.return_path(who.address) + arrived,
+                             envelope.local, all_or_nothing=True, sent=sent, outbound=outbound)
+    if outcome.refused:
+        return Submitted(queue_id, frozenset(outcome.refused))
+    limits.record_send(svc, who.account_id, envelope.recipients)
+    return Submitted(queue_id, frozenset())
