@@ -1,9 +1,9 @@
 """Every web page on a real `mailgate serve` checked by axe-core in chromium (WCAG 2.1 A and
 AA: no serious or critical violation), at desktop width and at 390 px: the sign-in page
 (empty and with an error), the device and consent pages, the error pages, every `/account`
-self-service page and every `/console` page as an admin and as the help desk. And the
-keyboard: the sign-in form filled and sent with Tab and Enter only, the skip link leading
-past the navigation, a visible focus outline.
+self-service page and every `/console` page as an admin, the help desk and a department admin
+(and after a change). And the keyboard: the sign-in form filled and sent with Tab and Enter
+only, the skip link leading past the navigation, a visible focus outline.
 
 Each page's full axe result goes to test-artifacts/accessibility/, its screenshot to
 test-artifacts/browser/accessibility_<page>_<width>.png."""
@@ -33,6 +33,7 @@ STAFF_PAGES = {
               "/console/accounts/nobody@example.org"),
     "help": ("/console/accounts?q=u", f"/console/accounts/{USER}", "/console/cases",
              "/console/usage", "/console/audit", "/console/plans"),
+    "phys": ("/console/accounts?q=u", "/console/departments", "/console/cases"),
 }
 
 
@@ -60,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 def signed_in(browser, server: RunningServer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Each account's cookies once signed in, to open pages with."""
     states = {}
-    for who in ("user", "admin", "help"):
+    for who in ("user", *STAFF_PAGES):
         context = browser.new_context()
         sign_in(context.new_page(), server, who, "/account")
         states[who] = context.storage_state()
@@ -169,6 +170,21 @@ def test_console_page(
         width: str) -> None:  # type: ignore[no-untyped-def]
     name = path.strip("/").split("?")[0].replace("/", "_").replace("@", "_")
     check(browser, server, signed_in[who], path, width, f"{who} {name}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_console_page_after_a_change(
+        browser, server: RunningServer, signed_in: dict[str, Any], width: str) -> None:  # type: ignore[no-untyped-def]
+    """The notice saying what was done, on the account page it was done on."""
+    changed = address(f"ned-{width}")
+    server.account(changed, password("ned"))
+    with opened(browser, width, signed_in["admin"]) as page:
+        page.goto(f"{base(server)}/console/accounts/{changed}")
+        page.locator("#door-imap input[name=reason]").fill("shared laptop")
+        page.locator("#door-imap button", has_text="Turn off").click()
+        assert page.locator(".notice.ok").count() == 1
+        shoot(page, f"console changed {width}")
+        assert_accessible(page, f"console changed {width}")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
