@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mailgate.clientconfig import autodiscover, dns, mobileconfig, thunderbird
 from mailgate.clientconfig.endpoints import Endpoint, endpoints, preferred
@@ -146,3 +148,30 @@ def test_dns_publishes_closed_doors_as_not_provided(tmp_path: Path) -> None:
     assert hints == ["autoconfig.example.org. 3600 IN CNAME mail.example.org.",
                      "autodiscover.example.org. 3600 IN CNAME mail.example.org.",
                      "_autodiscover._tcp.example.org. 3600 IN SRV 0 1 443 mail.example.org."]
+
+
+POX = ('<?xml version="1.0"?><Autodiscover xmlns="{ns}"><Request><EMailAddress>{address}'
+       '</EMailAddress><AcceptableResponseSchema>{schema}</AcceptableResponseSchema></Request>'
+       '</Autodiscover>')
+
+
+def _address_or_bad_request(body: bytes) -> None:
+    try:
+        address = autodiscover.parse_request(body)
+    except autodiscover.BadRequest as refused:
+        assert str(refused) and "\n" not in str(refused)
+        return
+    assert "@" in address and 0 < len(address) <= autodiscover.MAX_ADDRESS
+    assert address == address.strip()
+
+
+@given(st.binary(max_size=6000))
+def test_any_bytes_give_an_address_or_bad_request(body: bytes) -> None:
+    _address_or_bad_request(body)
+
+
+@given(st.text(max_size=400), st.sampled_from([autodiscover.OUTLOOK_NS, "", "x"]))
+def test_any_text_where_the_address_goes_gives_an_address_or_bad_request(
+        address: str, schema: str) -> None:
+    body = POX.format(ns=autodiscover.REQUEST_NS, address=address, schema=schema)
+    _address_or_bad_request(body.encode("utf-8", "surrogatepass"))
