@@ -79,7 +79,7 @@ def test_each_operation_on_2000_messages_is_a_bounded_number_of_statements(mailb
     changed = measured("changes since the snapshot", 3, lambda c: changes_since(
         c, inbox, shot.mark.uidnext, shot.mark.highestmodseq))
     assert len(changed.changed) == MESSAGES
-    copied = measured("COPY 1:* Archive", 5,
+    copied = measured("COPY 1:* Archive", 7,  # + the new rows' ids, their structure rows
                       lambda c: copy(c, account, inbox, UidSet.everything(), "Archive"),
                       writes=True)
     assert len(copied.destination_uids) == MESSAGES
@@ -173,7 +173,7 @@ def test_append_of_many_messages_is_one_transaction(mailbox):
     with counting(svc) as seen:
         done = append(svc, account, "INBOX", [Incoming(message(n)) for n in range(50)])
     assert done.destination_uids == list(range(1, 51))
-    assert seen.count <= 8, seen.texts
+    assert seen.count <= 10, seen.texts  # 8 before the rows' ids and structure rows
 
 
 def test_migration_0005_keeps_subscriptions_counts_uidvalidity_and_dates_old_mail(svc):

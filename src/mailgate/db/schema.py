@@ -245,11 +245,6 @@ blobs = Table(
     "blobs", metadata,
     Column("digest", String(64), primary_key=True),
     Column("size", BigInteger, nullable=False),
-    Column("header_size", Integer, nullable=False),
-    Column("envelope", Text, nullable=False),
-    Column("bodystructure", Text, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("parts", Text, nullable=False),  # JSON: section -> [header_start, body_start, end]
     Column("subject", Text, nullable=False, default=""),
     Column("refs", Integer, nullable=False, default=0),
     # The Date header as a UTC timestamp and its zone offset in minutes (SEARCH SENT*, SORT);
@@ -284,6 +279,22 @@ messages = Table(
     UniqueConstraint("folder_id", "uid"),
     Index("ix_messages_folder_uid", "folder_id", "uid"),
     Index("ix_messages_folder_modseq", "folder_id", "modseq"),
+)
+
+# What FETCH renders without opening the message file, one narrow row per message row,
+# keyed by its id: a folder's rows sit together in the table in the order they came in, not
+# scattered among the wide `blobs` rows by digest, so a cold FETCH 1:* reads few, mostly
+# consecutive pages (store/selected.py). Written with the message row (delivery, APPEND,
+# import, COPY), moved with it (MOVE, EXPUNGE, restore: the id stays), gone with it.
+message_structure = Table(
+    "message_structure", metadata,
+    Column("message_id", ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("header_size", Integer, nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("bodystructure", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("parts", Text, nullable=False),  # JSON: section -> [header_start, body_start, end]
 )
 
 # UIDs that left a folder (expunge, move, POP delete), with the folder's MODSEQ at that

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, func, select, update
 
 from mailgate import mime
-from mailgate.db.schema import blobs, expunged_uids, folders, messages
+from mailgate.db.schema import blobs, expunged_uids, folders, message_structure, messages
 from mailgate.directory.errors import DirectoryError, NotFound
 from mailgate.directory.views import account_row, effective_state
 from mailgate.mime.dates import sent_date
@@ -54,12 +54,14 @@ class Stored:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message row to add to a folder (its blob row exists already)."""
+    """A message row to add to a folder (its blob row exists already), with its
+    `message_structure` columns (`structure_of`, or a copied message's)."""
 
     digest: str
     size: int
     internal_date: float
     flags: str  # stored form, space-separated
+    structure: dict[str, object]
 
 
 def blob_store(svc: Service) -> BlobStore:
@@ -87,12 +89,16 @@ def prepare(svc: Service, raw: bytes) -> tuple[str, bytes, mime.ParsedMessage]:
 
 def _blob_row(digest: str, parsed: mime.ParsedMessage) -> dict:  # type: ignore[type-arg]
     sent = sent_date(parsed.date)
-    return {"digest": digest, "size": parsed.size, "header_size": parsed.header_size,
-            "envelope": parsed.envelope, "bodystructure": parsed.bodystructure,
-            "body": parsed.body, "parts": json.dumps(parsed.parts, separators=(",", ":")),
-            "subject": parsed.subject[:1000], "refs": 0,
+    return {"digest": digest, "size": parsed.size, "subject": parsed.subject[:1000], "refs": 0,
             "sent_date": sent[0] if sent else None, "sent_tz": sent[1] if sent else None,
             **key_columns(parsed.sort_keys)}
+
+
+def structure_of(parsed: mime.ParsedMessage) -> dict[str, object]:
+    """A new message's `message_structure` columns (all but its id)."""
+    return {"header_size": parsed.header_size, "envelope": parsed.envelope,
+            "bodystructure": parsed.bodystructure, "body": parsed.body,
+            "parts": json.dumps(parsed.parts, separators=(",", ":"))}
 
 
 def _allocate(conn: Connection, folder: int, count: int) -> tuple[int, int, int]:
@@ -106,8 +112,8 @@ def _allocate(conn: Connection, folder: int, count: int) -> tuple[int, int, int]
 def insert_messages(conn: Connection, folder: int, new: list[NewMessage]
                     ) -> tuple[int, int, int]:
     """Add message rows to a folder with consecutive new UIDs in the order given, one
-    blob reference each; returns (first uid, modseq, uidvalidity). A bounded number of
-    statements whatever the count."""
+    blob reference and one `message_structure` row each; returns (first uid, modseq,
+    uidvalidity). Five statements whatever the count."""
     first, modseq, uidvalidity = _allocate(conn, folder, len(new))
     conn.execute(messages.insert(), [
         {"folder_id": folder, "uid": first + i, "modseq": modseq, "digest": m.digest,
@@ -115,6 +121,12 @@ def insert_messages(conn: Connection, folder: int, new: list[NewMessage]
          "pop_uidl": f"{uidvalidity:08x}{first + i:08x}{m.digest[:8]}",
          "deleted_at": None, "origin_folder_id": None}
         for i, m in enumerate(new)])
+    ids = conn.execute(select(messages.c.id).where(
+        messages.c.folder_id == folder, messages.c.uid.between(first, first + len(new) - 1))
+        .order_by(messages.c.uid)).scalars().all()
+    conn.execute(message_structure.insert(), [
+        {"message_id": message_id, **m.structure}
+        for message_id, m in zip(ids, new, strict=True)])
     _count_refs(conn, [m.digest for m in new], +1)
     return first, modseq, uidvalidity
 
@@ -138,7 +150,8 @@ def store_into(conn: Connection, folder: int, folder_name: str,
     insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
     fulltext.index(conn, [(d, p.search) for d, p, _ in items])
     first, _, uidvalidity = insert_messages(conn, folder, [
-        NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags))
+        NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags),
+                   structure_of(parsed))
         for digest, parsed, incoming in items])
     return [Stored(folder_name, first + i, digest, parsed.size, uidvalidity)
             for i, (digest, parsed, _) in enumerate(items)]

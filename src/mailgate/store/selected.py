@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, null, select, update
 
-from mailgate.db.schema import blobs, expunged_uids, folders, messages
+from mailgate.db.schema import expunged_uids, folders, message_structure, messages
 from mailgate.mime import parts_range
 from mailgate.store import flags as flagset
 from mailgate.store.blobs import BlobStore
@@ -32,7 +32,8 @@ from mailgate.store.sql import in_ids
 from mailgate.store.uidsets import UidSet
 
 FETCH_BATCH = 500  # rows per round trip while streaming
-#: The blob columns FETCH may need, in FetchRow's order after the message columns.
+#: The `message_structure` columns FETCH may need, in FetchRow's order after the message
+#: columns.
 STRUCTURE_COLUMNS = ("envelope", "bodystructure", "body", "header_size", "parts")
 
 
@@ -151,9 +152,9 @@ def fetch(conn: Connection, folder_id: int, uids: UidSet, *,
         messages.c.size, messages.c.digest]
     query = select(*columns)
     if wanted:
-        query = select(*columns, *(blobs.c[name] if name in wanted else null()
+        query = select(*columns, *(message_structure.c[name] if name in wanted else null()
                                    for name in STRUCTURE_COLUMNS)).join(
-            blobs, blobs.c.digest == messages.c.digest)
+            message_structure, message_structure.c.message_id == messages.c.id)
     query = query.where(messages.c.folder_id == folder_id, uids.condition(messages.c.uid))
     if changed_since is not None:
         query = query.where(messages.c.modseq > changed_since)

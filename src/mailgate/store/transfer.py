@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from mailgate.db.schema import folders, messages
+from mailgate.db.schema import folders, message_structure, messages
 from mailgate.service import Service
 from mailgate.store import flags as flagset
 from mailgate.store.flags import FlagOperation, has_flag
@@ -105,16 +105,20 @@ def expunge(conn: Connection, account_id: int, folder: int, uids: UidSet | None,
 def copy(conn: Connection, account_id: int, folder: int, uids: UidSet, destination: str
          ) -> CopyResult:
     """COPY / UID COPY to a folder by name (MailboxNotFound: the door says [TRYCREATE]).
-    Flags, internal date and the message file are shared; blob references counted."""
+    Flags, internal date and the message file are shared; blob references counted; the
+    copies get their own `message_structure` rows."""
     target = find_mailbox(conn, account_id, destination)
+    structure = [c for c in message_structure.c if c.name != "message_id"]
     rows = conn.execute(select(messages.c.uid, messages.c.digest, messages.c.size,
-                               messages.c.internal_date, messages.c.flags)
+                               messages.c.internal_date, messages.c.flags, *structure)
+                        .join(message_structure, message_structure.c.message_id == messages.c.id)
                         .where(messages.c.folder_id == folder, uids.condition(messages.c.uid))
                         .order_by(messages.c.uid)).all()
     if not rows:
         return CopyResult(target.uidvalidity, [], [])
     first, _, uidvalidity = insert_messages(conn, target.id, [
-        NewMessage(r.digest, int(r.size), float(r.internal_date), r.flags) for r in rows])
+        NewMessage(r.digest, int(r.size), float(r.internal_date), r.flags,
+                   {c.name: r._mapping[c.name] for c in structure}) for r in rows])
     return CopyResult(uidvalidity, [int(r.uid) for r in rows],
                       list(range(first, first + len(rows))))
 

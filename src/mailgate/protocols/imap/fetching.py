@@ -28,8 +28,8 @@ from mailgate.store.selected import FetchRow, section_range
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FIELD_START = re.compile(rb"(?m)^([^\s:]+)[ \t]*:")
 _CTE = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*([^\s;]*)")
-#: The blob columns (store.selected.STRUCTURE_COLUMNS) each attribute needs; a section
-#: (BODY[...], BINARY[...], BINARY.SIZE[...]) needs the part offsets.
+#: The `message_structure` columns (store.selected.STRUCTURE_COLUMNS) each attribute needs;
+#: a section (BODY[...], BINARY[...], BINARY.SIZE[...]) needs the part offsets.
 _ATTRIBUTE_COLUMNS = {"ENVELOPE": ("envelope",), "BODYSTRUCTURE": ("bodystructure",),
                       "BODY": ("body",), "RFC822.HEADER": ("header_size",),
                       "RFC822.TEXT": ("header_size",)}
