@@ -1,6 +1,6 @@
 """`message_structure`: FETCH's ENVELOPE / BODYSTRUCTURE / BODY / part offsets in one narrow
 row per message row, written at every way in (delivery, import, APPEND, COPY), kept by MOVE
-and EXPUNGE, gone with the message; and migration 0015, which moves the columns out of
+and EXPUNGE, gone with the message; and migration 0017, which moves the columns out of
 `blobs` with the mail already stored (and back on downgrade), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_a_destroyed_message_takes_its_structure_row_along(mailbox) -> None:
     assert [r.uid for r in fetched(svc, account, "INBOX")] == [1, 3]
 
 
-def test_migration_0015_moves_the_columns_with_the_stored_mail_and_back(mailbox) -> None:
+def test_migration_0017_moves_the_columns_with_the_stored_mail_and_back(mailbox) -> None:
     svc, account = mailbox
     fill_every_way(svc, account)
     importer.import_sources(svc, ADDRESS, [importer.Source("Junk", MULTIPART, (), NOW)])
@@ -107,12 +107,12 @@ def test_migration_0015_moves_the_columns_with_the_stored_mail_and_back(mailbox)
     with svc.engine.begin() as conn:
         cfg = alembic_config(svc.engine.url.render_as_string(hide_password=False))
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0014")
+        command.downgrade(cfg, "0016")
         assert not inspect(conn).has_table("message_structure")
         kept = {c["name"] for c in inspect(conn).get_columns("blobs")}
         assert {"envelope", "bodystructure", "body", "header_size", "parts"} <= kept
-        command.upgrade(cfg, "0015")  # what the downgrade kept is enough to come back
-        command.downgrade(cfg, "0014")
+        command.upgrade(cfg, "0017")  # what the downgrade kept is enough to come back
+        command.downgrade(cfg, "0016")
     migrate(svc.engine, svc.settings.blob_dir)
     with svc.reader.connect() as conn:
         assert not {"envelope", "parts"} & {c["name"] for c in inspect(conn).get_columns("blobs")}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, Row, case, func, select
 
-from mailgate.db.schema import blobs, folders, messages
+from mailgate.db.schema import blobs, folders, message_structure, messages
 from mailgate.directory.errors import NotFound
 from mailgate.store import mailboxes
 from mailgate.store.flags import FlagOperation
@@ -110,8 +110,9 @@ def page(conn: Connection, account_id: int, folder: str, *, sort: str = "receive
     rows = conn.execute(
         select(messages.c.id, messages.c.uid, messages.c.flags, messages.c.size,
                messages.c.internal_date, blobs.c.subject, messages.c.digest,
-               blobs.c.header_size)
+               message_structure.c.header_size)
         .join(blobs, blobs.c.digest == messages.c.digest)
+        .join(message_structure, message_structure.c.message_id == messages.c.id)
         .where(messages.c.id.in_(wanted)).order_by(*ordering)).all()
     return Page(found, total, rows)
 

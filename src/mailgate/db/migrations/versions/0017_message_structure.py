@@ -6,15 +6,15 @@ The rows of the messages already stored are copied from their blob rows in one I
 SELECT (a folder's rows end up together, in message id order), then the columns leave
 `blobs`. Downgrade puts them back from any one message of each blob.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
