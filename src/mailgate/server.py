@@ -89,14 +89,16 @@ async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
     from mailgate.protocols.smtp.inbound import InboundHandler, LmtpHandler
     from mailgate.protocols.smtp.listener import start_smtp_server
     from mailgate.protocols.smtp.submission import SubmissionHandler
+    from mailgate.store.commits import GroupCommit
 
     settings = rt.svc.settings
     most = int(settings.get("server", "max_recipients_per_message"))
+    commits = GroupCommit(rt.svc.engine)  # the deliveries of every door commit together
     submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most,
-                                   queued=outbound.wake)
+                                   commits=commits, queued=outbound.wake)
     handlers = {"submission": submission, "submissions": submission,
-                "smtp": InboundHandler(rt.svc, max_recipients=most),
-                "lmtp": LmtpHandler(rt.svc, max_recipients=most)}
+                "smtp": InboundHandler(rt.svc, max_recipients=most, commits=commits),
+                "lmtp": LmtpHandler(rt.svc, max_recipients=most, commits=commits)}
     tls = server_context(settings.cert_path, settings.key_path)
     limit = int(settings.get("storage", "max_message_bytes"))
     for name, handler in handlers.items():

@@ -31,6 +31,7 @@ from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import MessageRejected
 
 PROTOCOL = "smtp"
@@ -113,8 +114,9 @@ class SubmissionHandler(Handler):
     """The decisions of the submission listeners."""
 
     def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry, *,
-                 max_recipients: int, queued: Callable[[], None]) -> None:
-        super().__init__(svc, max_recipients=max_recipients)
+                 max_recipients: int, commits: GroupCommit, queued: Callable[[], None]
+                 ) -> None:
+        super().__init__(svc, max_recipients=max_recipients, commits=commits)
         self.gate = gate
         self.registry = registry
         self.queued = queued  # mail for other domains waits in the queue: send it
@@ -211,9 +213,9 @@ class SubmissionHandler(Handler):
         if server.door_shut:  # closed while the message came in: nothing is stored
             return replies.DOOR_CLOSED
         try:
-            outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
-                                              envelope.accounts, all_or_nothing=True,
-                                              sent=sent, outbound=outbound)
+            outcome = await delivery.store(self.svc, self.commits, content, headers,
+                                           envelope.accounts, all_or_nothing=True,
+                                           sent=sent, outbound=outbound)
         except MessageRejected:
             return replies.too_big(server.data_size_limit or 0)
         if outcome.refused:
