@@ -27,6 +27,7 @@ from mailgate.periodic import Periodic
 from mailgate.protocols.imap.watcher import FolderWatcher
 from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
 
@@ -85,15 +86,13 @@ async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
 
 async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
                       sockets: dict[str, socket.socket], preauth: PreauthLimiter,
-                      outbound: QueueRunner) -> None:
+                      outbound: QueueRunner, commits: GroupCommit) -> None:
     from mailgate.protocols.smtp.inbound import InboundHandler, LmtpHandler
     from mailgate.protocols.smtp.listener import start_smtp_server
     from mailgate.protocols.smtp.submission import SubmissionHandler
-    from mailgate.store.commits import GroupCommit
 
     settings = rt.svc.settings
     most = int(settings.get("server", "max_recipients_per_message"))
-    commits = GroupCommit(rt.svc.engine)  # the deliveries of every door commit together
     submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most,
                                    commits=commits, queued=outbound.wake)
     handlers = {"submission": submission, "submissions": submission,
@@ -157,7 +156,8 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await _start_pop3(rt, gate, registry, sockets, preauth)
     watcher = await _start_imap(rt, gate, registry, sockets, preauth)
     outbound = QueueRunner(svc, rt.node)  # sends only on the node that holds its duty
-    await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
+    commits = GroupCommit(svc.engine)  # the deliveries of every SMTP door commit together
+    await _start_smtp(rt, gate, registry, sockets, preauth, outbound, commits)
     outbound.start()
     app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)),
                     build_admin_api(svc, registry))
@@ -192,5 +192,6 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
         await follower.stop()
         await recorder.stop()
         await heartbeat.stop()
+        commits.close()
         gate.close()
         log.info("mailgate stopped")

@@ -10,14 +10,17 @@ answered before their rows are durable. A delivery whose function raises is roll
 its savepoint and fails alone; a commit that fails fails the deliveries of that batch (none
 of them was stored), which the doors answer with a temporary error.
 
-Callers write and sync their message files before calling `run` (the files must be
-durable before the rows that make them visible).
+Callers write and sync their message files (and directories) before calling `run`: the
+files must be durable before the rows that make them visible. They do so in their own
+threads, side by side (the kernel joins their syncs); the writer's one thread does only
+what must be serial, the rows and the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -42,6 +45,8 @@ class GroupCommit:
         self.most = most  # deliveries in one transaction at most: the write lock is shared
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
+        # its own thread: a commit never queues behind the event loop's file writes
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """`work(conn)` inside a transaction shared with the deliveries waiting now;
@@ -60,8 +65,8 @@ class GroupCommit:
                 del self._waiting[:self.most]
                 if not batch:
                     continue
-                outcomes = await asyncio.to_thread(commit_together, self.engine,
-                                                   [w.work for w in batch])
+                outcomes = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, commit_together, self.engine, [w.work for w in batch])
                 for waiting, outcome in zip(batch, outcomes, strict=True):
                     if waiting.future.done():  # its connection went away meanwhile
                         continue
@@ -74,6 +79,10 @@ class GroupCommit:
             for waiting in [*batch, *self._waiting]:
                 waiting.future.cancel()
             self._waiting.clear()
+
+    def close(self) -> None:
+        """Let the writer's thread go (once nothing is waiting any more)."""
+        self._thread.shutdown(wait=False)
 
 
 @dataclass(frozen=True)
