@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, event, select, update
@@ -52,12 +53,19 @@ def people(svc: Service) -> Service:
     return svc
 
 
-def test_concurrent_deliveries_share_commits_and_all_arrive_once(people: Service) -> None:
+@pytest.fixture
+def writer(people: Service) -> Iterator[GroupCommit]:
+    committer = GroupCommit(people.engine)
+    yield committer
+    committer.close()
+
+
+def test_concurrent_deliveries_share_commits_and_all_arrive_once(
+        people: Service, writer: GroupCommit) -> None:
     svc = people
     commits = _count_commits(svc)
 
     async def deliver_all() -> list[delivery.Outcome]:
-        writer = GroupCommit(svc.engine)
         return await asyncio.gather(*[
             delivery.store(svc, writer, _raw(n), b"", {ALICE: ALICE, BOB: BOB},
                            all_or_nothing=False) for n in range(60)])
@@ -69,12 +77,12 @@ def test_concurrent_deliveries_share_commits_and_all_arrive_once(people: Service
     assert commits[0] < 30, f"{commits[0]} commits for 60 deliveries: none were grouped"
 
 
-def test_a_refused_delivery_fails_alone_in_its_batch(people: Service) -> None:
+def test_a_refused_delivery_fails_alone_in_its_batch(
+        people: Service, writer: GroupCommit) -> None:
     svc = people
     accounts.deactivate(svc, Actor.system(), GONE, now_=True)
 
     async def deliver_mixed() -> list[delivery.Outcome]:
-        writer = GroupCommit(svc.engine)
         return await asyncio.gather(*[
             delivery.store(svc, writer, _raw(n), b"",
                            {ALICE: ALICE, GONE: GONE} if n % 3 == 0 else {ALICE: ALICE},
@@ -87,7 +95,8 @@ def test_a_refused_delivery_fails_alone_in_its_batch(people: Service) -> None:
     assert _subjects(svc, ALICE) == Counter(f"load {n}" for n in range(12) if n % 3)
 
 
-def test_an_error_in_one_work_rolls_back_only_that_one(people: Service) -> None:
+def test_an_error_in_one_work_rolls_back_only_that_one(
+        people: Service, writer: GroupCommit) -> None:
     svc = people
 
     def broken(conn: Connection) -> None:
@@ -95,7 +104,6 @@ def test_an_error_in_one_work_rolls_back_only_that_one(people: Service) -> None:
         raise RuntimeError("broken half-way")
 
     async def run() -> list[object]:
-        writer = GroupCommit(svc.engine)
         stored = [delivery.store(svc, writer, _raw(n), b"", {BOB: BOB},
                                  all_or_nothing=True) for n in range(4)]
         return await asyncio.gather(*stored[:2], writer.run(broken), *stored[2:],
@@ -111,7 +119,8 @@ def test_an_error_in_one_work_rolls_back_only_that_one(people: Service) -> None:
             accounts_table.c.name == "half-way")).first()
 
 
-def test_a_failed_commit_fails_every_delivery_of_its_batch(people: Service) -> None:
+def test_a_failed_commit_fails_every_delivery_of_its_batch(
+        people: Service, writer: GroupCommit) -> None:
     svc = people
     failures = [1]
 
@@ -122,7 +131,6 @@ def test_a_failed_commit_fails_every_delivery_of_its_batch(people: Service) -> N
             raise OSError("disk full")
 
     async def run() -> list[object]:
-        writer = GroupCommit(svc.engine)
         return await asyncio.gather(*[
             delivery.store(svc, writer, _raw(n), b"", {ALICE: ALICE}, all_or_nothing=True)
             for n in range(5)], return_exceptions=True)
