@@ -45,7 +45,8 @@ class GroupCommit:
         self.most = most  # deliveries in one transaction at most: the write lock is shared
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None
-        # its own thread: a commit never queues behind the event loop's file writes
+        # its own thread: a commit never queues behind the file writes and look-ups in
+        # the event loop's default pool
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
 
     async def run(self, work: Callable[[Connection], T]) -> T:
