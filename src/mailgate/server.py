@@ -27,6 +27,7 @@ from mailgate.periodic import Periodic
 from mailgate.protocols.imap.watcher import FolderWatcher
 from mailgate.protocols.preauth import PreauthLimiter
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import purge_expired
 from mailgate.tls import server_context
 
@@ -85,7 +86,7 @@ async def _start_imap(rt: Runtime, gate: Gate, registry: SessionRegistry,
 
 async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
                       sockets: dict[str, socket.socket], preauth: PreauthLimiter,
-                      outbound: QueueRunner) -> None:
+                      outbound: QueueRunner, commits: GroupCommit) -> None:
     from mailgate.protocols.smtp.inbound import InboundHandler, LmtpHandler
     from mailgate.protocols.smtp.listener import start_smtp_server
     from mailgate.protocols.smtp.submission import SubmissionHandler
@@ -93,10 +94,10 @@ async def _start_smtp(rt: Runtime, gate: Gate, registry: SessionRegistry,
     settings = rt.svc.settings
     most = int(settings.get("server", "max_recipients_per_message"))
     submission = SubmissionHandler(rt.svc, gate, registry, max_recipients=most,
-                                   queued=outbound.wake)
+                                   commits=commits, queued=outbound.wake)
     handlers = {"submission": submission, "submissions": submission,
-                "smtp": InboundHandler(rt.svc, max_recipients=most),
-                "lmtp": LmtpHandler(rt.svc, max_recipients=most)}
+                "smtp": InboundHandler(rt.svc, max_recipients=most, commits=commits),
+                "lmtp": LmtpHandler(rt.svc, max_recipients=most, commits=commits)}
     tls = server_context(settings.cert_path, settings.key_path)
     limit = int(settings.get("storage", "max_message_bytes"))
     for name, handler in handlers.items():
@@ -155,10 +156,12 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
     await _start_pop3(rt, gate, registry, sockets, preauth)
     watcher = await _start_imap(rt, gate, registry, sockets, preauth)
     outbound = QueueRunner(svc, rt.node)  # sends only on the node that holds its duty
-    await _start_smtp(rt, gate, registry, sockets, preauth, outbound)
+    commits = GroupCommit(svc.engine)  # the deliveries of every SMTP door commit together
+    await _start_smtp(rt, gate, registry, sockets, preauth, outbound, commits)
     outbound.start()
     app = build_app(registry.count, Provider(svc, gate, WebSessions(svc)),
-                    build_admin_api(svc, registry), registry, queued=outbound.wake)
+                    build_admin_api(svc, registry), registry, commits=commits,
+                    queued=outbound.wake)
     web = [await _start_http(rt, app, name, sockets) for name in ("http", "https")
            if svc.settings.listener(name) is not None]
     purge = Periodic("purging Recoverable Items", PURGE_EVERY, lambda: _purge(svc),
@@ -190,5 +193,6 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
         await follower.stop()
         await recorder.stop()
         await heartbeat.stop()
+        commits.close()
         gate.close()
         log.info("mailgate stopped")

@@ -40,13 +40,15 @@ from mailgate.http.bodylimit import BodyLimit
 from mailgate.http.oauth import authorize, device, discovery, endpoints, token
 from mailgate.http.oauth.provider import Provider
 from mailgate.metrics import REGISTRY
+from mailgate.store.commits import GroupCommit
 
 
 def build_app(live_sessions: Callable[[], int], provider: Provider | None = None,
               admin_api: ASGIApp | None = None,
-              registry: SessionRegistry | None = None,
+              registry: SessionRegistry | None = None, commits: GroupCommit | None = None,
               queued: Callable[[], None] = lambda: None) -> Starlette:
-    """`queued` wakes the outbound queue (the webmail sent mail to another domain)."""
+    """The webmail is served when given `commits`, the server's delivery writer it sends
+    through; `queued` wakes the outbound queue (it sent mail to another domain)."""
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__,
@@ -59,7 +61,8 @@ def build_app(live_sessions: Callable[[], int], provider: Provider | None = None
     if provider is not None:
         routes += signin.routes(provider.gate, provider.sessions)
         routes += autoconfig.routes(provider.svc, provider.gate)
-        routes += webmail.routes(provider.svc, provider.sessions, queued)
+        if commits is not None:
+            routes += webmail.routes(provider.svc, provider.sessions, commits, queued)
         routes += selfservice.routes(provider.svc, provider.sessions)
         for part in (discovery, authorize, device, token, endpoints, second_factor, mfa_pages,
                      static):

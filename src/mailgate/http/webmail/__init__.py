@@ -22,6 +22,7 @@ from mailgate.http.webmail import actions, compose, listing, reading
 from mailgate.http.webmail.base import Webmail
 from mailgate.http.websession import WebSessions
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 
 STYLE = files(__package__).joinpath("webmail.css").read_bytes()
 
@@ -31,9 +32,11 @@ async def _style(_request: Request) -> Response:
         "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
-def routes(svc: Service, sessions: WebSessions, queued: Callable[[], None]) -> list[Route]:
-    """The webmail's routes; `queued` wakes the outbound queue after a send."""
-    mail = Webmail(svc, WebDoor(svc, sessions), queued)
+def routes(svc: Service, sessions: WebSessions, commits: GroupCommit,
+           queued: Callable[[], None]) -> list[Route]:
+    """The webmail's routes; it sends through `commits` (the server's delivery writer), and
+    `queued` wakes the outbound queue after a send."""
+    mail = Webmail(svc, WebDoor(svc, sessions), commits, queued)
     return [Route("/mail/static/webmail.css", _style, methods=["GET"]),
             *listing.routes(mail), *reading.routes(mail), *actions.routes(mail),
             *compose.routes(mail)]

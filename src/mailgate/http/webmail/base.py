@@ -17,6 +17,7 @@ from mailgate.http.websession import WebAccount
 from mailgate.service import Service
 from mailgate.store import browse
 from mailgate.store.blobs import BlobStore
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import blob_store
 
 Handler = Callable[[Request, WebAccount], Awaitable[Response]]
@@ -24,11 +25,14 @@ HOME = "/mail"
 
 
 class Webmail:
-    """The webmail's state: the service, the door, and how to wake the outbound queue."""
+    """The webmail's state: the service, the door, the delivery writer it shares with the SMTP
+    doors, and how to wake the outbound queue."""
 
-    def __init__(self, svc: Service, door: WebDoor, queued: Callable[[], None]) -> None:
+    def __init__(self, svc: Service, door: WebDoor, commits: GroupCommit,
+                 queued: Callable[[], None]) -> None:
         self.svc = svc
         self.door = door
+        self.commits = commits
         self.queued = queued
         self.blobs: BlobStore = blob_store(svc)
 

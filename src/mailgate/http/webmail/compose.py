@@ -93,7 +93,7 @@ async def _written(form: FormData) -> Written:
 
 
 def routes(mail: Webmail) -> list[Route]:
-    outgoing = Outgoing(mail.svc, mail.blobs)
+    outgoing = Outgoing(mail.svc, mail.blobs, mail.commits)
 
     async def show(request: Request, account: WebAccount) -> Response:
         params = request.query_params
@@ -144,8 +144,7 @@ def routes(mail: Webmail) -> list[Route]:
             if draft:
                 await asyncio.to_thread(outgoing.save_draft, account, written)
             else:
-                await asyncio.to_thread(outgoing.send, account, written, peer,
-                                        request.url.scheme == "https")
+                await outgoing.send(account, written, peer, request.url.scheme == "https")
                 mail.queued()
         except NotSent as why:
             written.uploads = []  # a browser cannot be handed files back: chosen again

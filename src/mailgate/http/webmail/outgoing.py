@@ -11,6 +11,7 @@ thread.
 
 from __future__ import annotations
 
+import asyncio
 import email.policy
 import email.utils
 import re
@@ -27,6 +28,7 @@ from mailgate.protocols.smtp.recipients import Local, Remote, classify
 from mailgate.service import Service
 from mailgate.store import browse
 from mailgate.store.blobs import BlobStore
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import Incoming, MessageRejected, to_recoverable
 from mailgate.store.transfer import append
 
@@ -72,9 +74,10 @@ def _header_list(pairs: list[tuple[str, str]]) -> str:
 
 
 class Outgoing:
-    def __init__(self, svc: Service, blobs: BlobStore) -> None:
+    def __init__(self, svc: Service, blobs: BlobStore, commits: GroupCommit) -> None:
         self.svc = svc
         self.blobs = blobs
+        self.commits = commits  # the server's delivery writer, shared with the SMTP doors
 
     def _original(self, account: WebAccount, message_id: int | None
                   ) -> EmailMessage | None:
@@ -127,8 +130,36 @@ class Outgoing:
         maintype, subtype = content_type.split("/", 1)
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
 
-    def send(self, account: WebAccount, written: Written, peer: str, tls: bool) -> str:
+    async def send(self, account: WebAccount, written: Written, peer: str, tls: bool) -> str:
         """Send it; the queue id. NotSent with the reason when it cannot go."""
+        content, unique, local, remote = await asyncio.to_thread(self._checked, account,
+                                                                  written)
+        who = submit.Submitter(account.account_id, account.address, "password", peer, "web")
+        hostname = str(self.svc.settings.get("server", "hostname"))
+        protocol = trace.with_name("HTTP", tls, True)
+
+        def received(queue_id: str) -> bytes:
+            return trace.received(helo="webmail", peer=peer, hostname=hostname,
+                                  protocol=protocol, queue_id=queue_id,
+                                  recipient=unique[0] if len(unique) == 1 else None,
+                                  when=datetime.now().astimezone())
+
+        try:
+            outcome = await submit.submit(self.svc, self.commits, who, content,
+                                          submit.Envelope(local, remote, len(unique)),
+                                          received)
+        except MessageRejected:
+            raise NotSent("The message is too large to send.") from None
+        assert outcome is not None  # nothing closes the door between here and there
+        if outcome.refused:
+            raise NotSent(f"There is no mailbox {min(outcome.refused)} here.")
+        await asyncio.to_thread(self._after, account, written, answered=True)
+        return outcome.queue_id
+
+    def _checked(self, account: WebAccount, written: Written
+                 ) -> tuple[bytes, list[str], dict[str, str], list[str]]:
+        """The message, its recipients (each once), the local and the remote ones; NotSent
+        when a limit, the sender or the recipients forbid it."""
         content, recipients = self.build(account, written)
         unique = list(dict.fromkeys(r.lower() for r in recipients))
         if not unique:
@@ -144,26 +175,7 @@ class Outgoing:
         if refusal:
             raise NotSent(refusal.split(" ", 2)[-1])
         local, remote = self._where(unique)
-        who = submit.Submitter(account.account_id, account.address, "password", peer, "web")
-        hostname = str(self.svc.settings.get("server", "hostname"))
-        protocol = trace.with_name("HTTP", tls, True)
-
-        def received(queue_id: str) -> bytes:
-            return trace.received(helo="webmail", peer=peer, hostname=hostname,
-                                  protocol=protocol, queue_id=queue_id,
-                                  recipient=unique[0] if len(unique) == 1 else None,
-                                  when=datetime.now().astimezone())
-
-        try:
-            outcome = submit.submit(self.svc, who, content,
-                                    submit.Envelope(local, remote, len(unique)), received)
-        except MessageRejected:
-            raise NotSent("The message is too large to send.") from None
-        assert outcome is not None  # nothing closes the door between here and there
-        if outcome.refused:
-            raise NotSent(f"There is no mailbox {min(outcome.refused)} here.")
-        self._after(account, written, answered=True)
-        return outcome.queue_id
+        return content, unique, local, remote
 
     def _where(self, recipients: list[str]) -> tuple[dict[str, str], list[str]]:
         local: dict[str, str] = {}

@@ -3,13 +3,16 @@
 The same path as `mailgate deliver`: the message file is written and fsynced first, then one
 transaction makes it visible in every recipient's INBOX (and, for a submission, in the
 sender's Sent folder, with the audit entry of the send, and in the outbound queue for the
-recipients of other domains, its spool file fsynced first). A crash anywhere leaves either
-nothing visible or every copy. Recipients are checked again inside the transaction: one
-deactivated since RCPT is refused (5.1.1).
+recipients of other domains, its spool file fsynced first). That transaction is shared with
+the deliveries arriving at the same moment (`store.commits`: one commit, one sync for all),
+each in its own savepoint. A crash anywhere leaves either nothing visible or every copy.
+Recipients are checked again inside the transaction: one deactivated since RCPT is refused
+(5.1.1).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, select
@@ -21,6 +24,7 @@ from mailgate.outbound import queue
 from mailgate.outbound.spool import Spool
 from mailgate.service import Service
 from mailgate.store import messages
+from mailgate.store.commits import GroupCommit
 from mailgate.store.folders import folder_id
 from mailgate.store.messages import Incoming, MessageRejected
 
@@ -54,20 +58,53 @@ class Outcome:
     refused: set[str] = field(default_factory=set)
 
 
+_Item = tuple[str, ParsedMessage, Incoming]
+
+
 class _Refused(Exception):
-    """Rolls the transaction back when one refused recipient refuses the whole message."""
+    """Rolls the delivery back when one refused recipient refuses the whole message."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("a recipient was refused")
+        self.outcome = outcome
 
 
-def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
-          *, all_or_nothing: bool, sent: SentCopy | None = None,
-          outbound: Outbound | None = None) -> Outcome:
+async def store(svc: Service, commits: GroupCommit, content: bytes, trace: bytes,
+                recipients: dict[str, str], *, all_or_nothing: bool,
+                sent: SentCopy | None = None, outbound: Outbound | None = None) -> Outcome:
     """Store `trace + content` in the INBOX of each recipient (envelope address -> account
     address; one copy per account), `content` in the sender's Sent folder (when the
     plan keeps one; the send is audited either way), and queue it (with its own trace) for
-    the `outbound` recipients.
+    the `outbound` recipients. Returns once the files are synced and the rows committed
+    (together with the other deliveries of the moment: `commits`).
 
     With `all_or_nothing` (SMTP: one reply for every recipient) a recipient refused now
     refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
+    inbox, sent_item, size = await asyncio.to_thread(
+        _write_files, svc, content, trace, recipients, sent, outbound)
+    now = svc.clock()
+
+    def rows(conn: Connection) -> Outcome:
+        outcome = Outcome()
+        _store_rows(conn, inbox, sent_item, recipients, outcome, now, all_or_nothing)
+        if outbound is not None:
+            queue.enqueue(conn, outbound.queue_id, outbound.sender, outbound.recipients,
+                          outbound.mail_options, size, now)
+        return outcome
+
+    try:
+        return await commits.run(rows)
+    except _Refused as refused:
+        if outbound is not None:
+            await asyncio.to_thread(Spool.of(svc).remove, outbound.queue_id)
+        return refused.outcome
+
+
+def _write_files(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
+                 sent: SentCopy | None, outbound: Outbound | None
+                 ) -> tuple[_Item | None, tuple[SentCopy, _Item | None] | None, int]:
+    """The message file(s) and the spool file, durable: (inbox item, Sent item, size of
+    the queued copy)."""
     inbox = None
     if recipients:
         digest, _, parsed = messages.prepare(svc, trace + content)
@@ -79,21 +116,7 @@ def store(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str]
     if sent is not None and sent.keep:
         sent_digest, _, sent_parsed = messages.prepare(svc, content)
         sent_item = (sent, (sent_digest, sent_parsed, Incoming(content, SEEN)))
-    outcome = Outcome()
-    try:
-        with svc.engine.begin() as conn:
-            _store_rows(conn, inbox, sent_item, recipients, outcome, svc.clock(),
-                        all_or_nothing)
-            if outbound is not None:
-                queue.enqueue(conn, outbound.queue_id, outbound.sender, outbound.recipients,
-                              outbound.mail_options, len(relayed), svc.clock())
-    except _Refused:
-        if outbound is not None:
-            Spool.of(svc).remove(outbound.queue_id)
-    return outcome
-
-
-_Item = tuple[str, ParsedMessage, Incoming]
+    return inbox, sent_item, len(relayed)
 
 
 def _store_rows(conn: Connection, inbox: _Item | None,
@@ -107,7 +130,7 @@ def _store_rows(conn: Connection, inbox: _Item | None,
         except MessageRejected:
             outcome.refused.add(envelope)
     if outcome.refused and all_or_nothing:
-        raise _Refused
+        raise _Refused(outcome)
     for account_id in sorted(accounts):
         assert inbox is not None
         messages.store_prepared(conn, account_id, "INBOX", [inbox], now)

@@ -18,6 +18,7 @@ from mailgate.protocols.smtp.addresses import has_control, problem
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.recipients import Verdict, classify
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 
 logger = logging.getLogger("mailgate.smtp")
 
@@ -28,9 +29,10 @@ class Handler:
     #: Received: "with" keyword before S/A (RFC 3848)
     kind = "ESMTP"
 
-    def __init__(self, svc: Service, *, max_recipients: int) -> None:
+    def __init__(self, svc: Service, *, max_recipients: int, commits: GroupCommit) -> None:
         self.svc = svc
         self.max_recipients = max_recipients
+        self.commits = commits  # the deliveries' shared writer (one for every SMTP door)
         self.hostname = str(svc.settings.get("server", "hostname"))
         self.domain = str(svc.settings.get("server", "domain")).lower()
 

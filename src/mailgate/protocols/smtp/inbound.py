@@ -23,14 +23,15 @@ from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, envelope_sender, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import MessageRejected
 
 
 class InboundHandler(Handler):
     """The decisions of the `smtp` listener; `LmtpHandler` the same for `lmtp`."""
 
-    def __init__(self, svc: Service, *, max_recipients: int) -> None:
-        super().__init__(svc, max_recipients=max_recipients)
+    def __init__(self, svc: Service, *, max_recipients: int, commits: GroupCommit) -> None:
+        super().__init__(svc, max_recipients=max_recipients, commits=commits)
         self.lookup = resolver_lookup(svc.settings.get("server", "nameservers"))
 
     async def handle_MAIL(self, server: MailDoor, session: Session, envelope: MailEnvelope,
@@ -60,8 +61,8 @@ class InboundHandler(Handler):
             authenticate, content, arrival, self.hostname, self.lookup)
         headers = self.trace_headers(server, session, envelope, queue_id, auth_results)
         try:
-            outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
-                                              envelope.accounts, all_or_nothing=True)
+            outcome = await delivery.store(self.svc, self.commits, content, headers,
+                                           envelope.accounts, all_or_nothing=True)
         except MessageRejected:
             return replies.too_big(server.data_size_limit or 0)
         server.renew_admission()
@@ -81,8 +82,8 @@ class LmtpHandler(InboundHandler):
         assert isinstance(content, bytes)
         headers = self.trace_headers(server, session, envelope, uuid.uuid4().hex[:12])
         try:
-            outcome = await asyncio.to_thread(delivery.store, self.svc, content, headers,
-                                              envelope.accounts, all_or_nothing=False)
+            outcome = await delivery.store(self.svc, self.commits, content, headers,
+                                           envelope.accounts, all_or_nothing=False)
         except MessageRejected:
             return "\r\n".join(replies.too_big(server.data_size_limit or 0)
                                for _ in envelope.rcpt_tos)

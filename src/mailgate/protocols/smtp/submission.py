@@ -29,6 +29,7 @@ from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import MessageRejected
 
 PROTOCOL = "smtp"
@@ -111,8 +112,9 @@ class SubmissionHandler(Handler):
     """The decisions of the submission listeners."""
 
     def __init__(self, svc: Service, gate: Gate, registry: SessionRegistry, *,
-                 max_recipients: int, queued: Callable[[], None]) -> None:
-        super().__init__(svc, max_recipients=max_recipients)
+                 max_recipients: int, commits: GroupCommit, queued: Callable[[], None]
+                 ) -> None:
+        super().__init__(svc, max_recipients=max_recipients, commits=commits)
         self.gate = gate
         self.registry = registry
         self.queued = queued  # mail for other domains waits in the queue: send it
@@ -195,8 +197,8 @@ class SubmissionHandler(Handler):
             " ".join(o for o in envelope.mail_options
                      if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")))
         try:
-            outcome = await asyncio.to_thread(
-                submit.submit, self.svc, who, content, wanted,
+            outcome = await submit.submit(
+                self.svc, self.commits, who, content, wanted,
                 lambda queue_id: self.received(server, session, envelope, queue_id),
                 lambda: not server.door_shut)
         except MessageRejected:

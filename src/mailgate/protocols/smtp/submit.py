@@ -6,12 +6,14 @@ The caller has already checked the sender (`senders`), the sending limits (`limi
 each recipient (`recipients.classify`). Here the message is DKIM-signed when its domain has
 a key, given Return-Path and Received, stored for the local recipients with the sender's
 Sent copy and the audit entry of the send, and queued for the other domains' recipients,
-all in one transaction (`delivery.store`); then the send is counted against the hourly
-limits. Blocking: run it in a thread.
+all in one transaction (`delivery.store`, committed with the deliveries of the moment:
+`store.commits`); then the send is counted against the hourly limits. The blocking steps
+run in threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from mailgate.mail_auth.signing import signed
 from mailgate.protocols.smtp import delivery, limits, trace
 from mailgate.protocols.smtp.addresses import domain_of
 from mailgate.service import Service
+from mailgate.store.commits import GroupCommit
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,13 @@ class Submitted:
     refused: frozenset[str]  # local recipients refused at the last moment: nothing stored
 
 
-def submit(svc: Service, who: Submitter, content: bytes, envelope: Envelope,
-           received: Callable[[str], bytes], still_open: Callable[[], bool] = lambda: True
-           ) -> Submitted | None:
+async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: bytes,
+                 envelope: Envelope, received: Callable[[str], bytes],
+                 still_open: Callable[[], bool] = lambda: True) -> Submitted | None:
     """Sign, store, copy, queue and count one message; None when `still_open()` said the
     door closed meanwhile (nothing stored). Raises `MessageRejected` when too large."""
-    content = signed(content, domain_of(who.address), svc.settings.data_dir)
+    content = await asyncio.to_thread(signed, content, domain_of(who.address),
+                                      svc.settings.data_dir)
     queue_id = uuid.uuid4().hex[:12]
     arrived = received(queue_id)
     outbound = delivery.Outbound(queue_id, who.address, envelope.remote,
@@ -66,12 +70,13 @@ def submit(svc: Service, who: Submitter, content: bytes, envelope: Envelope,
         "details": {"protocol": who.protocol, "method": who.method, "peer": who.peer,
                     "recipients": envelope.recipients, "size": len(content),
                     "queue_id": queue_id}},
-        keep=limits.keeps_sent_copy(svc, who.account_id))
+        keep=await asyncio.to_thread(limits.keeps_sent_copy, svc, who.account_id))
     if not still_open():
         return None
-    outcome = delivery.store(svc, content, trace.return_path(who.address) + arrived,
-                             envelope.local, all_or_nothing=True, sent=sent, outbound=outbound)
+    outcome = await delivery.store(svc, commits, content,
+                                   trace.return_path(who.address) + arrived, envelope.local,
+                                   all_or_nothing=True, sent=sent, outbound=outbound)
     if outcome.refused:
         return Submitted(queue_id, frozenset(outcome.refused))
-    limits.record_send(svc, who.account_id, envelope.recipients)
+    await asyncio.to_thread(limits.record_send, svc, who.account_id, envelope.recipients)
     return Submitted(queue_id, frozenset())
