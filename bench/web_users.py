@@ -65,8 +65,11 @@ async def timed(client: httpx.AsyncClient, path: str) -> float:
 
 async def user(client: httpx.AsyncClient, ids: list[int], seed: int, until: float,
                think: float, times: list[float]) -> None:
-    """List, open, list, open ... until `until`; one untimed round first."""
+    """List, open, list, open ... until `until`; one untimed round first (with a think
+    time, after a random pause, so the users do not all start at once)."""
     pick = random.Random(seed)
+    if think:
+        await asyncio.sleep(pick.uniform(0, 2 * think))
     await timed(client, "/mail")
     await timed(client, f"/mail/m/{pick.choice(ids)}")
     while time.monotonic() < until:
