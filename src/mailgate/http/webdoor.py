@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mailgate.db.schema import accounts
 from mailgate.directory.views import policy_view
 from mailgate.http.pages import render, styled_headers
 from mailgate.http.signin import sign_in_redirect
-from mailgate.http.websession import WebAccount, WebSessions
+from mailgate.http.websession import Claims, WebAccount, WebSessions
 from mailgate.policy.decision import Decision, decide
 from mailgate.protocols.refusals import Refusal, http_problem
 from mailgate.service import Service
@@ -54,29 +52,31 @@ class WebDoor:
 
     async def enter(self, request: Request) -> WebAccount | Response:
         """The signed-in account whose `web` door is open, or the response instead."""
-        account = await self.sessions.signed_in(request)
-        if account is None:
+        claims = self.sessions.claims(request)
+        if claims is None:
             return sign_in_redirect(request)
         peer = request.client.host if request.client else ""
-        decision = await asyncio.to_thread(self.decide, account, peer)
-        if decision is None:
+        entered = await asyncio.to_thread(self.decide, claims, peer)
+        if entered is None:
             return sign_in_redirect(request)
+        account, decision = entered
         if decision.allowed:
             return account
         response = refused(request, decision)
         self.sessions.end(response)
         return response
 
-    def decide(self, account: WebAccount, peer: str) -> Decision | None:
-        """The decision for this session now (None: the account is gone)."""
+    def decide(self, claims: Claims, peer: str) -> tuple[WebAccount, Decision] | None:
+        """The complete session's account and the door's decision for it now, on one
+        connection in one thread (None: no complete session, or the account is gone)."""
         now = self._svc.clock()
         with self._svc.reader.connect() as conn:
-            row = conn.execute(select(accounts).where(accounts.c.id == account.account_id)
-                               ).first()
-            if row is None:
+            found = self.sessions.resolve(conn, claims)
+            if found is None or not found[1].complete:
                 return None
+            row, session = found
             view = policy_view(conn, row, now)
-        return decide(view, PROTOCOL, now, method="password", peer=peer)
+        return session.account, decide(view, PROTOCOL, now, method="password", peer=peer)
 
 
 def refused(request: Request, decision: Decision) -> Response:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,6 +49,17 @@ class WebAccount:
     auth_time: float
     factors: tuple[str, ...] = ("password",)
     second_factor_at: float = 0.0  # when a second factor was last proved (0: never)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a genuine session cookie says."""
+
+    account_id: int
+    epoch: int
+    auth_time: float
+    factors: tuple[str, ...]
+    proved_at: float
 
 
 @dataclass(frozen=True)
@@ -113,29 +125,41 @@ class WebSessions:
 
     async def current(self, request: Request) -> WebSession | None:
         """The session of this browser, complete or not, while its account may sign in."""
+        claims = self.claims(request)
+        if claims is None:
+            return None
+        return await asyncio.to_thread(self._load, claims)
+
+    def claims(self, request: Request) -> Claims | None:
+        """What this browser's cookie says, when it is genuine and in date (no database)."""
         raw = request.cookies.get(COOKIE)
         if not raw or len(raw) > 1024:
             return None
         try:
             data = self._signer.loads(raw, max_age=LIFETIME)
-            account_id, epoch, auth_time = int(data["a"]), int(data["e"]), float(data["t"])
-            factors = tuple(str(f) for f in data["f"])
-            proved_at = float(data.get("v", 0.0))
+            claims = Claims(int(data["a"]), int(data["e"]), float(data["t"]),
+                            tuple(str(f) for f in data["f"]), float(data.get("v", 0.0)))
         except (BadSignature, KeyError, TypeError, ValueError):
             return None
         now = self._svc.clock()
-        if "password" not in factors or auth_time > now + 60 or auth_time + LIFETIME < now:
+        if "password" not in claims.factors or claims.auth_time > now + 60 or \
+                claims.auth_time + LIFETIME < now:
             return None
-        return await asyncio.to_thread(self._load, account_id, epoch, auth_time, factors,
-                                       proved_at)
+        return claims
 
-    def _load(self, account_id: int, epoch: int, auth_time: float, factors: tuple[str, ...],
-              proved_at: float) -> WebSession | None:
+    def _load(self, claims: Claims) -> WebSession | None:
         with self._svc.reader.connect() as conn:
-            row = conn.execute(select(accounts).where(accounts.c.id == account_id)).first()
-            if row is None or row.credential_epoch != epoch or \
-                    effective_state(row, self._svc.clock()) != "active":
-                return None
-            mfa = state_of(mfa_state.status(conn, row))
-        account = WebAccount(row.id, row.address, row.name or "", auth_time, factors, proved_at)
-        return WebSession(account, mfa, epoch)
+            found = self.resolve(conn, claims)
+        return found[1] if found is not None else None
+
+    def resolve(self, conn: Connection, claims: Claims) -> tuple[Row[Any], WebSession] | None:
+        """The account's row and the session, on `conn`, while the account is `active` at
+        the epoch the cookie names (None otherwise)."""
+        row = conn.execute(select(accounts).where(accounts.c.id == claims.account_id)).first()
+        if row is None or row.credential_epoch != claims.epoch or \
+                effective_state(row, self._svc.clock()) != "active":
+            return None
+        mfa = state_of(mfa_state.status(conn, row))
+        account = WebAccount(row.id, row.address, row.name or "", claims.auth_time,
+                             claims.factors, claims.proved_at)
+        return row, WebSession(account, mfa, claims.epoch)
