@@ -235,8 +235,10 @@ def _toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_default(data_dir: Path, domain: str) -> Path:
-    """Write a commented default configuration for a new data directory."""
+def write_default(data_dir: Path, domain: str, demo: bool = False) -> Path:
+    """Write a commented default configuration for a new data directory. A demo's OAuth
+    issuer is its own http listener on loopback, so the device flow and discovery work
+    there as they are (a real server names the https URL its clients reach)."""
     lines = ["# mailgate configuration. Every key can be overridden by MAILGATE_<SECTION>_<KEY>.",
              "# An empty listen value turns that listener off."]
     for section, keys in DEFAULTS.items():
@@ -244,6 +246,9 @@ def write_default(data_dir: Path, domain: str) -> Path:
         for key, value in keys.items():
             if section == "server" and key == "domain":
                 value = domain
+            if demo and (section, key) == ("auth", "oauth_issuer") and \
+                    DEFAULTS["listen"]["http"]:
+                value = f"http://{DEFAULTS['listen']['http']}"
             if (section, key) in NOTES:
                 lines.append(f"# {NOTES[section, key]}")
             lines.append(f"{key} = {_toml_value(value)}")

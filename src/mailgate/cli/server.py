@@ -35,7 +35,7 @@ def init(ctx: Context, domain: str, demo: bool) -> None:
     ctx.data_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.data_dir / config.CONFIG_NAME
     if not path.exists():
-        config.write_default(ctx.data_dir, domain)
+        config.write_default(ctx.data_dir, domain, demo=demo)
     svc = Service.open(ctx.data_dir, require_init=False)
     if is_initialised(svc.engine) and demo:
         fail(f"{ctx.data_dir} is already initialised; use a new --data directory for a demo")
@@ -84,7 +84,13 @@ def _how_to_connect(svc: Service) -> list[str]:
                      "-u ADDRESS:PASSWORD")
     lines.extend(_how_to_send(s))
     if http:
-        lines.append(f"  webmail:      http://{http[0]}:{http[1]}/mail in a browser")
+        web = f"http://{http[0]}:{http[1]}"
+        lines.append(f"  webmail:      {web}/mail in a browser")
+        lines.append(f"  self-service: {web}/account (my doors, requests, app passwords, MFA)")
+        lines.append(f"  staff:        {web}/console (as a helpdesk or admin account)")
+        lines.append(f"  OAuth:        curl {web}/.well-known/openid-configuration")
+        lines.append(f"  admin API:    {web}/api/admin/v1/openapi.json "
+                     "(a key: mailgate api-key create ADDRESS)")
         lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
     lines.append(f"  a door:       {_command()} --data {s.data_dir} account show ADDRESS")
     return lines
