@@ -89,6 +89,11 @@ def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
     assert page.locator("nav a[href='/account/sessions']").count() == 1
     page.screenshot(path=str(screenshot_path("selfservice sessions")), full_page=True)
     assert_accessible(page, "selfservice sessions")
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screenshot_path("selfservice sessions 390px")), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size(size)
 
     refused = other.post(f"{base(live)}/account/sessions/sign-out-everywhere", data={},
                          timeout=10)
