@@ -1,8 +1,9 @@
 """`/account/sessions` against a real `mailgate serve`: the page (Debian's chromium) lists my
-IMAP session and this browser; a sign-out-everywhere form without its CSRF token is refused
-with 403 and ends nothing; with it, the IMAP session (in IDLE) gets BYE within a second, the
-other browser (a plain HTTP client) is sent to /signin on its next request, the action is
-audited as the user, and the password still signs in anew."""
+IMAP sessions and this browser; a sign-out-everywhere form without its CSRF token is refused
+with 403 and ends nothing; with it, the IMAP session (in IDLE) gets BYE within a second (one
+signed in with an app password too, which still works afterwards), the other browser (a
+plain HTTP client) is sent to /signin on its next request, the action is audited as the
+user, and the password still signs in anew."""
 
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def signed_in_client(live: RunningServer) -> requests.Session:
     return session
 
 
-def idling_imap(live: RunningServer) -> imaplib.IMAP4:
+def idling_imap(live: RunningServer, secret: str = PASSWORD) -> imaplib.IMAP4:
     client = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
-    client.login(ADDRESS, PASSWORD)
+    client.login(ADDRESS, secret)
     client.select("INBOX")
     client.send(b"i1 IDLE\r\n")
     assert client.readline().startswith(b"+")
@@ -71,6 +72,9 @@ def read_bye(client: imaplib.IMAP4) -> bytes:
 def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
                                                       page) -> None:  # type: ignore[no-untyped-def]
     imap = idling_imap(live)
+    app_secret = live.cli("app-password", "create", ADDRESS, "--protocol", "imap").stdout \
+        .split()[-1]
+    by_app = idling_imap(live, app_secret)
     other = signed_in_client(live)
 
     page.goto(base(live) + "/account/sessions")
@@ -109,6 +113,7 @@ def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
     seen = read_bye(imap)
     assert time.monotonic() - started < 1.0, seen
     assert b"* BYE" in seen and b"SignedOut" in seen and b"signed out everywhere" in seen
+    assert b"SignedOut" in read_bye(by_app)  # another credential, ended all the same
 
     gone = other.get(f"{base(live)}/account/sessions", timeout=10, allow_redirects=False)
     assert gone.status_code in (302, 303, 307) and "/signin" in gone.headers["location"]
@@ -125,3 +130,6 @@ def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
     fresh = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
     fresh.login(ADDRESS, PASSWORD)
     fresh.logout()
+    kept = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
+    kept.login(ADDRESS, app_secret)  # the app password is a credential: it stays
+    kept.logout()
