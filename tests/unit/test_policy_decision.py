@@ -310,3 +310,20 @@ def test_random_views_expiry_only_matters_for_grants(v, p):
     later = NOW + 2 * 86400
     without = PolicyView(**{**v.__dict__, "grants": {}})
     assert decide(v, p, later) == decide(without, p, later)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_signing_out_everywhere_ends_sessions_of_every_credential_signed_in_before(
+        method: str) -> None:
+    signed_out = view(credential_epoch=3, signed_out_epoch=3)
+    before = decide(signed_out, "imap", NOW, method=method, signed_in_epoch=2)
+    assert (before.allowed, before.reason) == (False, "signed_out")
+    assert "signed out everywhere" in before.detail and "IMAP" in before.detail
+    assert decide(signed_out, "imap", NOW, method=method, signed_in_epoch=3).allowed
+
+
+def test_a_password_change_after_signing_out_everywhere_says_password_changed() -> None:
+    changed = view(credential_epoch=4, signed_out_epoch=3)
+    ended = decide(changed, "imap", NOW, method="password", signed_in_epoch=3)
+    assert ended.reason == "password_changed"
+    assert decide(changed, "imap", NOW, method="app_password", signed_in_epoch=3).allowed

@@ -69,3 +69,12 @@ def test_a_session_ended_by_a_password_change_is_not_told_its_door_closed() -> N
     assert refusals.imap_bye(decision) == (
         "* BYE [CONTACTADMIN] PasswordChanged: The password of this account was changed, "
         "which ends this IMAP session; sign in again with the new password.")
+
+
+def test_a_session_ended_by_signing_out_everywhere_says_so() -> None:
+    decision = Decision("pop", False, "signed_out", "You signed out everywhere, which ends "
+                        "this POP session; sign in again.", "credential")
+    assert refusals.imap_bye(Decision("imap", False, "signed_out", "x", "credential")) \
+        .startswith("* BYE [CONTACTADMIN] SignedOut: ")
+    line = refusals.pop3(Refusal("door", decision))
+    assert "SignedOut" in line and "lock" not in line.lower()

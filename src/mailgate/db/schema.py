@@ -80,6 +80,8 @@ accounts = Table(
     Column("credential_epoch", Integer, nullable=False, default=0),
     # Set by compromise, cleared only by restore: no other path may bring the account back.
     Column("compromised", Boolean, nullable=False, default=False, server_default=false()),
+    # The credential epoch of the owner's last "sign out everywhere" (migration 0018).
+    Column("signed_out_epoch", Integer, nullable=True),
 )
 
 account_settings = Table(

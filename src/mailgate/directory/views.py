@@ -146,7 +146,7 @@ def policy_view(conn: Connection, row: Row, now: float) -> PolicyView:
         address=row.address, state=effective_state(row, now), plan=plan_name,
         plan_defaults=defaults, department=dept_name, department_denials=frozenset(denials),
         settings=settings, grants=grants, methods=_methods(conn, row), networks=_networks(conn),
-        credential_epoch=row.credential_epoch,
+        credential_epoch=row.credential_epoch, signed_out_epoch=row.signed_out_epoch,
     )
 
 

@@ -1,5 +1,6 @@
 """Live sessions as staff see them (`mailgate sessions`, every running node) and end them
-(the admin API's kick, on the node that holds the session)."""
+(the admin API's kick, on the node that holds the session); an owner sees their own
+(`my_sessions`, the `/account/sessions` page)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import Conflict, NotFound
-from mailgate.directory.views import normalise_address
+from mailgate.directory.views import account_row, normalise_address
 from mailgate.events.sessions import LiveSession, SessionRegistry
 from mailgate.nodes import on_live_node, seen_since
 from mailgate.policy.decision import session_ended
@@ -24,12 +25,24 @@ def list_sessions(svc: Service, actor: Actor, address: str | None = None
                   ) -> list[dict[str, object]]:
     """Signed-in sessions on every running node, oldest first (of one account)."""
     authority.require_staff(actor, "see live sessions")
+    return _rows(svc, normalise_address(address) if address else None)
+
+
+def my_sessions(svc: Service, actor: Actor, address: str) -> list[dict[str, object]]:
+    """The same rows for one account, which its owner (or staff) may read."""
+    with svc.reader.connect() as conn:
+        row = account_row(conn, address)
+    authority.require_view(actor, row.id, "see this account's live sessions")
+    return _rows(svc, row.address)
+
+
+def _rows(svc: Service, address: str | None) -> list[dict[str, object]]:
     query = (select(live_sessions, accounts.c.address)
              .join(accounts, accounts.c.id == live_sessions.c.account_id)
              .where(on_live_node(live_sessions.c.node, seen_since(svc)))
              .order_by(live_sessions.c.started_at))
     if address:
-        query = query.where(accounts.c.address == normalise_address(address))
+        query = query.where(accounts.c.address == address)
     with svc.reader.connect() as conn:
         return [{"id": r.id, "account": r.address, "protocol": r.protocol,
                  "method": r.method, "peer": r.peer, "node": r.node,

@@ -50,6 +50,7 @@ class PolicyView:
         default_factory=dict
     )
     credential_epoch: int = 0  # bumped by every password, compromise, restore, deactivation
+    signed_out_epoch: int | None = None  # the epoch the owner last signed out everywhere at
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,12 @@ def decide(
     if not door.allowed:
         return door
     name = DISPLAY[protocol]
+    if signed_in_epoch is not None and view.signed_out_epoch is not None \
+            and signed_in_epoch < view.signed_out_epoch:
+        # any credential: the owner asked for every session to end, app passwords' too
+        return Decision(protocol, False, "signed_out",
+                        f"You signed out everywhere, which ends this {name} session; "
+                        "sign in again.", "credential")
     if method in ("password", "oauth") and signed_in_epoch is not None \
             and signed_in_epoch != view.credential_epoch:
         # a token session too: the token came from a sign-in with the old password, and

@@ -17,7 +17,8 @@ from mailgate.policy.decision import Decision
 TITLES: dict[str, str] = {"modern_auth_required": "ModernAuthRequired",
                           "password_changed": "PasswordChanged",
                           "credential_revoked": "CredentialRevoked",
-                          "session_ended": "SessionEnded"}
+                          "session_ended": "SessionEnded",
+                          "signed_out": "SignedOut"}
 
 FETCHMAIL_WORD = re.compile("l(?=ock)", re.IGNORECASE)
 BAD_CREDENTIALS = "Authentication failed: the address or password is wrong."

@@ -32,6 +32,7 @@ _CSS = resources.files("mailgate.http").joinpath("templates/account/style.css").
 #: the sections of the navigation: (path, label)
 SECTIONS = (("/account", "My doors"), ("/account/requests", "Requests"),
             ("/account/app-passwords", "App passwords"), ("/account/sign-ins", "Sign-ins"),
+            ("/account/sessions", "Sessions"),
             ("/account/recover", "Recover mail"), ("/account/devices", "Set up a device"),
             ("/account/mfa", "Security"))
 
