@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, and_, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select
 
 from mailgate.db.schema import (
     account_settings,
@@ -55,9 +55,12 @@ def effective_state(row: Row, now: float) -> str:
     return str(row.state)
 
 
+_ACCOUNT_BY_ADDRESS = select(accounts).where(accounts.c.address == bindparam("address"))
+
+
 def account_row(conn: Connection, address: str) -> Row:
     address = normalise_address(address)
-    row = conn.execute(select(accounts).where(accounts.c.address == address)).first()
+    row = conn.execute(_ACCOUNT_BY_ADDRESS, {"address": address}).first()
     if row is None:
         raise NotFound(f"no account {address}")
     return row

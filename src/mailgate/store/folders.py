@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, bindparam, case, select
 
 from mailgate.db.schema import folders, subscriptions, uidvalidity_counters
 from mailgate.store.sql import insert_ignore, upsert
@@ -68,12 +68,15 @@ def create_default_folders(conn: Connection, account_id: int, now: float) -> Non
     subscribe_names(conn, account_id, [n for n, use in DEFAULT_FOLDERS if use != "recoverable"])
 
 
+_FOLDER_ID = select(folders.c.id).where(folders.c.account_id == bindparam("account"),
+                                        folders.c.name == bindparam("name"))
+
+
 def folder_id(conn: Connection, account_id: int, name: str, create: bool = False,
               now: float = 0.0) -> int:
     """The folder of that exact name; with create=True a missing one is made (and
     subscribed, as an import or `deliver --folder` expects to see it)."""
-    found = conn.execute(select(folders.c.id).where(
-        folders.c.account_id == account_id, folders.c.name == name)).scalar()
+    found = conn.execute(_FOLDER_ID, {"account": account_id, "name": name}).scalar()
     if found is not None:
         return int(found)
     if not create:

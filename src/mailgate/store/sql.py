@@ -10,6 +10,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
+    Executable,
     Table,
     any_,
     bindparam,
@@ -25,10 +26,18 @@ def upsert(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
     return dialect.insert(table)
 
 
+_IGNORING: dict[tuple[str, str], Executable] = {}
+
+
 def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, object]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, as one executemany (one compiled statement)."""
+    """INSERT ... ON CONFLICT DO NOTHING, as one executemany (one compiled statement, built
+    once per dialect and table: a statement object remembers its cache key)."""
     if rows:
-        conn.execute(upsert(conn, table).on_conflict_do_nothing(), rows)
+        key = (conn.dialect.name, table.name)
+        statement = _IGNORING.get(key)
+        if statement is None:
+            statement = _IGNORING[key] = upsert(conn, table).on_conflict_do_nothing()
+        conn.execute(statement, rows)
 
 
 def literal_in(values: list[int] | list[str]) -> BindParameter[object]:
