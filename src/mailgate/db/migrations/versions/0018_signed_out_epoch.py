@@ -15,11 +15,14 @@ branch_labels = None
 depends_on = None
 
 
+# Native ADD / DROP COLUMN (SQLite >= 3.35, PostgreSQL), never a batch copy of `accounts`:
+# on SQLite a copy drops the old table, and with foreign keys on that deletes every row that
+# refers to an account with ON DELETE CASCADE (folders, messages, ...).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.add_column(sa.Column("signed_out_epoch", sa.Integer(), nullable=True))
+    op.add_column("accounts", sa.Column("signed_out_epoch", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.drop_column("signed_out_epoch")
+    op.execute("ALTER TABLE accounts DROP COLUMN signed_out_epoch")
