@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import sys
 import time
 from pathlib import Path
@@ -36,40 +35,20 @@ TARGET_MS = 250.0
 TIMEOUT = 120.0
 
 
-def bearer(user: str, token: str) -> str:
-    return base64.b64encode(f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()).decode()
-
-
 #: a session kept open: its reader, and its writer (dropped, it would close the connection)
 Session = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 async def imap_token(port: int, user: str, token: str) -> Session:
     client = await bl.ImapClient.connect(port, timeout=TIMEOUT)
-    await client.command(f"AUTHENTICATE OAUTHBEARER {bearer(user, token)}")
+    await client.command(f"AUTHENTICATE OAUTHBEARER {bl.bearer(user, token)}")
     await client.command("SELECT INBOX")
     await client.idle()
     return client.reader, client.writer
 
 
 async def smtp_token(port: int, user: str, token: str) -> Session:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-
-    async def reply(code: bytes) -> None:
-        while True:
-            line = await reader.readline()
-            if not line.startswith(code):
-                raise OSError(f"SMTP: {line.decode(errors='replace').strip() or 'closed'}")
-            if line[3:4] != b"-":
-                return
-
-    async with asyncio.timeout(TIMEOUT):
-        await reply(b"220")
-        writer.write(b"EHLO bench.example.test\r\n")
-        await reply(b"250")
-        writer.write(f"AUTH OAUTHBEARER {bearer(user, token)}\r\n".encode())
-        await reply(b"235")
-    return reader, writer
+    return await bl.smtp_oauthbearer(port, user, token, TIMEOUT)
 
 
 async def imap_app_password(port: int, user: str, secret: str) -> Session:

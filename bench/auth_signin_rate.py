@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import functools
 import sys
 from pathlib import Path
@@ -35,14 +34,10 @@ import benchlib as bl
 TIMEOUT = 60.0
 
 
-def bearer(user: str, token: str) -> str:
-    return base64.b64encode(f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()).decode()
-
-
 async def imap_oauth(port: int, tokens: dict[str, str], user: str) -> None:
     client = await bl.ImapClient.connect(port, timeout=TIMEOUT)
     try:
-        await client.command(f"AUTHENTICATE OAUTHBEARER {bearer(user, tokens[user])}")
+        await client.command(f"AUTHENTICATE OAUTHBEARER {bl.bearer(user, tokens[user])}")
         await client.command("LOGOUT")
     finally:
         await client.close()
@@ -61,7 +56,7 @@ async def pop3_oauth(port: int, tokens: dict[str, str], user: str) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         async with asyncio.timeout(TIMEOUT):
-            for send in (None, f"AUTH OAUTHBEARER {bearer(user, tokens[user])}", "QUIT"):
+            for send in (None, f"AUTH OAUTHBEARER {bl.bearer(user, tokens[user])}", "QUIT"):
                 if send is not None:
                     writer.write(send.encode() + b"\r\n")
                 line = await reader.readline()
@@ -72,25 +67,11 @@ async def pop3_oauth(port: int, tokens: dict[str, str], user: str) -> None:
 
 
 async def smtp_oauth(port: int, tokens: dict[str, str], user: str) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-
-    async def reply(code: bytes) -> None:
-        while True:
-            line = await reader.readline()
-            if not line.startswith(code):
-                raise OSError(f"SMTP: {line.decode(errors='replace').strip() or 'closed'}")
-            if line[3:4] != b"-":
-                return
-
+    reader, writer = await bl.smtp_oauthbearer(port, user, tokens[user], TIMEOUT)
     try:
         async with asyncio.timeout(TIMEOUT):
-            await reply(b"220")
-            writer.write(b"EHLO bench.example.test\r\n")
-            await reply(b"250")
-            writer.write(f"AUTH OAUTHBEARER {bearer(user, tokens[user])}\r\n".encode())
-            await reply(b"235")
             writer.write(b"QUIT\r\n")
-            await reply(b"221")
+            await bl.smtp_reply(reader, b"221")
     finally:
         writer.close()
 

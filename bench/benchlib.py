@@ -8,6 +8,7 @@ and reports medians and ratios, never a lone absolute time.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import json
@@ -615,6 +616,41 @@ def need_mailgate_mime() -> None:
     if probe.returncode != 0:
         sys.exit("mailgate's MIME module is not usable yet (mailgate.mime): "
                  + (probe.stderr.strip().splitlines() or ["?"])[-1])
+
+
+# ------------------------------------------------------------------- OAUTHBEARER (RFC 7628)
+
+def bearer(user: str, token: str) -> str:
+    """The base64 initial response of SASL OAUTHBEARER for `user` with `token`."""
+    return base64.b64encode(f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()).decode()
+
+
+async def smtp_oauthbearer(port: int, user: str, token: str, timeout: float
+                           ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An SMTP session signed in with OAUTHBEARER (greeting, EHLO, AUTH); OSError on any
+    other answer. The caller closes the writer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        async with asyncio.timeout(timeout):
+            await smtp_reply(reader, b"220")
+            writer.write(b"EHLO bench.example.test\r\n")
+            await smtp_reply(reader, b"250")
+            writer.write(f"AUTH OAUTHBEARER {bearer(user, token)}\r\n".encode())
+            await smtp_reply(reader, b"235")
+    except BaseException:
+        writer.close()
+        raise
+    return reader, writer
+
+
+async def smtp_reply(reader: asyncio.StreamReader, code: bytes) -> None:
+    """Read one SMTP reply (all its lines); OSError unless it has this code."""
+    while True:
+        line = await reader.readline()
+        if not line.startswith(code):
+            raise OSError(f"SMTP: {line.decode(errors='replace').strip() or 'closed'}")
+        if line[3:4] != b"-":
+            return
 
 
 # ---------------------------------------------------------------------------- POP3 client
