@@ -22,6 +22,7 @@ from accessibility import assert_accessible
 from browser import screenshot_path
 from console_helpers import address, base, console_server, password, sign_in
 from live_server import RunningServer
+from playwright.sync_api import expect
 
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "390px": {"width": 390, "height": 844}}
 USER = address("user")
@@ -104,7 +105,7 @@ def test_signin_page_with_an_error(browser, server: RunningServer, width: str) -
         page.fill("#address", USER)
         page.fill("#password", "not-the-password")
         page.click("button[type=submit]")
-        assert page.locator("[role=alert]").count() == 1
+        expect(page.locator("[role=alert]")).to_have_count(1)
         shoot(page, f"signin error {width}")
         assert_accessible(page, f"signin error {width}")
 
@@ -130,7 +131,7 @@ def test_device_consent_and_done_pages(
         assert_accessible(page, f"device {width}")
         page.fill("#user_code", "WRONG-CODE")
         page.click("button[type=submit]")
-        assert page.locator("[role=alert]").count() == 1
+        expect(page.locator("[role=alert]")).to_have_count(1)
         assert_accessible(page, f"device error {width}")
         page.fill("#user_code", user_code)
         page.click("button[type=submit]")
@@ -157,7 +158,7 @@ def test_a_new_app_password_shown_once(
         page.check("#ap-imap")
         page.fill("#ap-label", f"phone {width}")
         page.click("form.stack button[type=submit]")
-        assert page.locator("#secret").count() == 1
+        expect(page.locator("#secret")).to_have_count(1)
         shoot(page, f"account_app-passwords created {width}")
         assert_accessible(page, f"account_app-passwords created {width}")
 
@@ -182,7 +183,7 @@ def test_console_page_after_a_change(
         page.goto(f"{base(server)}/console/accounts/{changed}")
         page.locator("#door-imap input[name=reason]").fill("shared laptop")
         page.locator("#door-imap button", has_text="Turn off").click()
-        assert page.locator(".notice.ok").count() == 1
+        expect(page.locator(".notice.ok")).to_have_count(1)
         shoot(page, f"console changed {width}")
         assert_accessible(page, f"console changed {width}")
 

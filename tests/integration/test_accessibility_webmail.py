@@ -22,6 +22,7 @@ import pytest
 from accessibility import assert_accessible
 from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
+from playwright.sync_api import expect
 from test_accessibility import WIDTHS
 from test_mfa_browser import secret_shown
 from webmail_client import account, base, plain, sign_in
@@ -92,7 +93,7 @@ def test_webmail_pages(browser, live: RunningServer, reader: str, width: str) ->
         page.goto(base(live) + "/mail/compose")
         check(page, f"mail compose {width}")
         page.goto(base(live) + "/mail?f=INBOX&q=report")
-        assert page.locator("table.messages tbody tr").count() == 2
+        expect(page.locator("table.messages tbody tr")).to_have_count(2)
         check(page, f"mail search {width}")
 
 

@@ -13,6 +13,7 @@ import pytest
 from browser import screenshot_path
 from console_helpers import IdleClient, address, base, console_server, door, password, sign_in
 from live_server import RunningServer, wait_until
+from playwright.sync_api import expect
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +41,15 @@ def test_pop_case_opened_escalated_by_helpdesk_and_approved_by_admin_for_7_days(
     page.click(f"text={address('carol')}")
     pop = page.locator("#door-pop")
     assert "only the mail team can enable POP; escalate a case" in pop.inner_text()
-    assert pop.locator("button", has_text="Turn on").count() == 0
+    expect(pop.locator("button", has_text="Turn on")).to_have_count(0)
     pop.locator("input[name=note]").fill("Carol's old phone only speaks POP")
     pop.locator("button", has_text="Open a case").click()
     assert "The case was opened." in page.inner_text("main")
 
     page.click("nav >> text=Cases")
     row = page.locator("tr", has_text=address("carol"))
-    assert row.locator("button", has_text="Approve").count() == 0  # not the help desk's to give
+    # not the help desk's to give
+    expect(row.locator("button", has_text="Approve")).to_have_count(0)
     row.locator("input[name=note]").fill("confirmed by phone: no IMAP on that device")
     row.locator("button", has_text="Add note").click()
     assert "The note was added" in page.inner_text("main")

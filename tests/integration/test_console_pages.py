@@ -14,6 +14,7 @@ import pytest
 from browser import screenshot_path
 from console_helpers import IdleClient, address, base, console_server, door, password, sign_in
 from live_server import RunningServer, wait_until
+from playwright.sync_api import expect
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_search_finds_accounts_by_address_prefix_and_escapes_names(
     assert [r.split("\t")[0] for r in rows.all_inner_texts()] == [address("hal"),
                                                                    address("help")]
     assert "<img src=x onerror=alert(1)>" in page.inner_text("main")
-    assert page.locator("main img").count() == 0
+    expect(page.locator("main img")).to_have_count(0)
     _shot(page, "search")
     page.fill("#q", "nobody-here")
     page.click("form.search button")
@@ -62,7 +63,7 @@ def test_usage_chart_legacy_list_and_csv(server: RunningServer, page) -> None:  
 
     sign_in(page, server, "admin", "/console/usage")
     chart = page.locator("figure.chart > svg")
-    assert chart.count() == 1
+    expect(chart).to_have_count(1)
     labels = chart.locator("text").all_text_contents()
     assert "IMAP · password" in labels and "POP · password" in labels
     assert chart.locator("rect").count() >= 2
@@ -192,5 +193,5 @@ def test_admin_deactivates_with_grace_and_activates_again(server: RunningServer,
 
     helpdesk = page.context.browser.new_context().new_page()
     sign_in(helpdesk, server, "help", f"/console/accounts/{address('ivy')}")
-    assert helpdesk.locator("button:has-text('Deactivate')").count() == 0  # admins only
+    expect(helpdesk.locator("button:has-text('Deactivate')")).to_have_count(0)  # admins only
     helpdesk.context.close()

@@ -14,6 +14,7 @@ import pytest
 import requests
 from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
+from playwright.sync_api import expect
 
 PASSWORD = "correct-horse-battery"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -86,7 +87,7 @@ def test_required_mfa_enrols_at_sign_in_then_approves_a_device_code(
     sign_in(page, live, "/device", address)
     assert page.inner_text("h1") == "Set up an authenticator app"
     assert "department Lab requires" in page.inner_text("main")
-    assert page.locator(".qr svg").count() == 1
+    expect(page.locator(".qr svg")).to_have_count(1)
     shot(page, "mfa enrol at sign-in")
     totp = pyotp.TOTP(secret_shown(page))
     page.goto(base(live) + "/device")  # a half session reaches nothing else: back to enrol
@@ -97,7 +98,7 @@ def test_required_mfa_enrols_at_sign_in_then_approves_a_device_code(
     page.fill("#code", totp.now())
     click_and_wait(page, "button[type=submit]")
     assert page.inner_text("h1") == "Your recovery codes"
-    assert page.locator(".codes li").count() == 10
+    expect(page.locator(".codes li")).to_have_count(10)
     shot(page, "mfa recovery codes")
     click_and_wait(page, "text=I have saved them, continue")
     approve(page, asked["user_code"])
@@ -115,7 +116,7 @@ def test_password_and_totp_approve_a_device_code_and_wrong_or_replayed_codes_fai
     totp = pyotp.TOTP(secret_shown(page))
     page.fill("#code", totp.now())
     click_and_wait(page, "button[type=submit]")
-    assert page.locator(".codes li").count() == 10
+    expect(page.locator(".codes li")).to_have_count(10)
     click_and_wait(page, "text=I have saved them, continue")
     assert "Set up" in page.inner_text("main")
     shot(page, "mfa account page")
@@ -163,7 +164,7 @@ def test_setting_up_and_signing_in_with_a_code_need_no_javascript(
         totp = pyotp.TOTP(secret_shown(plain))
         plain.fill("#code", totp.now())
         click_and_wait(plain, "button[type=submit]")
-        assert plain.locator(".codes li").count() == 10
+        expect(plain.locator(".codes li")).to_have_count(10)
         plain.context.clear_cookies()
         asked = device_code(live, client_id)
         sign_in(plain, live, "/device", address)

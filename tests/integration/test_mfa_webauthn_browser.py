@@ -11,6 +11,7 @@ import pytest
 import requests
 from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
+from playwright.sync_api import expect
 
 PASSWORD = "correct-horse-battery"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -47,7 +48,7 @@ def test_a_security_key_registers_and_then_signs_in(live: RunningServer, page) -
     page.fill("#label", "Blue key <b>")
     click_and_wait(page, "text=Register security key")
     page.wait_for_selector("text=Your recovery codes")
-    assert page.locator(".codes li").count() == 10
+    expect(page.locator(".codes li")).to_have_count(10)
     click_and_wait(page, "text=I have saved them, continue")
     assert "Blue key <b>" in page.inner_text("table")  # shown as text, not markup
     page.screenshot(path=str(screenshot_path("mfa security key registered")), full_page=True)
@@ -60,7 +61,7 @@ def test_a_security_key_registers_and_then_signs_in(live: RunningServer, page) -
     page.fill("#password", PASSWORD)
     click_and_wait(page, "button[type=submit]")
     assert page.inner_text("h1") == "Second step"
-    assert page.locator("#code").count() == 0  # no authenticator app: the key, or a code
+    expect(page.locator("#code")).to_have_count(0)  # no authenticator app: the key, or a code
     page.screenshot(path=str(screenshot_path("mfa security key step")), full_page=True)
     click_and_wait(page, "text=Use a security key")
     page.wait_for_url(base + "/device")

@@ -17,6 +17,7 @@ import pytest
 import requests
 from browser import screenshot_path
 from live_server import RunningServer, start_server, wait_until
+from playwright.sync_api import expect
 
 PASSWORD = "correct-horse-battery"
 PHONE = {"width": 390, "height": 844}
@@ -89,8 +90,8 @@ def test_my_doors_with_reasons_and_a_pop_request_becomes_a_case(live: RunningSer
     assert "your plan's default" in pop.inner_text()
     imap = page.locator("#door-imap")
     assert "Open" in imap.inner_text() and "IMAP is on by default" in imap.inner_text()
-    assert page.locator("a[href='/account/mfa']").count() == 1
-    assert page.locator("a[href='/mail']").count() == 1
+    expect(page.locator("a[href='/account/mfa']")).to_have_count(1)
+    expect(page.locator("a[href='/mail']")).to_have_count(1)
     photograph(page, "doors")
 
     pop.locator("summary").click()
@@ -286,7 +287,7 @@ def test_a_door_locked_by_the_department_offers_no_request(live: RunningServer,
     text = imap.inner_text()
     assert "Closed" in text and "Locked" in text
     assert "by the policy of department Physics" in text and "your department's policy" in text
-    assert imap.locator("form").count() == 0
+    expect(imap.locator("form")).to_have_count(0)
     photograph(page, "doors locked")
     session = signed_in_session(live, address)
     token = session.cookies["mailgate_csrf"]

@@ -18,6 +18,7 @@ import requests
 from accessibility import assert_accessible
 from browser import screenshot_path
 from live_server import RunningServer, start_server, wait_until
+from playwright.sync_api import expect
 
 PASSWORD = "correct-horse-battery"
 ADDRESS = "sam@example.test"
@@ -90,7 +91,7 @@ def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
     row = page.inner_text("#live-sessions")
     assert "127.0.0.1" in row and "password" in row and "since" in row
     assert "Signed in" in page.inner_text("#this-browser")
-    assert page.locator("nav a[href='/account/sessions']").count() == 1
+    expect(page.locator("nav a[href='/account/sessions']")).to_have_count(1)
     page.screenshot(path=str(screenshot_path("selfservice sessions")), full_page=True)
     assert_accessible(page, "selfservice sessions")
     size = page.viewport_size

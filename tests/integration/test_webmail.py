@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-from browser import screenshot_path
+from browser import click_and_wait, screenshot_path
 from live_server import RunningServer, start_server
+from playwright.sync_api import expect
 from webmail_client import account, base, imap, plain, sign_in, subjects
 
 TRACKER = "http://tracker.invalid"
@@ -40,7 +41,7 @@ def test_sign_in_leads_to_the_inbox_with_its_unread_count(live: RunningServer, p
     sign_in(page, live, ann)
     assert page.title() == "INBOX · mailgate"
     assert page.inner_text("nav.folders a[aria-current=page]").split() == ["INBOX", "3"]
-    assert page.locator("table.messages tbody tr.unread").count() == 3
+    expect(page.locator("table.messages tbody tr.unread")).to_have_count(3)
     assert "Dee Dunn" in page.inner_text("table.messages tbody tr:first-child")
     page.click("text=Quarterly report part 2")
     assert "part 2 is attached in spirit" in page.inner_text(".body")
@@ -76,7 +77,7 @@ def test_a_script_never_runs_and_a_remote_image_loads_only_when_asked(
     assert page.title() == "Newsletter · mailgate"
     assert not [m for m in logged if "ran" in m]
     assert not [u for u in fetched if u.startswith(TRACKER)]
-    assert page.locator(".body script, .body iframe, .body [onclick]").count() == 0
+    expect(page.locator(".body script, .body iframe, .body [onclick]")).to_have_count(0)
     notice = page.inner_text(".images-blocked")
     assert "1 remote image blocked" in notice
     shot(page, "webmail message with images blocked")
@@ -95,7 +96,7 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
     page.fill("#subject", "Lunch on Friday?")
     page.fill("#body", "Hi Di,\nshall we have lunch on Friday?\nCy")
     shot(page, "webmail compose")
-    page.click("button[value=send]")
+    click_and_wait(page, "button[value=send]")
     assert "Your message was sent." in page.inner_text(".flash")
     assert subjects(live, di) == ["Lunch on Friday?"]
     assert subjects(live, cy, "Sent") == ["Lunch on Friday?"]
@@ -110,7 +111,7 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
         in quoted
     page.fill("#body", "Yes, noon at the canteen.\n" + quoted)
     shot(page, "webmail reply")
-    page.click("button[value=send]")
+    click_and_wait(page, "button[value=send]")
     client = imap(live, cy)
     try:
         client.select("INBOX", readonly=True)
@@ -122,7 +123,7 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
     assert "In-Reply-To: <" in raw and "Received: from webmail" in raw
     assert "> shall we have lunch on Friday?" in raw
     page.click("nav.folders >> text=INBOX")
-    assert page.locator("table.messages .replied").count() == 1
+    expect(page.locator("table.messages .replied")).to_have_count(1)
 
 
 def test_delete_moves_to_deleted_items_and_from_there_to_recoverable_items(
@@ -132,13 +133,13 @@ def test_delete_moves_to_deleted_items_and_from_there_to_recoverable_items(
     live.deliver(ed, plain("x@elsewhere.test", ed, "New invoice", "due"))
     sign_in(page, live, ed)
     page.check("input[aria-label='Select: Old invoice']")
-    page.click("button[value=delete]")
-    assert page.locator("table.messages tbody tr").count() == 1
+    click_and_wait(page, "button[value=delete]")
+    expect(page.locator("table.messages tbody tr")).to_have_count(1)
     page.click("nav.folders >> text=Deleted Items")
     assert "Old invoice" in page.inner_text("table.messages")
     shot(page, "webmail deleted items")
     page.click("text=Old invoice")
-    page.click("button[value=delete]")
+    click_and_wait(page, "button[value=delete]")
     assert "This folder is empty." in page.inner_text("main")
     recoverable = live.cli("recover", "list", ed).stdout
     assert "Old invoice" in recoverable
@@ -216,5 +217,5 @@ def test_hostile_subjects_bodies_file_names_and_folder_names_stay_text(
     assert "/" not in download.value.suggested_filename
     shot(page, "webmail hostile text")
     assert not [m for m in logged if "xss ran" in m] and not dialogs
-    assert page.locator("main img").count() == 0
+    expect(page.locator("main img")).to_have_count(0)
     assert page.title().startswith("Hi <img src=x onerror=")  # shown as text
