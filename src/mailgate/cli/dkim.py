@@ -6,9 +6,7 @@ import click
 
 from mailgate.cli import output
 from mailgate.cli.context import Context, pass_ctx
-from mailgate.directory import authority
-from mailgate.directory.changes import record
-from mailgate.mail_auth import dkimkeys
+from mailgate.mail_auth import dkim_operator, dkimkeys
 
 
 @click.group("dkim")
@@ -23,13 +21,7 @@ def dkim() -> None:
 @pass_ctx
 def dkim_generate(ctx: Context, domain: str, selector: str) -> None:
     """Make an RSA 2048 key for DOMAIN and print the TXT record to publish."""
-    actor = ctx.actor()
-    authority.require_admin(actor, "make DKIM keys")
-    svc = ctx.service
-    key = dkimkeys.generate(svc.settings.data_dir, domain, selector)
-    with svc.engine.begin() as conn:
-        record(conn, svc.clock(), actor, "dkim.generate", scope="none", domain=key.domain,
-               selector=key.selector)
+    key = dkim_operator.generate(ctx.service, ctx.actor(), domain, selector)
     output.echo(f"Publish this TXT record in the DNS of {key.domain}; mail submitted from "
                 f"@{key.domain} is signed from now on:", err=True)
     output.echo(dkimkeys.dns_record(key))

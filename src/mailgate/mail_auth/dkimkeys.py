@@ -28,6 +28,10 @@ class DkimKeyError(ValueError):
     """A domain or selector that cannot name a key, or a key that is already there."""
 
 
+class DkimKeyExists(DkimKeyError):
+    """The domain already has a key with that selector (it is never replaced)."""
+
+
 @dataclass(frozen=True)
 class SigningKey:
     domain: str
@@ -61,7 +65,7 @@ def generate(data_dir: Path, domain: str, selector: str = DEFAULT_SELECTOR) -> S
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise DkimKeyError(f"{domain} already has a key with selector {selector}; choose "
+        raise DkimKeyExists(f"{domain} already has a key with selector {selector}; choose "
                            "another selector (--selector) to rotate") from None
     with os.fdopen(fd, "wb") as out:
         out.write(pem)

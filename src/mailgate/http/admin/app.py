@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
-from mailgate.http.admin import accounts, cases, credentials, evidence, policy, problems, sessions
+from mailgate.http.admin import (
+    accounts,
+    cases,
+    credentials,
+    dkim,
+    evidence,
+    oauth_clients,
+    policy,
+    problems,
+    queue,
+    sessions,
+)
 from mailgate.http.admin.limits import ConcurrencyLimit
 from mailgate.service import Service
 
@@ -29,5 +40,7 @@ def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
     app.state.registry = registry
     problems.install(app)
     for module in (accounts, policy, cases, credentials, evidence, sessions):
+        app.include_router(module.router)
+    for module in (oauth_clients, queue, dkim):
         app.include_router(module.router)
     return app

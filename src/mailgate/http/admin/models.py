@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mailgate.mail_auth.dkimkeys import DEFAULT_SELECTOR
+
 Text = Annotated[str, Field(max_length=4096)]
 Name = Annotated[str, Field(max_length=254)]
 Duration = Annotated[str, Field(max_length=32, description="e.g. 90s, 15m, 12h, 7d",
@@ -293,3 +295,70 @@ class EndedSession(BaseModel):
     account: str
     protocol: str
     ended: bool
+
+
+class OAuthClientAdd(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"name": "Mail sync service", "public": False,
+         "redirect_uris": ["https://sync.example.test/callback"], "scopes": ["mail.imap"]}]})
+
+    name: Name
+    redirect_uris: Annotated[list[Annotated[str, Field(max_length=2000)]],
+                             Field(max_length=16)] = Field(
+        [], description="Matched exactly; none for a device-flow-only client.")
+    public: bool = Field(True, description="false: a confidential client, given a secret.")
+    scopes: Annotated[list[Name], Field(max_length=16)] = Field(
+        [], description="Omit for every scope the server knows.")
+
+
+class OAuthClientShown(BaseModel):
+    client_id: str
+    name: str
+    redirect_uris: list[str]
+    type: Literal["public", "confidential"]
+    scopes: list[str]
+    created_at: float
+
+
+class OAuthClientMade(OAuthClientShown):
+    client_secret: str | None = Field(description="A confidential client's secret, shown "
+                                                  "only in this answer; null when public.")
+
+
+class QueuedRecipient(BaseModel):
+    address: str
+    state: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str
+
+
+class QueueEntry(BaseModel):
+    id: str
+    sender: str
+    size: int
+    queued_at: str
+    recipients: list[QueuedRecipient]
+
+
+class QueueRetried(BaseModel):
+    id: str | None = Field(description="null when every queued message was retried")
+    recipients: int
+
+
+class DkimGenerate(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"domain": "example.test", "selector": "mg2"}]})
+
+    domain: Name
+    selector: Annotated[str, Field(max_length=253)] = DEFAULT_SELECTOR
+
+
+class DkimRecord(BaseModel):
+    """The TXT record to publish; the private key never leaves the server."""
+
+    domain: str
+    selector: str
+    name: str = Field(description="SELECTOR._domainkey.DOMAIN")
+    value: str = Field(description="v=DKIM1; k=rsa; p=...")
+    record: str = Field(description="The zone-file line `mailgate dkim generate` prints.")
