@@ -115,6 +115,19 @@ def _calls(case_id: int) -> list[Call]:
         Call("POST", "/api-keys", {"account": T}, ("api-key", "create", T), ADMIN_ONLY),
         Call("GET", "/api-keys", None, ("api-key", "list"), EVERYONE),
         Call("GET", "/me", None, None, EVERYONE),
+        Call("GET", "/oauth/clients", None, ("oauth", "client", "list"), ADMIN_ONLY),
+        Call("POST", "/oauth/clients", {"name": "App", "public": False},
+             ("oauth", "client", "add", "App", "--confidential"), ADMIN_ONLY),
+        Call("DELETE", "/oauth/clients/0123456789abcdef01234567", None,
+             ("oauth", "client", "remove", "0123456789abcdef01234567"), ADMIN_ONLY),
+        Call("GET", "/queue", None, ("queue", "list"), ADMIN_ONLY),
+        Call("POST", "/queue/0123456789ab/retry", None, ("queue", "retry", "0123456789ab"),
+             ADMIN_ONLY),
+        Call("POST", "/queue/retry", None, ("queue", "retry", "--all"), ADMIN_ONLY),
+        Call("DELETE", "/queue/0123456789ab", None, ("queue", "delete", "0123456789ab"),
+             ADMIN_ONLY),
+        Call("POST", "/dkim/keys", {"domain": "example.test"},
+             ("dkim", "generate", "example.test"), ADMIN_ONLY),
     ]
 
 
@@ -145,6 +158,8 @@ def test_every_forbidden_call_is_refused_in_the_cli_words_and_changes_nothing(
     after = (api.audit_size(), api.ok("admin", "GET", f"/accounts/{TARGET}"),
              api.ok("admin", "GET", "/cases"))
     assert after == before
+    assert api.ok("admin", "GET", "/oauth/clients") == []
+    assert not (api.server.data / "dkim").exists()
 
 
 def test_allowed_reads_answer_for_every_role_that_may(api: AdminApi) -> None:
