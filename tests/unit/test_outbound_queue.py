@@ -1,5 +1,6 @@
 """The outbound queue's parts on each database: the runner's duty, waiting times, held
-attempts, the DSN a bounce carries, DATA's dot-stuffing and the MX hosts of a domain."""
+attempts, deleting one being sent, the DSN a bounce carries, DATA's dot-stuffing and the MX
+hosts of a domain."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from mailgate import config, duties
 from mailgate.config import ConfigError
 from mailgate.db.schema import nodes
+from mailgate.directory.authority import Actor
+from mailgate.directory.errors import Conflict
 from mailgate.mail_auth.lookup import DnsTemporaryError, Lookup
-from mailgate.outbound import bounce, mx, queue, transport
+from mailgate.outbound import bounce, mx, operator, queue, transport
 from mailgate.service import Service
 
 
@@ -59,6 +62,17 @@ def test_a_cut_off_sending_is_held_and_retry_releases_it(svc: Service) -> None:
         assert queue.retry_now(conn, "0123456789ab", 6.0) == 2
         [entry] = queue.due(conn, 6.0, 10)
         assert len(entry.recipients) == 2 and queue.in_use(conn, "0123456789ab")
+
+
+def test_a_message_being_sent_is_a_conflict_to_delete_and_stays(svc: Service) -> None:
+    with svc.engine.begin() as conn:
+        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example"], "", 10, 0.0)
+        [entry] = queue.due(conn, 0.0, 10)
+        queue.set_state(conn, [entry.recipients[0].row_id], queue.SENDING)
+    with pytest.raises(Conflict, match="is being sent right now; try again"):
+        operator.delete(svc, Actor.system(), "0123456789ab")
+    with svc.reader.connect() as conn:
+        assert queue.entry(conn, "0123456789ab") is not None
 
 
 def test_a_bounce_is_a_multipart_report_with_a_status_per_recipient() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
-from mailgate.directory.errors import DirectoryError, NotFound
+from mailgate.directory.errors import Conflict, NotFound
 from mailgate.outbound import queue
 from mailgate.outbound.queue import Entry
 from mailgate.outbound.spool import Spool
@@ -64,7 +64,7 @@ def delete(svc: Service, actor: Actor, queue_id: str) -> Entry:
         if current is None:
             raise NotFound(f"no queued message {queue_id}")
         if any(r.state == queue.SENDING for r in current.recipients):
-            raise DirectoryError(f"message {queue_id} is being sent right now; try again")
+            raise Conflict(f"message {queue_id} is being sent right now; try again")
         queue.remove(conn, [r.row_id for r in current.recipients])
         record(conn, now, actor, "queue.delete", account=entry.sender, scope="none",
                queue_id=queue_id, recipients=[r.address for r in current.recipients],
