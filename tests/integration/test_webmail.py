@@ -43,9 +43,9 @@ def test_sign_in_leads_to_the_inbox_with_its_unread_count(live: RunningServer, p
     assert page.inner_text("nav.folders a[aria-current=page]").split() == ["INBOX", "3"]
     expect(page.locator("table.messages tbody tr.unread")).to_have_count(3)
     assert "Dee Dunn" in page.inner_text("table.messages tbody tr:first-child")
-    page.click("text=Quarterly report part 2")
+    click_and_wait(page, "text=Quarterly report part 2")
     assert "part 2 is attached in spirit" in page.inner_text(".body")
-    page.click("nav.folders >> text=INBOX")
+    click_and_wait(page, "nav.folders >> text=INBOX")
     assert page.inner_text("nav.folders a[aria-current=page]").split() == ["INBOX", "2"]
     shot(page, "webmail inbox")
 
@@ -71,7 +71,7 @@ def test_a_script_never_runs_and_a_remote_image_loads_only_when_asked(
     page.route(f"{TRACKER}/**", lambda route: route.fulfill(
         status=200, content_type="image/png", body=b"\x89PNG\r\n\x1a\n"))
     sign_in(page, live, bo)
-    page.click("text=Newsletter")
+    click_and_wait(page, "text=Newsletter")
     assert "Big news" in page.inner_text(".body")
     page.click("text=Click me")
     assert page.title() == "Newsletter · mailgate"
@@ -81,7 +81,7 @@ def test_a_script_never_runs_and_a_remote_image_loads_only_when_asked(
     notice = page.inner_text(".images-blocked")
     assert "1 remote image blocked" in notice
     shot(page, "webmail message with images blocked")
-    page.click("text=Show images")
+    click_and_wait(page, "text=Show images")
     page.wait_for_load_state("networkidle")
     assert [u for u in fetched if u.startswith(TRACKER)] == [f"{TRACKER}/pixel.png"]
     assert not [m for m in logged if "ran" in m]
@@ -91,7 +91,7 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
     cy = account(live, "cy", "--name", "Cy Cole")
     di = account(live, "di", "--name", "Di Dale")
     sign_in(page, live, cy)
-    page.click("text=New message")
+    click_and_wait(page, "text=New message")
     page.fill("#to", f"Di Dale <{di}>")
     page.fill("#subject", "Lunch on Friday?")
     page.fill("#body", "Hi Di,\nshall we have lunch on Friday?\nCy")
@@ -102,8 +102,8 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
     assert subjects(live, cy, "Sent") == ["Lunch on Friday?"]
     page.click("nav.account-nav button")  # sign out
     sign_in(page, live, di)
-    page.click("text=Lunch on Friday?")
-    page.click("text=Reply")
+    click_and_wait(page, "text=Lunch on Friday?")
+    click_and_wait(page, "text=Reply")
     assert page.input_value("#to") == "Cy Cole <cy@example.test>"
     assert page.input_value("#subject") == "Re: Lunch on Friday?"
     quoted = page.input_value("#body")
@@ -122,7 +122,7 @@ def test_compose_send_and_reply_with_the_original_quoted(live: RunningServer, pa
     assert "Subject: Re: Lunch on Friday?" in raw
     assert "In-Reply-To: <" in raw and "Received: from webmail" in raw
     assert "> shall we have lunch on Friday?" in raw
-    page.click("nav.folders >> text=INBOX")
+    click_and_wait(page, "nav.folders >> text=INBOX")
     expect(page.locator("table.messages .replied")).to_have_count(1)
 
 
@@ -135,10 +135,10 @@ def test_delete_moves_to_deleted_items_and_from_there_to_recoverable_items(
     page.check("input[aria-label='Select: Old invoice']")
     click_and_wait(page, "button[value=delete]")
     expect(page.locator("table.messages tbody tr")).to_have_count(1)
-    page.click("nav.folders >> text=Deleted Items")
+    click_and_wait(page, "nav.folders >> text=Deleted Items")
     assert "Old invoice" in page.inner_text("table.messages")
     shot(page, "webmail deleted items")
-    page.click("text=Old invoice")
+    click_and_wait(page, "text=Old invoice")
     click_and_wait(page, "button[value=delete]")
     assert "This folder is empty." in page.inner_text("main")
     recoverable = live.cli("recover", "list", ed).stdout
@@ -175,10 +175,10 @@ def test_the_phone_layout_fits_390_pixels(live: RunningServer, browser) -> None:
         sign_in(page, live, gus)
         shot(page, "webmail phone inbox")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        page.click("text=number 2")
+        click_and_wait(page, "text=number 2")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shot(page, "webmail phone message")
-        page.click("text=Reply")
+        click_and_wait(page, "text=Reply")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         shot(page, "webmail phone compose")
     finally:
@@ -208,7 +208,7 @@ def test_hostile_subjects_bodies_file_names_and_folder_names_stay_text(
     sign_in(page, live, hal)
     assert "<script>" in page.inner_text("table.messages")
     assert "<img src=x onerror=alert(1)><b>Folder</b>" in page.inner_text("nav.folders")
-    page.click("table.messages td.subject a")
+    click_and_wait(page, "table.messages td.subject a")
     assert "<img src=x onerror=" in page.inner_text(".headers")
     shown_name = page.inner_text(".attachments a")
     assert "/" not in shown_name and '"' not in shown_name and shown_name.endswith(".html")

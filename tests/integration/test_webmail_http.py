@@ -32,20 +32,43 @@ def first_id(html: str) -> int:
     return int(found[1])
 
 
-def test_every_page_has_a_strict_policy_and_the_style_sheet_is_the_only_thing_loaded(
+def test_every_page_has_a_strict_policy_and_loads_only_this_servers_files(
         live: RunningServer) -> None:
     ivy = account(live, "ivy")
     session = http_session(live, ivy)
     page = session.get(base(live) + "/mail", timeout=10)
     assert page.status_code == 200
     policy = page.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "script-src" not in policy
+    assert "default-src 'none'" in policy and "script-src 'self';" in policy
+    assert "connect-src 'self';" in policy and "unsafe" not in policy
     assert "img-src 'self';" in policy and "frame-ancestors 'none'" in policy
     assert page.headers["X-Content-Type-Options"] == "nosniff"
     assert page.headers["Cache-Control"] == "no-store"
-    assert "<script" not in page.text
-    style = session.get(base(live) + "/mail/static/webmail.css", timeout=10)
-    assert style.headers["Content-Type"].startswith("text/css")
+    assert re.findall(r"<script[^>]*>", page.text) == [
+        '<script src="/static/htmx.min.js" defer>', '<script src="/static/webmail.js" defer>']
+    for path, kind in (("/mail/static/webmail.css", "text/css"),
+                       ("/static/htmx.min.js", "text/javascript"),
+                       ("/static/webmail.js", "text/javascript"),
+                       ("/static/favicon.svg", "image/svg+xml")):
+        answer = session.get(base(live) + path, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith(kind)
+
+
+def test_htmx_is_sent_to_a_page_of_its_own_when_the_door_or_session_stops_it(
+        live: RunningServer) -> None:
+    """A swapped-in sign-in page or refusal would sit in the webmail's frame: htmx is told to
+    load the page it asked for as a whole, and the door then answers as it does to a page."""
+    answer = requests.get(base(live) + "/mail?f=Sent", headers={"HX-Request": "true"},
+                          timeout=10, allow_redirects=False)
+    assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/mail?f=Sent"
+    live.cli("department", "create", "Htmx")
+    una = account(live, "una", "--department", "Htmx")
+    session = http_session(live, una)
+    live.cli("department", "policy", "Htmx", "web", "deny")
+    answer = session.get(base(live) + "/mail", headers={"HX-Request": "true"}, timeout=10)
+    assert answer.status_code == 204 and answer.headers["HX-Redirect"] == "/mail"
+    page = session.get(base(live) + "/mail", timeout=10)
+    assert page.status_code == 403 and "ProtocolDisabled" in page.text
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(

@@ -1,7 +1,8 @@
 """The HTML pages of the HTTP listener: Jinja2 templates, every value escaped (autoescape),
 and headers that keep the pages out of frames and caches. Styles and scripts come only from
 this server (`/static/`, `http/static.py`, and the webmail's own style sheet): no inline
-script or style runs, and no page needs JavaScript but to use a security key (WebAuthn).
+script or style runs, and no page needs JavaScript but to use a security key (WebAuthn); the
+webmail loads htmx to move between its pages without reloading them.
 Styled pages (the webmail's) may load this server's own images too, nothing else."""
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ HEADERS = {
 def styled_headers(img_src: str = "'self'") -> dict[str, str]:
     """HEADERS for a page with this server's style sheet, and images from `img_src`."""
     return {**HEADERS, "Content-Security-Policy":
-            f"default-src 'none'; style-src 'self'; img-src {img_src}; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'"}
+            f"default-src 'none'; style-src 'self'; img-src {img_src}; script-src 'self'; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}
 
 
 def render(request: Request, template: str, status: int = 200,

@@ -6,7 +6,9 @@ signed in, or — the door closed while the user was signed in — 403 with the 
 page giving the reason's sentence (`protocols/refusals.py`), who decided it and the next
 step, or `application/problem+json` for a caller that asks for JSON. A refusal also ends the
 browser's session. The decision is `policy.decide` on the account's `policy_view`, as at
-every door, for a password sign-in from the client's address.
+every door, for a password sign-in from the client's address. A request from the webmail's
+htmx that may not enter is answered with `HX-Redirect` to itself: the browser loads that page
+as a whole and meets the door (and its sign-in page or refusal) as a page of its own.
 """
 
 from __future__ import annotations
@@ -54,14 +56,16 @@ class WebDoor:
         """The signed-in account whose `web` door is open, or the response instead."""
         claims = self.sessions.claims(request)
         if claims is None:
-            return sign_in_redirect(request)
+            return load_afresh(request) if from_htmx(request) else sign_in_redirect(request)
         peer = request.client.host if request.client else ""
         entered = await asyncio.to_thread(self.decide, claims, peer)
         if entered is None:
-            return sign_in_redirect(request)
+            return load_afresh(request) if from_htmx(request) else sign_in_redirect(request)
         account, decision = entered
         if decision.allowed:
             return account
+        if from_htmx(request):  # the reload meets the door again, and ends the session then
+            return load_afresh(request)
         response = refused(request, decision)
         self.sessions.end(response)
         return response
@@ -77,6 +81,19 @@ class WebDoor:
             row, session = found
             view = policy_view(conn, row, now)
         return session.account, decide(view, PROTOCOL, now, method="password", peer=peer)
+
+
+def from_htmx(request: Request) -> bool:
+    """A page the webmail's htmx asked for, to swap into the one on screen."""
+    return request.headers.get("hx-request") == "true"
+
+
+def load_afresh(request: Request) -> Response:
+    """Tell htmx to load the page asked for as a whole new page, so that the sign-in page or
+    the refusal arrives as a page of its own (with its address and style), not inside the
+    webmail's frame."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Response(status_code=204, headers={"HX-Redirect": here, "Cache-Control": "no-store"})
 
 
 def refused(request: Request, decision: Decision) -> Response:

@@ -55,10 +55,11 @@ class Webmail:
              folders: list[browse.FolderSummary], status: int = 200, images: bool = False,
              **context: Any) -> HTMLResponse:
         """A webmail page in its frame; `images`: remote images may load (the message the
-        user asked to see them in)."""
+        user asked to see them in), and that page leaves htmx out, so that every link from it
+        loads a new document under the strict policy again."""
         return render(request, template, status,
                       styled_headers("'self' https: http:" if images else "'self'"),
-                      account=account, folders=folders, **context)
+                      account=account, folders=folders, htmx=not images, **context)
 
     async def problem(self, request: Request, account: WebAccount, status: int, title: str,
                       detail: str) -> HTMLResponse:
