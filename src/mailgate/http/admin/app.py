@@ -6,7 +6,19 @@ from fastapi import FastAPI
 
 from mailgate import __version__
 from mailgate.events.sessions import SessionRegistry
-from mailgate.http.admin import accounts, cases, credentials, evidence, policy, problems, sessions
+from mailgate.http.admin import (
+    accounts,
+    cases,
+    credentials,
+    dns,
+    evidence,
+    mfa,
+    policy,
+    problems,
+    sending,
+    sessions,
+    signin_rules,
+)
 from mailgate.http.admin.limits import ConcurrencyLimit
 from mailgate.service import Service
 
@@ -28,6 +40,7 @@ def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
     app.state.service = svc
     app.state.registry = registry
     problems.install(app)
-    for module in (accounts, policy, cases, credentials, evidence, sessions):
+    for module in (accounts, policy, cases, credentials, evidence, sessions,
+                   signin_rules, sending, mfa, dns):
         app.include_router(module.router)
     return app
