@@ -339,8 +339,8 @@ class PlanSending(Body):
                                                               "or `none` (null): no limit.")
     recipients_per_hour: SendingLimit = Field(None, description="As `messages_per_hour`, "
                                                                 "every recipient counted.")
-    sent_copy: bool | None = Field(None, description="false: no copy in Sent. Omitted: "
-                                                     "unchanged.")
+    sent_copy: bool | None = Field(None, description="false: no copy in Sent. Omitted "
+                                                     "(or null): unchanged.")
 
 
 class PlanSendingShown(BaseModel):
