@@ -94,7 +94,11 @@ def test_methods_set_refuses_a_real_password_login_in_the_spec_words(api: AdminA
 
 def test_methods_set_per_account_and_its_refusals(api: AdminApi) -> None:
     address = _account(api, "solo@example.test")
-    api.ok("admin", "PUT", f"/accounts/{address}/methods/imap", {"methods": ["oauth"]})
+    rule = api.ok("admin", "PUT", f"/accounts/{address.upper()}/methods/imap",
+                  {"methods": ["oauth"]})
+    assert rule == {"scope": "account", "name": address, "protocol": "imap",
+                    "methods": ["oauth"]}
+    assert _newest(api, "methods.set")["account"] == address
     assert "ModernAuthRequired: IMAP does not accept password sign-in" in \
         imap_login(api, address, PASSWORD)
     assert imap_login(api, USER, PASSWORD) == "OK"  # another account keeps every method

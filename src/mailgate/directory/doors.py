@@ -240,7 +240,8 @@ def set_methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str
             authority.require_department_policy(actor, name, scope_id)
         elif scope == "account":
             authority.require_admin(actor, "change an account's sign-in methods")
-            scope_id = account_row(conn, name).id
+            row = account_row(conn, name)
+            scope_id, name = row.id, row.address  # the audit names it as it is stored
         else:
             raise DirectoryError("scope is plan, department or account")
         conn.execute(delete(method_rules).where(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 
 from mailgate.directory import doors
 from mailgate.directory.authority import Actor
+from mailgate.directory.views import normalise_address
 from mailgate.http.admin import models
 from mailgate.http.admin.auth import Acting, Svc
 from mailgate.http.admin.params import Address, Protocol
@@ -25,7 +26,8 @@ def _methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str,
              body: models.MethodsSet) -> dict[str, object]:
     wanted = None if body.methods == "all" else list(body.methods)
     chosen = doors.set_methods(svc, actor, scope, name, protocol, wanted)
-    return {"scope": scope, "name": name, "protocol": normalise_protocol(protocol),
+    shown = normalise_address(name) if scope == "account" else name
+    return {"scope": scope, "name": shown, "protocol": normalise_protocol(protocol),
             "methods": "all" if chosen is None else chosen}
 
 
