@@ -52,6 +52,7 @@ class Call:
 STAFF = frozenset({"helpdesk", "admin"})
 ADMIN_ONLY = frozenset({"admin"})
 EVERYONE = frozenset(ROLES)
+DEPT_OR_ADMIN = frozenset({"dept-admin", "admin"})
 T = TARGET
 
 
@@ -128,6 +129,26 @@ def _calls(case_id: int) -> list[Call]:
              ADMIN_ONLY),
         Call("POST", "/dkim/keys", {"domain": "example.test"},
              ("dkim", "generate", "example.test"), ADMIN_ONLY),
+        Call("PUT", "/plans/standard/methods/imap", {"methods": ["oauth"]},
+             ("methods", "set", "plan", "standard", "imap", "oauth"), ADMIN_ONLY),
+        Call("PUT", f"/departments/{DEPARTMENT}/methods/imap", {"methods": "all"},
+             ("methods", "set", "department", DEPARTMENT, "imap", "all"), DEPT_OR_ADMIN),
+        Call("PUT", f"/accounts/{T}/methods/imap", {"methods": ["password"]},
+             ("methods", "set", "account", T, "imap", "password"), ADMIN_ONLY),
+        Call("PUT", "/networks/pop", {"networks": ["10.0.0.0/8"]},
+             ("network", "set", "pop", "10.0.0.0/8"), ADMIN_ONLY),
+        Call("GET", "/plans/standard/sending", None, ("plan", "sending", "standard"),
+             ADMIN_ONLY),
+        Call("PATCH", "/plans/standard/sending", {"messages_per_hour": 5},
+             ("plan", "sending", "standard", "--messages-per-hour", "5"), ADMIN_ONLY),
+        Call("PUT", "/plans/standard/mfa", {"value": "on"},
+             ("mfa", "require", "plan", "standard", "on"), ADMIN_ONLY),
+        Call("PUT", f"/departments/{DEPARTMENT}/mfa", {"value": "on"},
+             ("mfa", "require", "department", DEPARTMENT, "on"), DEPT_OR_ADMIN),
+        Call("GET", f"/accounts/{T}/mfa", None, ("mfa", "status", T), STAFF),
+        Call("POST", f"/accounts/{T}/mfa/reset", {"reason": "lost phone"},
+             ("mfa", "reset", T, "--reason", "lost phone"), STAFF),
+        Call("GET", "/dns/example.test", None, ("dns", "example.test"), EVERYONE),
     ]
 
 

@@ -150,6 +150,12 @@ def test_dns_publishes_closed_doors_as_not_provided(tmp_path: Path) -> None:
                      "_autodiscover._tcp.example.org. 3600 IN SRV 0 1 443 mail.example.org."]
 
 
+@pytest.mark.parametrize("name", ["example.org\n", "not a domain", "example..org", "-a.org"])
+def test_dns_refuses_a_name_that_is_not_a_domain(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid domain"):
+        dns.client_records(None, name)  # type: ignore[arg-type]  # refused before any read
+
+
 POX = ('<?xml version="1.0"?><Autodiscover xmlns="{ns}"><Request><EMailAddress>{address}'
        '</EMailAddress><AcceptableResponseSchema>{schema}</AcceptableResponseSchema></Request>'
        '</Autodiscover>')

@@ -64,7 +64,7 @@ def test_set_plan_is_audited_checked_and_admin_only(svc, account_id: int) -> Non
     with svc.engine.connect() as conn:
         actions = conn.execute(select(schema.audit_log.c.action)).scalars().all()
     assert actions[-1] == "plan.sending"
-    for bad in ("0", "-1", "many"):
+    for bad in ("0", "-1", "many", "1000000001", "\u00b2"):  # too many for the column; not ASCII
         with pytest.raises(DirectoryError):
             sending.set_plan(svc, SYSTEM, "standard", messages_per_hour=bad)
     with pytest.raises(NotFound):

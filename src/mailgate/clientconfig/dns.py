@@ -3,12 +3,21 @@ CNAME hints for the autoconfig and autodiscover host names), as zone-file lines.
 
 DNS answers for a whole domain, so it offers what a new account is offered (the server
 defaults): a door closed by default, or whose listener is off, is published as "not
-provided here" (target `.`, RFC 6186 §4), so clients do not try it."""
+provided here" (target `.`, RFC 6186 §4), so clients do not try it. `client_records` is the
+answer of both `mailgate dns DOMAIN` and the admin API's `GET /dns/{domain}`."""
 
 from __future__ import annotations
 
-from mailgate.clientconfig.endpoints import LISTENERS, Endpoint
+import re
 
+from mailgate.clientconfig.endpoints import LISTENERS, Endpoint, offered
+from mailgate.service import Service
+
+DOMAIN = re.compile(r"^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$")
+#: the autoconfig and autodiscover names must reach the http listener over https here (a
+#: reverse proxy in front of it)
+HTTPS_PORT = 443
 TTL = 3600
 #: the RFC 6186 / RFC 8314 service label of each listener
 SERVICES = {"imaps": "_imaps", "imap": "_imap", "pop3s": "_pop3s", "pop3": "_pop3",
@@ -57,3 +66,12 @@ def zone_line(record: dict[str, object]) -> str:
         return f"{record['name']} {TTL} IN CNAME {record['target']}"
     return (f"{record['name']} {TTL} IN SRV {record['priority']} {record['weight']} "
             f"{record['port']} {record['target']}")
+
+
+def client_records(svc: Service, domain: str) -> list[dict[str, object]]:
+    """Every record DOMAIN's clients need, for the doors a new account is offered; a name
+    that is not a domain is refused (ValueError)."""
+    if not DOMAIN.fullmatch(domain):  # `$` alone would pass a final newline
+        raise ValueError(f"invalid domain '{domain}': expected a name such as example.org")
+    host = str(svc.settings.get("server", "hostname"))
+    return srv_records(domain, offered(svc, None)) + hint_records(domain, host, HTTPS_PORT)

@@ -222,8 +222,9 @@ def plan_set(svc: Service, actor: Actor, plan: str, protocol: str, enabled: bool
 
 
 def set_methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str,
-                methods: list[str] | None) -> None:
-    """Which sign-in methods a door accepts for a plan, department or account (None: all)."""
+                methods: list[str] | None) -> list[str] | None:
+    """Which sign-in methods a door accepts for a plan, department or account (None: all);
+    the methods set, by their catalogue names (None: all)."""
     protocol = normalise_protocol(protocol)
     chosen = sorted({normalise_method(m) for m in methods}) if methods is not None else None
     if chosen is not None and not chosen:
@@ -239,7 +240,8 @@ def set_methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str
             authority.require_department_policy(actor, name, scope_id)
         elif scope == "account":
             authority.require_admin(actor, "change an account's sign-in methods")
-            scope_id = account_row(conn, name).id
+            row = account_row(conn, name)
+            scope_id, name = row.id, row.address  # the audit names it as it is stored
         else:
             raise DirectoryError("scope is plan, department or account")
         conn.execute(delete(method_rules).where(
@@ -253,10 +255,12 @@ def set_methods(svc: Service, actor: Actor, scope: str, name: str, protocol: str
                account=name if scope == "account" else None,
                account_id=scope_id if scope == "account" else None,
                target=name, protocol=protocol, methods=chosen or "all")
+    return chosen
 
 
-def set_networks(svc: Service, actor: Actor, protocol: str, networks: list[str]) -> None:
-    """The client networks a door accepts sign-ins from (empty: anywhere)."""
+def set_networks(svc: Service, actor: Actor, protocol: str, networks: list[str]) -> list[str]:
+    """The client networks a door accepts sign-ins from (empty: anywhere); those set, in
+    their normal form (`10.0.0.0/8`)."""
     protocol = normalise_protocol(protocol)
     authority.require_admin(actor, "restrict a door to networks")
     try:
@@ -271,3 +275,4 @@ def set_networks(svc: Service, actor: Actor, protocol: str, networks: list[str])
                                                        networks=",".join(parsed)))
         record(conn, svc.clock(), actor, "networks.set", scope="all", protocol=protocol,
                networks=parsed or "anywhere")
+    return parsed

@@ -16,6 +16,8 @@ from mailgate.service import Service
 
 #: `--messages-per-hour` / `--recipients-per-hour` take a number or this word
 NO_LIMIT = "none"
+#: the highest limit taken (a database integer holds it on PostgreSQL too)
+MAX_LIMIT = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,14 @@ def of_plan(conn: Connection, plan: str) -> Sending:
 
 
 def parse_limit(text: str) -> int | None:
-    """A limit as the CLI takes it: a whole number of at least 1, or `none`."""
+    """A limit as the CLI takes it: a whole number from 1 to `MAX_LIMIT`, or `none`."""
     if text.strip().lower() == NO_LIMIT:
         return None
-    if not text.strip().isdigit() or int(text) < 1:
-        raise DirectoryError(f"a sending limit is a whole number of at least 1 or "
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_LIMIT:
+        raise DirectoryError(f"a sending limit is a whole number from 1 to {MAX_LIMIT} or "
                              f"'{NO_LIMIT}', not {text!r}")
-    return int(text)
+    return int(digits)
 
 
 def set_plan(svc: Service, actor: Actor, plan: str, *, messages_per_hour: str | None = None,

@@ -11,12 +11,16 @@ from mailgate.http.admin import (
     cases,
     credentials,
     dkim,
+    dns,
     evidence,
+    mfa,
     oauth_clients,
     policy,
     problems,
     queue,
+    sending,
     sessions,
+    signin_rules,
 )
 from mailgate.http.admin.limits import ConcurrencyLimit
 from mailgate.service import Service
@@ -39,8 +43,7 @@ def build_admin_api(svc: Service, registry: SessionRegistry) -> FastAPI:
     app.state.service = svc
     app.state.registry = registry
     problems.install(app)
-    for module in (accounts, policy, cases, credentials, evidence, sessions):
-        app.include_router(module.router)
-    for module in (oauth_clients, queue, dkim):
+    for module in (accounts, policy, cases, credentials, evidence, sessions, signin_rules,
+                   sending, mfa, dns, oauth_clients, queue, dkim):
         app.include_router(module.router)
     return app

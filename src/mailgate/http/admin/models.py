@@ -362,3 +362,104 @@ class DkimRecord(BaseModel):
     name: str = Field(description="SELECTOR._domainkey.DOMAIN")
     value: str = Field(description="v=DKIM1; k=rsa; p=...")
     record: str = Field(description="The zone-file line `mailgate dkim generate` prints.")
+# --- sign-in rules, sending limits, MFA, DNS (methods set, network set, plan sending, mfa, dns)
+
+#: a sign-in method: password, app_password, oauth (the service names unknown ones)
+Method = Annotated[str, Field(max_length=32)]
+#: a sending limit: a whole number, or `none` (or null) for no limit
+SendingLimit = Annotated[int, Field(strict=True)] | Literal["none"] | None
+
+
+class MethodsSet(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"methods": ["app_password", "oauth"]}, {"methods": "all"}]})
+
+    methods: Annotated[list[Method], Field(max_length=8)] | Literal["all"] = Field(
+        description="The methods the door accepts; `all` lifts the rule.")
+
+
+class MethodsRule(BaseModel):
+    scope: str
+    name: str
+    protocol: str
+    methods: list[str] | Literal["all"]
+
+
+class NetworkSet(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"networks": ["10.0.0.0/8", "192.0.2.0/24"]}, {"networks": []}]})
+
+    networks: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=64)] = \
+        Field(description="CIDR networks; none: sign-ins from anywhere.")
+
+
+class NetworkRule(BaseModel):
+    protocol: str
+    networks: list[str]
+
+
+class PlanSending(Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"messages_per_hour": 50, "recipients_per_hour": "none", "sent_copy": False}]})
+
+    messages_per_hour: SendingLimit = Field(None, description="Omitted: unchanged; a number "
+                                                              "or `none` (null): no limit.")
+    recipients_per_hour: SendingLimit = Field(None, description="As `messages_per_hour`, "
+                                                                "every recipient counted.")
+    sent_copy: bool | None = Field(None, description="false: no copy in Sent. Omitted "
+                                                     "(or null): unchanged.")
+
+
+class PlanSendingShown(BaseModel):
+    plan: str
+    messages_per_hour: int | None
+    recipients_per_hour: int | None
+    sent_copy: bool
+
+
+class MfaRequire(Body):
+    value: OnOff
+
+
+class MfaRequired(BaseModel):
+    scope: str
+    name: str
+    required: bool
+    changed: bool
+
+
+class MfaAuthenticator(BaseModel):
+    id: int
+    label: str
+    created_at: float
+    last_used_at: float | None
+
+
+class MfaStatus(BaseModel):
+    address: str
+    required: bool
+    required_by: list[str]
+    methods: list[str]
+    must_enrol: bool
+    totp_confirmed_at: float | None
+    webauthn: list[MfaAuthenticator]
+    recovery_codes_left: int
+
+
+class MfaReset(Body):
+    reason: Text = Field(description="Who asked, and how their identity was checked.")
+
+
+class MfaRemoved(BaseModel):
+    address: str
+    removed: dict[str, int]
+
+
+class DnsRecord(BaseModel):
+    name: str
+    type: Literal["SRV", "CNAME"]
+    target: str
+    priority: int | None = None
+    weight: int | None = None
+    port: int | None = None
+    door: str | None = None
