@@ -9,11 +9,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import click
 import pytest
 from admin_client import DEPARTMENT, PASSWORD, USER, AdminApi, staff_api
 from imapclient import IMAPClient
 from live_server import start_server, wait_until
 
+from mailgate.cli.main import cli
 from support import run_inprocess
 
 TARGET = "target@example.test"
@@ -372,6 +374,32 @@ def test_the_openapi_document_and_docs_page_are_served(api: AdminApi) -> None:
     assert {"/accounts/{address}", "/cases/{case_id}/approve", "/audit/verify",
             "/plans/{name}/protocols/{protocol}"} <= set(document["paths"])
     assert page.status_code == 200 and "swagger" in page.text.lower()
+
+
+#: commands that act on the server's own host, not on the directory: no endpoint
+HOST_ONLY = {"init", "serve", "import", "deliver"}
+
+
+def cli_commands(group: click.Group, prefix: str = "") -> set[str]:
+    """Every leaf command of the CLI, as typed ("oauth client add")."""
+    found = set()
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}".strip()
+        if isinstance(command, click.Group):
+            found |= cli_commands(command, path)
+        else:
+            found.add(path)
+    return found
+
+
+def test_every_cli_command_but_the_hosts_own_has_an_endpoint(api: AdminApi) -> None:
+    with api.client("admin") as client:
+        document = client.get("/openapi.json").json()
+    summaries = [operation.get("summary", "") for methods in document["paths"].values()
+                 for operation in methods.values()]
+    missing = {command for command in cli_commands(cli) - HOST_ONLY
+               if not any(s == command or s.startswith(command + " ") for s in summaries)}
+    assert not missing, f"CLI commands without an endpoint: {sorted(missing)}"
 
 
 def test_unknown_paths_are_problems_too(api: AdminApi) -> None:
