@@ -21,6 +21,8 @@ from mailgate.auth.keys import ALGORITHM, SigningKeys
 
 #: door -> the scope a token needs to open it
 SCOPES: dict[str, str] = {"imap": "mail.imap", "pop": "mail.pop", "smtp": "mail.smtp"}
+#: the scope that lets a token act in the admin API, within its account's staff roles
+STAFF_SCOPE = "mailgate.admin"
 TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_LENGTH = 8192
 CLI_CLIENT = "mailgate-cli"

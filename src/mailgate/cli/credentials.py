@@ -18,17 +18,20 @@ def token() -> None:
 
 @token.command("issue")
 @click.argument("address")
-@click.option("--protocol", "protocols", multiple=True, required=True, metavar="P",
+@click.option("--protocol", "protocols", multiple=True, metavar="P",
               help="A door the token opens (imap, pop, smtp); repeat for more.")
+@click.option("--staff", is_flag=True,
+              help="It also acts in the admin API (scope mailgate.admin), within ADDRESS's "
+                   "staff roles.")
 @click.option("--lifetime", default=None, metavar="DURATION",
               help="How long it is valid, e.g. 15m, 12h (default: auth.token_lifetime).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def token_issue(ctx: Context, address: str, protocols: tuple[str, ...], lifetime: str | None,
-                as_json: bool) -> None:
+def token_issue(ctx: Context, address: str, protocols: tuple[str, ...], staff: bool,
+                lifetime: str | None, as_json: bool) -> None:
     """Print an access token for ADDRESS (alone on the last line); audited."""
     seconds = parse_duration(lifetime) if lifetime is not None else None
-    issued = tokens.issue(ctx.service, ctx.actor(), address, protocols, seconds)
+    issued = tokens.issue(ctx.service, ctx.actor(), address, protocols, seconds, staff)
     claims = issued.claims
     if as_json:
         output.print_json({"token": issued.token, "token_type": "Bearer", "jti": claims.token_id,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
+from mailgate.auth.tokens import STAFF_SCOPE
 from mailgate.cli import output
 from mailgate.cli.context import Context, pass_ctx
 from mailgate.directory import oauth_clients
@@ -30,8 +31,9 @@ def client() -> None:
               help="A public app (on the user's device, uses PKCE) or a confidential one "
                    "(a server that keeps a secret). Default: public.")
 @click.option("--scope", "scopes", multiple=True, metavar="SCOPE",
-              help=f"A scope it may ask for; repeat for more (default: all: "
-                   f"{' '.join(oauth_clients.SCOPES)}).")
+              help=f"A scope it may ask for; repeat for more (known: "
+                   f"{' '.join(oauth_clients.SCOPES)}; default: all but "
+                   f"{STAFF_SCOPE}, the admin API's).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def client_add(ctx: Context, name: str, redirect_uris: tuple[str, ...], public: bool,
@@ -39,7 +41,7 @@ def client_add(ctx: Context, name: str, redirect_uris: tuple[str, ...], public: 
     """Register a client; prints its client_id (and its secret, once, if confidential)."""
     made, secret = oauth_clients.add(ctx.service, ctx.actor(), name, redirect_uris,
                                      confidential=not public,
-                                     scopes=scopes or oauth_clients.SCOPES)
+                                     scopes=scopes or oauth_clients.DEFAULT_SCOPES)
     if as_json:
         output.print_json({**made.as_json(), "client_secret": secret})
         return

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, delete, select
 
+from mailgate.auth.tokens import STAFF_SCOPE
 from mailgate.db.schema import oauth_clients
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
@@ -24,9 +25,11 @@ from mailgate.directory.errors import DirectoryError, NotFound
 from mailgate.directory.views import require_plain
 from mailgate.service import Service
 
-#: every scope the server knows: one per mail door, and OpenID Connect's
+#: every scope the server knows: one per mail door, OpenID Connect's, and the admin API's
 SCOPES = ("mail.imap", "mail.pop", "mail.smtp", "openid", "profile", "email",
-          "offline_access")
+          "offline_access", STAFF_SCOPE)
+#: what a client is registered for unless told: everything but the admin API
+DEFAULT_SCOPES = tuple(s for s in SCOPES if s != STAFF_SCOPE)
 MAX_NAME = 128
 MAX_URI = 2000
 
@@ -67,7 +70,7 @@ def _checked_redirect_uri(uri: str) -> str:
 
 
 def add(svc: Service, actor: Actor, name: str, redirect_uris: Iterable[str], confidential: bool,
-        scopes: Iterable[str] = SCOPES) -> tuple[Client, str | None]:
+        scopes: Iterable[str] = DEFAULT_SCOPES) -> tuple[Client, str | None]:
     """Register a client; returns it and its secret (confidential clients; shown once)."""
     authority.require_admin(actor, "register OAuth clients")
     name = name.strip()

@@ -1,4 +1,5 @@
-"""Access tokens on the directory side: issuing one (audited) and the revocation list.
+"""Access tokens on the directory side: issuing one (audited), the revocation list, and the
+actor a staff token acts as in the admin API.
 
 A token is revoked one by one (its `jti` in `revoked_tokens` until it would have expired) or
 all at once for an account (`token_cutoffs`: every token issued before that moment), as
@@ -13,13 +14,19 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mailgate.auth.tokens import AccessToken, scope_for
+from mailgate.auth.tokens import STAFF_SCOPE, AccessToken, TokenRejected, scope_for
 from mailgate.db.schema import revoked_tokens, token_cutoffs
 from mailgate.directory import authority, oauth_grants
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
 from mailgate.directory.errors import DirectoryError
-from mailgate.directory.views import account_row
+from mailgate.directory.views import (
+    account_row,
+    effective_state,
+    find_account,
+    load_actor,
+    role_names,
+)
 from mailgate.policy.catalogue import normalise_protocol
 from mailgate.service import Service
 
@@ -33,12 +40,14 @@ class Issued:
 
 
 def issue(svc: Service, actor: Actor, address: str, protocols: Iterable[str],
-          lifetime: int | None = None) -> Issued:
-    """A token for the account's own use of these doors (admins, or the account itself)."""
+          lifetime: int | None = None, staff: bool = False) -> Issued:
+    """A token for the account's own use of these doors (admins, or the account itself);
+    `staff`: it also acts in the admin API, within the account's staff roles."""
     doors = sorted({normalise_protocol(p) for p in protocols})
-    if not doors:
-        raise DirectoryError("name the doors the token opens: --protocol imap|pop|smtp")
-    scopes = [scope_for(door) for door in doors]
+    if not doors and not staff:
+        raise DirectoryError("name the doors the token opens: --protocol imap|pop|smtp "
+                             "(or --staff for the admin API)")
+    scopes = [scope_for(door) for door in doors] + ([STAFF_SCOPE] if staff else [])
     seconds = lifetime if lifetime is not None else svc.settings.seconds("auth",
                                                                          "token_lifetime")
     if not 0 < seconds <= MAX_LIFETIME:
@@ -47,6 +56,9 @@ def issue(svc: Service, actor: Actor, address: str, protocols: Iterable[str],
         row = account_row(conn, address)
         if actor.account_id != row.id:
             authority.require_admin(actor, "issue tokens for another account")
+        if staff and not role_names(conn, row.id):
+            raise DirectoryError(f"{row.address} holds no staff role: a staff token would "
+                                 "open nothing (mailgate role grant)")
         token, claims = svc.tokens.issue(row.address, scopes, seconds)
         record(conn, svc.clock(), actor, "token.issue", account=row.address, scope="none",
                token_id=claims.token_id, scopes=sorted(claims.scopes),
@@ -88,6 +100,23 @@ def revoke_all(conn: Connection, account_id: int, now: float) -> None:
     conn.execute(stmt.on_conflict_do_update(index_elements=["account_id"],
                                             set_={"not_before": now}))
     oauth_grants.revoke_account(conn, account_id, now)
+
+
+def staff_actor(svc: Service, token: str) -> Actor | None:
+    """The actor a bearer token acts as in the admin API: a valid token with the staff scope,
+    not revoked, of an active account (its roles set the limits). None otherwise, alike."""
+    try:
+        claims = svc.tokens.claims(token)
+    except TokenRejected:
+        return None
+    if STAFF_SCOPE not in claims.scopes:
+        return None
+    with svc.reader.connect() as conn:
+        row = find_account(conn, claims.subject)
+        if row is None or effective_state(row, svc.clock()) != "active" \
+                or is_revoked(conn, row.id, claims):
+            return None
+        return load_actor(conn, row.address)
 
 
 def is_revoked(conn: Connection, account_id: int, claims: AccessToken) -> bool:

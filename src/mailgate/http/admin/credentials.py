@@ -49,7 +49,8 @@ def app_password_revoke(svc: Svc, actor: Acting, address: Address,
              summary="token issue")
 def token_issue(svc: Svc, actor: Acting, address: Address,
                 body: models.TokenIssue) -> dict[str, object]:
-    issued = tokens.issue(svc, actor, address, body.protocols, _seconds(body.lifetime))
+    issued = tokens.issue(svc, actor, address, body.protocols, _seconds(body.lifetime),
+                          body.staff)
     claims = issued.claims
     return {"token": issued.token, "token_type": "Bearer", "jti": claims.token_id,
             "address": claims.subject, "scope": " ".join(sorted(claims.scopes)),

@@ -122,8 +122,10 @@ class AppPasswordCreate(Body):
 
 
 class TokenIssue(Body):
-    protocols: Annotated[list[Name], Field(min_length=1, max_length=6)]
+    protocols: Annotated[list[Name], Field(max_length=6)] = []
     lifetime: Duration | None = None
+    staff: bool = Field(False, description="also act in this admin API (scope "
+                                           "mailgate.admin), within the account's staff roles")
 
 
 class RecoverRestore(Body):

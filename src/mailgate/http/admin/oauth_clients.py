@@ -27,7 +27,7 @@ def client_list(svc: Svc, actor: Acting) -> list[dict[str, object]]:
 def client_add(svc: Svc, actor: Acting, body: models.OAuthClientAdd) -> dict[str, object]:
     made, secret = oauth_clients.add(svc, actor, body.name, body.redirect_uris,
                                      confidential=not body.public,
-                                     scopes=body.scopes or oauth_clients.SCOPES)
+                                     scopes=body.scopes or oauth_clients.DEFAULT_SCOPES)
     return {**made.as_json(), "client_secret": secret}
 
 

@@ -13,6 +13,7 @@ WORDS = {
     "profile": "See your name",
     "email": "See your email address",
     "offline_access": "Keep this access until you take it back (refresh tokens)",
+    "mailgate.admin": "Act for you in the mail service's admin API, within your staff role",
 }
 
 
