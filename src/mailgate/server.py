@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from mailgate.audit.recorder import Recorder
 from mailgate.audit.seal import seal
 from mailgate.auth.gate import Gate
+from mailgate.collector import freeze_startup_objects
 from mailgate.db.engine import migrate
 from mailgate.events.sessions import EventFollower, SessionRegistry
 from mailgate.http.admin.app import build_admin_api
@@ -174,6 +175,7 @@ async def serve(svc: Service, ready: asyncio.Event | None = None, sole_node: boo
         loop.add_signal_handler(sig, stop.set)
     log.info("mailgate serving", extra={"node": rt.node, "listeners": rt.endpoints,
                                          "data": str(svc.settings.data_dir)})
+    freeze_startup_objects()
     if ready is not None:
         ready.set()
     try:
