@@ -146,6 +146,12 @@ class RunningServer:
                 self.proc.wait()
         return int(self.proc.returncode)
 
+    def stop_cleanly(self) -> None:
+        """Stop, and fail unless the server exited 0 with no traceback in its log."""
+        code = self.stop()
+        log = self.log.read_text(errors="replace")
+        assert code == 0 and "Traceback" not in log, log
+
 
 @cache
 def _no_dns() -> DnsStub:

@@ -29,9 +29,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("my-sessions") / "data", ("imap", "http"))
     running.account(ADDRESS, PASSWORD)
     yield running
-    code = running.stop()
-    log = running.log.read_text(errors="replace")
-    assert code == 0 and "Traceback" not in log, log
+    running.stop_cleanly()
 
 
 def base(live: RunningServer) -> str:

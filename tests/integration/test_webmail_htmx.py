@@ -21,9 +21,7 @@ from webmail_client import account, base, plain, sign_in
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("webmail-htmx") / "data", ("imap", "http"))
     yield running
-    code = running.stop()
-    log = running.log.read_text(errors="replace")
-    assert code == 0 and "Traceback" not in log, log
+    running.stop_cleanly()
 
 
 def mailbox(live: RunningServer, name: str, *extra: str) -> str:
