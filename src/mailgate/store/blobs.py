@@ -1,4 +1,5 @@
-"""Content-addressed message files, written durably: temp file, fsync, rename, fsync dir."""
+"""Content-addressed message files, written durably: temp file, fsync, rename, fsync dir
+(and the parents of a fan-out folder the write created, so that its name lasts too)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
+        new_folders = [] if target.parent.is_dir() else [
+            folder for folder in (target.parent.parent, target.parent) if not folder.is_dir()]
         target.parent.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{digest}.{os.getpid()}.{id(data)}"
@@ -42,6 +45,8 @@ class BlobStore:
         os.replace(tmp, target)
         if durable:
             sync_directory(target.parent)
+            for folder in reversed(new_folders):  # a new folder's own name, in its parent
+                sync_directory(folder.parent)
         return digest
 
     def sync(self) -> None:
