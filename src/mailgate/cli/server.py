@@ -90,7 +90,8 @@ def _how_to_connect(svc: Service) -> list[str]:
         lines.append(f"  staff:        {web}/console (as a helpdesk or admin account)")
         lines.append(f"  OAuth:        curl {web}/.well-known/openid-configuration")
         lines.append(f"  admin API:    {web}/api/admin/v1/openapi.json "
-                     "(a key: mailgate api-key create ADDRESS)")
+                     "(a key: mailgate api-key create ADDRESS, or a token: "
+                     "mailgate token issue ADDRESS --staff)")
         lines.append(f"  health:       curl http://{http[0]}:{http[1]}/healthz")
     lines.append(f"  a door:       {_command()} --data {s.data_dir} account show ADDRESS")
     return lines
