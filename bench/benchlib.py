@@ -525,12 +525,21 @@ def inbox_servers(work: Path, count: int, user: str, dovecots: Sequence[str] = (
     mailgate (imported) and on one dovecot-reference (--maildir) per name in `dovecots`
     (each its own instance and copy of the mail); none started yet.
     Returns (messages, corpus octets, mailgate, dovecots)."""
+    src, files, size = imported_inbox(work, count, user)
+    return (files, size, MailgateServer(work / "mailgate", listeners=("imap",)),
+            [DovecotReference(work / name, users=1, maildir=src) for name in dovecots])
+
+
+def imported_inbox(work: Path, count: int, user: str) -> tuple[Path, int, int]:
+    """A `count`-message INBOX (make-corpus --inbox-only in work/corpus) imported for `user`
+    into mailgate's data directory work/mailgate; (corpus, messages, octets)."""
     src = make_corpus(work / "corpus", count, inbox_only=True)
     files, size = tree_bytes(src)
     print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
+    started = time.monotonic()
     mg_mailbox(work / "mailgate", user, src)
-    return (files, size, MailgateServer(work / "mailgate", listeners=("imap",)),
-            [DovecotReference(work / name, users=1, maildir=src) for name in dovecots])
+    print(f"imported in {time.monotonic() - started:.1f}s")
+    return src, files, size
 
 
 def tree_bytes(root: Path) -> tuple[int, int]:

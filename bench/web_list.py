@@ -72,12 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     count, rounds = (2000, 30) if args.quick else (args.count, args.requests)
     with bl.workspace("web-list") as work:
-        src = bl.make_corpus(work / "corpus", count, inbox_only=True)
-        files, size = bl.tree_bytes(src)
-        print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
-        started = time.monotonic()
-        bl.mg_mailbox(work / "mailgate", USER, src)
-        print(f"imported in {time.monotonic() - started:.1f}s")
+        _, files, size = bl.imported_inbox(work, count, USER)
         server = bl.MailgateServer(work / "mailgate", listeners=("http",)).start()
         try:
             url = f"http://127.0.0.1:{server.ports['http']}"

@@ -93,9 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     count, rounds = (500, 10) if args.quick else (args.count, args.rounds)
     with bl.workspace("web-navigation") as work:
-        src = bl.make_corpus(work / "corpus", count, inbox_only=True)
-        files, _ = bl.tree_bytes(src)
-        bl.mg_mailbox(work / "mailgate", USER, src)
+        _, files, _ = bl.imported_inbox(work, count, USER)
         server = bl.MailgateServer(work / "mailgate", listeners=("http",)).start()
         try:
             url = f"http://127.0.0.1:{server.ports['http']}"

@@ -120,10 +120,7 @@ def main() -> None:
     count, seconds = (500, 3.0) if args.quick else (args.count, args.seconds)
     bl.raise_nofile()
     with bl.workspace("web-users") as work:
-        src = bl.make_corpus(work / "corpus", count, inbox_only=True)
-        files, size = bl.tree_bytes(src)
-        print(f"mailbox: {files} messages, {size / 1e6:.1f} MB")
-        bl.mg_mailbox(work / "mailgate", USER, src)
+        _, files, size = bl.imported_inbox(work, count, USER)
         server = bl.MailgateServer(work / "mailgate", listeners=("http",)).start()
         try:
             url = f"http://127.0.0.1:{server.ports['http']}"

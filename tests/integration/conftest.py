@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from browser import browser, page  # noqa: F401  (fixtures of the browser tests)
 from live_server import RunningServer, start_server
+from smtp_receiver import smarthost  # noqa: F401  (fixture of the relay tests)
 
 # Servers started by these tests inherit this limit: thousands of connections need fds.
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -4,8 +4,10 @@ refuse recipients (5xx), answer every recipient with a 4xx, or be down (its port
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from live_server import free_port
@@ -49,3 +51,12 @@ class Smarthost:
 
     def arrived(self, subject: str) -> list[tuple[str, list[str], bytes]]:
         return [r for r in self.received if f"Subject: {subject}\r\n".encode() in r[2]]
+
+
+@pytest.fixture(scope="module")
+def smarthost() -> Iterator[Smarthost]:
+    """A module's smarthost, up for its tests (a fixture of the integration conftest)."""
+    host = Smarthost()
+    host.up()
+    yield host
+    host.down()

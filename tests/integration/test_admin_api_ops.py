@@ -25,14 +25,6 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @pytest.fixture(scope="module")
-def smarthost() -> Iterator[Smarthost]:
-    host = Smarthost()
-    host.up()
-    yield host
-    host.down()
-
-
-@pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, smarthost: Smarthost) -> Iterator[AdminApi]:
     # A failed try waits an hour: only `queue retry` sends a deferred message sooner.
     env = {"MAILGATE_SERVER_RELAY_HOST": "127.0.0.1",

@@ -47,14 +47,6 @@ def _relay_env(smarthost: Smarthost, lifetime: str = "1h") -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def smarthost() -> Iterator[Smarthost]:
-    host = Smarthost()
-    host.up()
-    yield host
-    host.down()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, smarthost: Smarthost
            ) -> Iterator[RunningServer]:
     for running in serving(tmp_path_factory.mktemp("smtp-queue") / "data",

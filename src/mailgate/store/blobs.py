@@ -36,9 +36,11 @@ class BlobStore:
         target = self.path(digest)
         if target.exists():
             return digest
-        new_folders = [] if target.parent.is_dir() else [
-            folder for folder in (target.parent.parent, target.parent) if not folder.is_dir()]
-        target.parent.mkdir(parents=True, exist_ok=True)
+        new_folders: list[Path] = []
+        if not target.parent.is_dir():
+            new_folders = [folder for folder in (target.parent.parent, target.parent)
+                           if not folder.is_dir()]
+            target.parent.mkdir(parents=True, exist_ok=True)
         self._tmp.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp / f"{digest}.{os.getpid()}.{id(data)}"
         write_new(tmp, data, sync=durable)
