@@ -16,8 +16,9 @@ from mailgate.db.engine import alembic_config, make_engine, migrate
 from mailgate.db.schema import blobs, search_text
 from mailgate.mime.searchtext import MAX_FIELDS, TEXT_LIMIT
 from mailgate.service import Service
-from mailgate.store import importer
+from mailgate.store import importer, messages
 from mailgate.store import search as s
+from mailgate.store.commits import commit_together
 from mailgate.store.flags import FlagOperation
 from mailgate.store.messages import Incoming, purge_expired
 from mailgate.store.transfer import append, copy, expunge, store_flags
@@ -26,6 +27,7 @@ from mailstore import ADDRESS, counting, fill, folder, mailgate_cli, new_account
 from support import POSTGRES_URL, drop_service, make_service
 
 NOW = float(int(time.time()))
+sqlite_only = pytest.mark.parametrize("svc", ["sqlite"], indirect=True)
 
 PLAIN = b"""From: =?iso-8859-1?q?=C9mile?= Dubois <emile@campus.example>
 To: Mia <mia@example.test>
@@ -358,3 +360,51 @@ def test_without_pg_trgm_a_log_line_says_searches_scan_and_they_still_match(tmp_
         with admin.begin() as conn:
             conn.execute(text(f"DROP ROLE IF EXISTS {role}"))
         admin.dispose()
+
+
+def _mark(svc: Service) -> tuple[int, int]:
+    """(search_fts_mark.through, the highest search_text id)."""
+    with svc.reader.connect() as conn:
+        return (int(conn.execute(text("SELECT through FROM search_fts_mark")).scalar_one()),
+                int(conn.execute(select(func.coalesce(func.max(search_text.c.id), 0)))
+                    .scalar_one()))
+
+
+@sqlite_only
+def test_group_committed_deliveries_are_indexed_once_after_their_savepoints(mailbox):
+    svc, account = mailbox
+    inbox = folder(svc, account, "INBOX").id
+    written = [messages.write_message(messages.blob_store(svc), 1 << 20, raw)
+               for raw in (PLAIN, QUOTED, ALTERNATIVE)]
+
+    def deliver(item):  # type: ignore[no-untyped-def]
+        digest, _, parsed = item
+        return lambda conn: messages.store_into(conn, inbox, "INBOX",
+                                                [(digest, parsed, Incoming(b""))], NOW)
+
+    commit_together(svc.engine, [deliver(item) for item in written])
+    through, highest = _mark(svc)
+    assert through == highest > 0
+    _fts_consistent(svc)
+    with svc.reader.connect() as conn:
+        assert s.search(conn, inbox, s.Body("café crème")).uids == [2]
+        assert s.search(conn, inbox, s.Body("köln")).uids == [3]
+
+
+@sqlite_only
+def test_rows_the_index_lacks_are_still_found_and_caught_up_later(mailbox):
+    svc, account = mailbox
+    inbox = folder(svc, account, "INBOX").id
+    digest, _, parsed = messages.write_message(messages.blob_store(svc), 1 << 20, QUOTED)
+    with svc.engine.begin() as conn, conn.begin_nested():  # nobody catches up
+        messages.store_into(conn, inbox, "INBOX", [(digest, parsed, Incoming(b""))], NOW)
+    through, highest = _mark(svc)
+    assert through < highest
+    with svc.reader.connect() as conn:
+        assert s.search(conn, inbox, s.Body("café crème")).uids == [1]
+        assert s.search(conn, inbox, s.Text("no such words here")).uids == []
+    append(svc, account, "INBOX", [Incoming(PLAIN)])  # the next writer catches up
+    assert _mark(svc)[0] == _mark(svc)[1]
+    _fts_consistent(svc)
+    with svc.reader.connect() as conn:
+        assert s.search(conn, inbox, s.Body("café crème")).uids == [1]

@@ -173,7 +173,8 @@ def test_append_of_many_messages_is_one_transaction(mailbox):
     with counting(svc) as seen:
         done = append(svc, account, "INBOX", [Incoming(message(n)) for n in range(50)])
     assert done.destination_uids == list(range(1, 51))
-    assert seen.count <= 10, seen.texts  # 8 before the rows' ids and structure rows
+    # 8 before the rows' ids and structure rows; 2 more on SQLite for the FTS5 catch-up
+    assert seen.count <= 12, seen.texts
 
 
 def test_migration_0005_keeps_subscriptions_counts_uidvalidity_and_dates_old_mail(svc):

@@ -8,7 +8,8 @@ runs them in one transaction, each in its own SAVEPOINT, and commits once. Every
 gets its own result, or its own exception, only after that commit returned: nobody is
 answered before their rows are durable. A delivery whose function raises is rolled back to
 its savepoint and fails alone; a commit that fails fails the deliveries of that batch (none
-of them was stored), which the doors answer with a temporary error.
+of them was stored), which the doors answer with a temporary error. The full-text index
+takes the batch's new messages once, after the savepoints (`fulltext.catch_up`).
 
 Callers write and sync their message files (and directories) before calling `run`: the
 files must be durable before the rows that make them visible. They do so in their own
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+
+from mailgate.store import fulltext
 
 T = TypeVar("T")
 Work = Callable[[Connection], Any]
@@ -103,6 +106,7 @@ def commit_together(engine: Engine, works: list[Work]) -> list[Any]:
                         outcomes.append(work(conn))
                 except Exception as error:  # rolled back to its savepoint; the others go on
                     outcomes.append(_Failed(error))
+            fulltext.catch_up(conn)  # once for the batch, outside the savepoints
     except Exception as error:  # nothing of the batch was committed
         return [_Failed(error)] * len(works)
     return outcomes

@@ -5,6 +5,10 @@ body text, and "address:from" ... for the normalised From, To, Cc and Bcc that t
 keys match; see `mailgate.mime.searchtext`) in the transaction that inserts its blob row, so
 a message is searchable exactly when it is visible; the rows go with the blob row (ON DELETE
 CASCADE) when `purge_expired` destroys it. A message in many folders is indexed once.
+`catch_up` then adds the transaction's new rows to SQLite's FTS5 index in one statement,
+outside any savepoint (FTS5 writes its pending terms out at every savepoint, which doubled
+the cost of a delivery); rows not yet in it (after `search_fts_mark.through`) are still
+found, by checking their text directly.
 
 `in_header`, `in_addresses`, `in_body` and `anywhere` compile HEADER (and SUBJECT), FROM
 (TO, CC, BCC), BODY and TEXT to
@@ -35,8 +39,10 @@ from sqlalchemy import (
     func,
     literal_column,
     not_,
+    or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 
@@ -49,6 +55,11 @@ ADDRESSES = "address:"  # + field name: the `field` of a normalised address list
 #                          field name holds a colon, RFC 5322 §3.6.8)
 TRIGRAM = 3  # the shortest string the index can answer
 _FTS = table("search_fts", column("rowid"))
+_MARK = table("search_fts_mark", column("through"))  # SQLite: rows up to it are in search_fts
+_CATCH_UP = text("INSERT INTO search_fts(rowid, text) SELECT id, text FROM search_text "
+                 "WHERE id > (SELECT through FROM search_fts_mark) ORDER BY id")
+_MOVE_MARK = text("UPDATE search_fts_mark SET through = "
+                  "(SELECT coalesce(max(id), 0) FROM search_text)")
 
 
 def index(conn: Connection, items: Iterable[tuple[str, SearchText]]) -> None:
@@ -56,10 +67,20 @@ def index(conn: Connection, items: Iterable[tuple[str, SearchText]]) -> None:
     message indexed already (the same blob delivered again) keeps its rows."""
     unique = dict(items)
     insert_ignore(conn, search_text, [
-        {"digest": digest, "field": field, "text": text}
+        {"digest": digest, "field": field, "text": folded}
         for digest, found in unique.items()
-        for field, text in [(BODY, found.body), *found.fields.items(),
-                            *((ADDRESSES + name, text) for name, text in found.addresses.items())]])
+        for field, folded in [(BODY, found.body), *found.fields.items(),
+                              *((ADDRESSES + name, value)
+                                for name, value in found.addresses.items())]])
+
+
+def catch_up(conn: Connection) -> None:
+    """SQLite: index the `search_text` rows the FTS5 index lacks, once per transaction and
+    outside its savepoints (`messages.store_into` and the group commit call it); nothing to
+    do on PostgreSQL, whose trigram index PostgreSQL keeps."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(_CATCH_UP)
+        conn.execute(_MOVE_MARK)
 
 
 def in_header(name: str, value: str) -> ColumnElement[bool]:
@@ -125,6 +146,7 @@ def _fts5(element: _Trigrams, compiler: Any, **kw: Any) -> str:
     query = " AND ".join('"' + value[i:i + TRIGRAM].replace('"', '""') + '"' for i in starts)
     candidates = select(_FTS.c.rowid).where(
         literal_column("search_fts").op("MATCH")(bindparam(None, query, unique=True)))
-    found = and_(search_text.c.id.in_(candidates),
+    not_indexed_yet = search_text.c.id > select(_MARK.c.through).scalar_subquery()
+    found = and_(or_(search_text.c.id.in_(candidates), not_indexed_yet),
                  func.instr(search_text.c.text, bindparam(None, value, unique=True)) > 0)
     return str(compiler.process(found, **kw))

@@ -155,11 +155,15 @@ def _count_refs(conn: Connection, digests: list[str], sign: int) -> None:
 def store_into(conn: Connection, folder: int, folder_name: str,
                items: list[tuple[str, mime.ParsedMessage, Incoming]], now: float
                ) -> list[Stored]:
-    """Make already-written (and synced) blobs visible in one folder."""
+    """Make already-written (and synced) blobs visible in one folder. Inside a savepoint
+    the full-text index is left for the savepoint's owner to catch up (`fulltext.catch_up`,
+    as the group commit does once for all its deliveries)."""
     if not items:
         return []
     insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
     fulltext.index(conn, [(d, p.search) for d, p, _ in items])
+    if not conn.in_nested_transaction():
+        fulltext.catch_up(conn)
     first, _, uidvalidity = insert_messages(conn, folder, [
         NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags),
                    structure_of(parsed))
