@@ -51,6 +51,8 @@ class FetchPlan:
     items: tuple[FetchItem, ...]
     structure: frozenset[str]  # the blob columns needed (structure, part offsets)
     sets_seen: bool  # a non-peek body item: \\Seen is set on read-write mailboxes
+    inline: tuple[Callable[[FetchRow, Flags], str], ...] | None  # every item written inline:
+    #                                      their writers, so a row is one join (the usual FETCH)
 
 
 def plan(items: tuple[FetchItem, ...], uid: bool) -> FetchPlan:
@@ -63,14 +65,21 @@ def plan(items: tuple[FetchItem, ...], uid: bool) -> FetchPlan:
     sets_seen = any((isinstance(i, FetchBody) and not i.peek)
                     or (isinstance(i, FetchAttribute) and i.name in ("RFC822", "RFC822.TEXT"))
                     for i in items)
-    return FetchPlan(items, structure, sets_seen)
+    inline = tuple(_INLINE[i.name] for i in items
+                   if isinstance(i, FetchAttribute) and i.name in _INLINE)
+    return FetchPlan(items, structure, sets_seen,
+                     inline if len(inline) == len(items) else None)
 
 
 def internal_date(when: float) -> str:
     days, seconds = divmod(int(when // 1), 86400)
     minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    return f'"{_day(days)} {hour:02d}:{minute:02d}:{second:02d} +0000"'
+    return f'"{_day(days)} {_HOUR_MINUTE[minutes]}:{_TWO_DIGITS[second]} +0000"'
+
+
+# INTERNALDATE is written for every message of a FETCH: its clock from two small tables
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(60))
+_HOUR_MINUTE = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -99,6 +108,11 @@ def render(seq: int, row: FetchRow, fetch_plan: FetchPlan, read: Reader,
            flags: Flags, extra_flags: bool = False) -> list[bytes]:
     """The `* seq FETCH (...)` response as chunks to write (literals kept as bytes);
     `flags(uid, stored)` writes a message's flags as this session shows them."""
+    if fetch_plan.inline is not None:
+        written = [write(row, flags) for write in fetch_plan.inline]
+        if extra_flags:
+            written.append(f"FLAGS ({flags(row.uid, row.flags)})")
+        return [f"* {seq} FETCH ({' '.join(written)})\r\n".encode()]
     out: list[bytes] = []
     opening = f"* {seq} FETCH ("
     items: list[str] = []  # since the last literal ("" first after one: a space to come)
