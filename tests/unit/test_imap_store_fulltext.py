@@ -408,3 +408,18 @@ def test_rows_the_index_lacks_are_still_found_and_caught_up_later(mailbox):
     _fts_consistent(svc)
     with svc.reader.connect() as conn:
         assert s.search(conn, inbox, s.Body("café crème")).uids == [1]
+
+
+@sqlite_only
+def test_an_import_lays_its_message_rows_out_in_order_whatever_the_index_frees(mailbox):
+    """FETCH reads a folder's `message_structure` rows in id order: their pages must follow
+    one another on disk, not come back in falling order from the pages FTS5's segment
+    merges free (the index catches up after the rows)."""
+    svc, _ = mailbox
+    fill(svc, "INBOX", 3000)
+    with svc.reader.connect() as conn:
+        pages = [p for p, kind in conn.execute(text(
+            "SELECT pageno, pagetype FROM dbstat WHERE name = 'message_structure' "
+            "ORDER BY path")) if kind == "leaf"]
+    falling = sum(1 for a, b in zip(pages, pages[1:], strict=False) if b < a)
+    assert len(pages) > 100 and falling <= len(pages) // 50, (falling, len(pages))

@@ -9,17 +9,20 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, event, select, update
+from sqlalchemy import Connection, delete, event, select, update
 
 from mailgate.db.schema import accounts as accounts_table
-from mailgate.db.schema import blobs, messages
+from mailgate.db.schema import blobs, folders, messages
 from mailgate.directory import accounts
 from mailgate.directory.authority import Actor
 from mailgate.directory.views import account_row
 from mailgate.protocols.smtp import delivery
 from mailgate.service import Service
-from mailgate.store.commits import GroupCommit
+from mailgate.store import messages as store_messages
+from mailgate.store.commits import GroupCommit, commit_together
 from mailgate.store.folders import folder_id
+from mailgate.store.messages import Incoming
+from mailstore import counting
 
 ALICE, BOB, GONE = "alice@example.test", "bob@example.test", "gone@example.test"
 
@@ -141,3 +144,45 @@ def test_a_failed_commit_fails_every_delivery_of_its_batch(
     stored = _subjects(svc, ALICE)
     assert sum(stored.values()) == len(results) - len(failed)  # ...and nothing of it stayed
     assert all(isinstance(r, delivery.Outcome) for r in results if r not in failed)
+
+
+def _arrival(svc: Service, n: int, to: dict[str, str]) -> delivery.InboxRows:
+    digest, _, parsed = store_messages.prepare(svc, _raw(n))
+    return delivery.InboxRows((digest, parsed, Incoming(_raw(n))), to, svc.clock(),
+                              all_or_nothing=True)
+
+
+def test_arrivals_for_inboxes_are_stored_together_in_a_fixed_number_of_statements(
+        people: Service) -> None:
+    svc = people
+    counts = []
+    for size in (2, 20):
+        works = [_arrival(svc, size * 100 + n, {ALICE: ALICE, BOB: BOB}) for n in range(size)]
+        with counting(svc) as seen:
+            outcomes = commit_together(svc.engine, works)
+        assert all(isinstance(o, delivery.Outcome) and not o.refused for o in outcomes)
+        counts.append(seen.count)
+    assert counts[0] == counts[1], counts
+    for address in (ALICE, BOB):
+        assert _subjects(svc, address) == Counter(
+            f"load {size * 100 + n}" for size in (2, 20) for n in range(size))
+    with svc.engine.connect() as conn:  # UIDs in arrival order
+        inbox = folder_id(conn, account_row(conn, ALICE).id, "INBOX")
+        subjects = conn.execute(select(blobs.c.subject).join(
+            messages, messages.c.digest == blobs.c.digest).where(
+            messages.c.folder_id == inbox).order_by(messages.c.uid)).scalars().all()
+    assert subjects == [f"load {size * 100 + n}" for size in (2, 20) for n in range(size)]
+
+
+def test_when_storing_together_fails_each_arrival_is_stored_on_its_own(
+        people: Service) -> None:
+    svc = people
+    with svc.engine.begin() as conn:  # bob's INBOX is gone: storing there raises
+        conn.execute(delete(messages))
+        conn.execute(delete(folders).where(folders.c.account_id == account_row(conn, BOB).id,
+                                           folders.c.name == "INBOX"))
+    works = [_arrival(svc, n, {BOB: BOB} if n == 2 else {ALICE: ALICE}) for n in range(5)]
+    outcomes = commit_together(svc.engine, works)
+    assert [type(o).__name__ for o in outcomes] == [
+        "Outcome", "Outcome", "_Failed", "Outcome", "Outcome"]
+    assert _subjects(svc, ALICE) == Counter(f"load {n}" for n in (0, 1, 3, 4))

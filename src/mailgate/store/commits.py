@@ -6,8 +6,10 @@ its own serialises the server on the disk. Here each delivery hands its rows to 
 function of the connection; one writer task takes every delivery waiting (up to `most`),
 runs them in one transaction, each in its own SAVEPOINT, and commits once. Every waiter
 gets its own result, or its own exception, only after that commit returned: nobody is
-answered before their rows are durable. A delivery whose function raises is rolled back to
-its savepoint and fails alone; a commit that fails fails the deliveries of that batch (none
+answered before their rows are durable. Works of a kind that can run several at once
+(`Together`: LMTP and inbound deliveries) run in one savepoint with one set of statements for
+all; should that fail, each runs again on its own. A delivery whose function raises is rolled
+back to its savepoint and fails alone; a commit that fails fails the deliveries of that batch (none
 of them was stored), which the doors answer with a temporary error. The full-text index
 takes the batch's new messages once, after the savepoints (`fulltext.catch_up`).
 
@@ -23,7 +25,7 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlalchemy import Connection, Engine
 
@@ -94,19 +96,49 @@ class _Failed:
     error: Exception
 
 
+@runtime_checkable
+class Together(Protocol):
+    """A work whose kind can also run several at once (`together`): one set of statements
+    for all of them instead of one per work."""
+
+    def __call__(self, conn: Connection) -> Any: ...
+
+    @classmethod
+    def together(cls, conn: Connection, works: list[Any]) -> list[Any]:
+        """Each work's result, or the exception it fails with, in order; raising fails
+        none of them: they are then run one by one."""
+
+
 def commit_together(engine: Engine, works: list[Work]) -> list[Any]:
-    """Run each work in its own savepoint of one transaction, then commit once; the
-    results in order, a `_Failed` for each that raised (or for all, if the commit did)."""
-    outcomes: list[Any] = []
+    """Run the works in one transaction, then commit once: the works of a kind that runs
+    `together` in one savepoint per kind, the others (and those, if that savepoint failed)
+    each in its own; the results in order, a `_Failed` for each that failed (or for all,
+    if the commit did)."""
+    outcomes: dict[int, Any] = {}
+    kinds: dict[type, list[int]] = {}
+    for index, work in enumerate(works):
+        if isinstance(work, Together):
+            kinds.setdefault(type(work), []).append(index)
     try:
         with engine.begin() as conn:
-            for work in works:
+            for kind, indexes in kinds.items():
+                if len(indexes) > 1:
+                    try:
+                        with conn.begin_nested():
+                            results = kind.together(conn, [works[i] for i in indexes])
+                    except Exception:  # rolled back: each on its own below, to fail alone
+                        continue
+                    outcomes.update((i, _Failed(r) if isinstance(r, Exception) else r)
+                                    for i, r in zip(indexes, results, strict=True))
+            for index, work in enumerate(works):
+                if index in outcomes:
+                    continue
                 try:
                     with conn.begin_nested():
-                        outcomes.append(work(conn))
+                        outcomes[index] = work(conn)
                 except Exception as error:  # rolled back to its savepoint; the others go on
-                    outcomes.append(_Failed(error))
+                    outcomes[index] = _Failed(error)
             fulltext.catch_up(conn)  # once for the batch, outside the savepoints
     except Exception as error:  # nothing of the batch was committed
         return [_Failed(error)] * len(works)
-    return outcomes
+    return [outcomes[i] for i in range(len(works))]

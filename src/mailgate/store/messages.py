@@ -155,21 +155,40 @@ def _count_refs(conn: Connection, digests: list[str], sign: int) -> None:
 def store_into(conn: Connection, folder: int, folder_name: str,
                items: list[tuple[str, mime.ParsedMessage, Incoming]], now: float
                ) -> list[Stored]:
-    """Make already-written (and synced) blobs visible in one folder. Inside a savepoint
-    the full-text index is left for the savepoint's owner to catch up (`fulltext.catch_up`,
-    as the group commit does once for all its deliveries)."""
+    """Make already-written (and synced) blobs visible in one folder (see `store_placed`)."""
     if not items:
         return []
-    insert_ignore(conn, blobs, [_blob_row(d, p) for d, p, _ in items])
-    fulltext.index(conn, [(d, p.search) for d, p, _ in items])
-    if not conn.in_nested_transaction():
-        fulltext.catch_up(conn)
-    first, _, uidvalidity = insert_messages(conn, folder, [
-        NewMessage(digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags),
-                   structure_of(parsed))
-        for digest, parsed, incoming in items])
+    first, uidvalidity = store_placed(conn, [(folder, *item) for item in items], now)[folder]
     return [Stored(folder_name, first + i, digest, parsed.size, uidvalidity)
             for i, (digest, parsed, _) in enumerate(items)]
+
+
+Placed = tuple[int, str, mime.ParsedMessage, Incoming]  # folder id, digest, parsed, incoming
+
+
+def store_placed(conn: Connection, placed: list[Placed], now: float
+                 ) -> dict[int, tuple[int, int]]:
+    """Make already-written (and synced) blobs visible, each in its folder, in the order
+    given, in a fixed number of statements per folder (the deliveries of a group commit
+    together); returns each folder's (first new UID, UIDVALIDITY). Inside a savepoint the
+    full-text index is left for the savepoint's owner to catch up (`fulltext.catch_up`, as
+    the group commit does once for all its deliveries)."""
+    insert_ignore(conn, blobs, list({d: _blob_row(d, p) for _, d, p, _ in placed}.values()))
+    fulltext.index(conn, [(d, p.search) for _, d, p, _ in placed])
+    by_folder: dict[int, list[NewMessage]] = {}
+    for folder, digest, parsed, incoming in placed:
+        by_folder.setdefault(folder, []).append(NewMessage(
+            digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags),
+            structure_of(parsed)))
+    marks = {}
+    for folder, new in by_folder.items():
+        first, _, uidvalidity = insert_messages(conn, folder, new)
+        marks[folder] = (first, uidvalidity)
+    if not conn.in_nested_transaction():
+        # last: FTS5's segment merges free pages, which the message rows would otherwise
+        # take (in falling order), scattering the rows a FETCH reads in sequence
+        fulltext.catch_up(conn)
+    return marks
 
 
 def store_prepared(conn: Connection, account_id: int, folder_name: str,

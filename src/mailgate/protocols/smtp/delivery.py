@@ -13,7 +13,7 @@ Recipients are checked again inside the transaction: one deactivated since RCPT 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, select
 
@@ -93,6 +93,8 @@ async def store(svc: Service, commits: GroupCommit, content: bytes, trace: bytes
         return outcome
 
     try:
+        if inbox is not None and sent is None and outbound is None:
+            return await commits.run(InboxRows(inbox, recipients, now, all_or_nothing))
         return await commits.run(rows)
     except _Refused as refused:
         if outbound is not None:
@@ -117,6 +119,59 @@ def _write_files(svc: Service, content: bytes, trace: bytes, recipients: dict[st
         sent_digest, _, sent_parsed = messages.prepare(svc, content)
         sent_item = (sent, (sent_digest, sent_parsed, Incoming(content, SEEN)))
     return inbox, sent_item, len(relayed)
+
+
+@dataclass(frozen=True)
+class InboxRows:
+    """The rows of an arrival for local INBOXes only (LMTP, inbound SMTP): on its own as
+    `_store_rows`, or with the others of its group commit in one set of statements."""
+
+    inbox: _Item
+    recipients: dict[str, str]
+    now: float
+    all_or_nothing: bool
+
+    def __call__(self, conn: Connection) -> Outcome:
+        outcome = Outcome()
+        _store_rows(conn, self.inbox, None, self.recipients, outcome, self.now,
+                    self.all_or_nothing)
+        return outcome
+
+    @classmethod
+    def together(cls, conn: Connection, works: list[InboxRows]) -> list[Outcome | _Refused]:
+        """Each recipient looked up once, each INBOX once, then every message stored in
+        one go (`messages.store_placed`)."""
+        accounts: dict[str, int | None] = {}
+        inboxes: dict[int, int] = {}
+        placed: list[messages.Placed] = []
+        results: list[Outcome | _Refused] = []
+        for work in works:
+            outcome = Outcome()
+            targets: set[int] = set()
+            for envelope, address in work.recipients.items():
+                if address not in accounts:
+                    try:
+                        accounts[address] = messages.recipient(conn, address, work.now)
+                    except MessageRejected:
+                        accounts[address] = None
+                found = accounts[address]
+                if found is None:
+                    outcome.refused.add(envelope)
+                else:
+                    targets.add(found)
+            if outcome.refused and work.all_or_nothing:
+                results.append(_Refused(outcome))
+                continue
+            digest, parsed, incoming = work.inbox
+            arrived = replace(incoming, internal_date=incoming.internal_date or work.now)
+            for account_id in sorted(targets):
+                if account_id not in inboxes:
+                    inboxes[account_id] = folder_id(conn, account_id, "INBOX")
+                placed.append((inboxes[account_id], digest, parsed, arrived))
+            results.append(outcome)
+        if placed:
+            messages.store_placed(conn, placed, works[0].now)
+        return results
 
 
 def _store_rows(conn: Connection, inbox: _Item | None,
