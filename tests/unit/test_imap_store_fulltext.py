@@ -4,6 +4,7 @@ upkeep at delivery, import and purge, migration 0007 on existing mail, and a tim
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 import uuid
@@ -421,5 +422,5 @@ def test_an_import_lays_its_message_rows_out_in_order_whatever_the_index_frees(m
         pages = [p for p, kind in conn.execute(text(
             "SELECT pageno, pagetype FROM dbstat WHERE name = 'message_structure' "
             "ORDER BY path")) if kind == "leaf"]
-    falling = sum(1 for a, b in zip(pages, pages[1:], strict=False) if b < a)
+    falling = sum(1 for a, b in itertools.pairwise(pages) if b < a)
     assert len(pages) > 100 and falling <= len(pages) // 50, (falling, len(pages))

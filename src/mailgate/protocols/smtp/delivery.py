@@ -2,7 +2,8 @@
 
 The same path as `mailgate deliver`: the message file is written and fsynced first, then one
 transaction makes it visible in every recipient's INBOX (and, for a submission, in the
-sender's Sent folder, with the audit entry of the send, and in the outbound queue for the
+sender's Sent folder, with the audit entry of the send and its count against the sending
+limits, and in the outbound queue for the
 recipients of other domains, its spool file fsynced first). That transaction is shared with
 the deliveries arriving at the same moment (`store.commits`: one commit, one sync for all),
 each in its own savepoint. A crash anywhere leaves either nothing visible or every copy.
@@ -22,6 +23,7 @@ from mailgate.db.schema import folders
 from mailgate.mime import ParsedMessage
 from mailgate.outbound import queue
 from mailgate.outbound.spool import Spool
+from mailgate.protocols.smtp import limits
 from mailgate.service import Service
 from mailgate.store import messages
 from mailgate.store.commits import GroupCommit
@@ -37,6 +39,7 @@ class SentCopy:
 
     account_id: int
     audit: dict[str, object]  # an audit entry: at, actor, role, action, account, details
+    recipients: int  # counted against the plan's sending limits (`limits.count_send`)
     keep: bool = True  # False: the plan keeps no Sent copy (the client saves its own)
 
 
@@ -195,6 +198,7 @@ def _store_rows(conn: Connection, inbox: _Item | None,
             messages.store_into(conn, _sent_folder(conn, copy.account_id, now), "Sent",
                                 [item], now)
         audit_log.append_many(conn, [copy.audit])
+        limits.count_send(conn, copy.account_id, copy.recipients, now)
 
 
 def _sent_folder(conn: Connection, account_id: int, now: float) -> int:

@@ -3,8 +3,8 @@
 A compromised account must not blast thousands of messages before anyone notices: past
 its plan's limit a new message (at MAIL) or recipient (at RCPT) gets a temporary
 `451 4.7.1` saying which limit, and the first refusal of a connection is audited
-(`send.limit`). Each accepted message is counted in `sends`; rows older than the hour go
-when the account sends again.
+(`send.limit`). Each accepted message is counted in `sends`, in the transaction that stores
+it; rows older than the hour go when the account sends again.
 """
 
 from __future__ import annotations
@@ -67,14 +67,13 @@ def keeps_sent_copy(svc: Service, account_id: int) -> bool:
         return sending.of_account(conn, account_id).sent_copy
 
 
-def record_send(svc: Service, account_id: int, recipients: int) -> None:
-    """Count an accepted message (and forget this account's sends older than the hour)."""
-    now = svc.clock()
-    with svc.engine.begin() as conn:
-        conn.execute(delete(sends).where(sends.c.account_id == account_id,
-                                         sends.c.at <= now - HOUR))
-        conn.execute(sends.insert().values(account_id=account_id, at=now,
-                                           recipients=recipients))
+def count_send(conn: Connection, account_id: int, recipients: int, now: float) -> None:
+    """Count an accepted message (and forget this account's sends older than the hour), in
+    the transaction that stores it (`delivery`): no second commit, and no message stored
+    without being counted."""
+    conn.execute(delete(sends).where(sends.c.account_id == account_id,
+                                     sends.c.at <= now - HOUR))
+    conn.execute(sends.insert().values(account_id=account_id, at=now, recipients=recipients))
 
 
 def audit_refusal(svc: Service, address: str, found: Exceeded, peer: str,

@@ -5,10 +5,9 @@ a message the same way.
 The caller has already checked the sender (`senders`), the sending limits (`limits`) and
 each recipient (`recipients.classify`). Here the message is DKIM-signed when its domain has
 a key, given Return-Path and Received, stored for the local recipients with the sender's
-Sent copy and the audit entry of the send, and queued for the other domains' recipients,
-all in one transaction (`delivery.store`, committed with the deliveries of the moment:
-`store.commits`); then the send is counted against the hourly limits. The blocking steps
-run in threads.
+Sent copy, the audit entry of the send and its count against the hourly limits, and queued
+for the other domains' recipients, all in one transaction (`delivery.store`, committed with
+the deliveries of the moment: `store.commits`). The blocking steps run in threads.
 """
 
 from __future__ import annotations
@@ -69,14 +68,11 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
         "account": who.address,
         "details": {"protocol": who.protocol, "method": who.method, "peer": who.peer,
                     "recipients": envelope.recipients, "size": len(content),
-                    "queue_id": queue_id}},
+                    "queue_id": queue_id}}, envelope.recipients,
         keep=await asyncio.to_thread(limits.keeps_sent_copy, svc, who.account_id))
     if not still_open():
         return None
     outcome = await delivery.store(svc, commits, content,
                                    trace.return_path(who.address) + arrived, envelope.local,
                                    all_or_nothing=True, sent=sent, outbound=outbound)
-    if outcome.refused:
-        return Submitted(queue_id, frozenset(outcome.refused))
-    await asyncio.to_thread(limits.record_send, svc, who.account_id, envelope.recipients)
-    return Submitted(queue_id, frozenset())
+    return Submitted(queue_id, frozenset(outcome.refused))
