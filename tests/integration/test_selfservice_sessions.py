@@ -132,3 +132,26 @@ def test_my_sessions_listed_and_signed_out_everywhere(live: RunningServer,
     kept = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
     kept.login(ADDRESS, app_secret)  # the app password is a credential: it stays
     kept.logout()
+
+
+def test_a_session_shows_the_app_it_names_with_id_before_or_after_its_sign_in(
+        live: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(imaplib.Commands, "ID", ("NONAUTH", "AUTH", "SELECTED"))
+    before = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
+    assert before.xatom("ID", '("name" "Thunderbird" "version" "128.0")')[0] == "OK"
+    before.login(ADDRESS, PASSWORD)
+    after = imaplib.IMAP4("127.0.0.1", live.ports["imap"], timeout=10)
+    after.login(ADDRESS, PASSWORD)
+    assert after.xatom("ID", '("name" "<b>evil</b>\x1b[31m" "version" "1")')[0] == "OK"
+
+    def named() -> list[str]:
+        rows = json.loads(live.cli("sessions", ADDRESS, "--json").stdout)
+        return sorted(str(r["client"]) for r in rows)
+    wait_until(lambda: named() == ["<b>evil</b>\\x1b[31m 1", "Thunderbird 128.0"], 10, named)
+    printed = live.cli("sessions", ADDRESS).stdout
+    assert "Thunderbird 128.0" in printed and "\x1b" not in printed
+    listed = signed_in_client(live).get(f"{base(live)}/account/sessions", timeout=10).text
+    assert "Thunderbird 128.0 from" in listed
+    assert "&lt;b&gt;evil&lt;/b&gt;" in listed and "<b>evil" not in listed
+    before.logout()
+    after.logout()

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mailgate.audit import log as audit_log
@@ -44,6 +44,7 @@ class Recorder:
         self._attempts: list[Attempt] = []
         self._opened: list[dict[str, object]] = []
         self._closed: list[str] = []
+        self._described: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def attempt(self, attempt: Attempt) -> None:
@@ -53,6 +54,10 @@ class Recorder:
     def session_opened(self, row: dict[str, object]) -> None:
         with self._lock:
             self._opened.append(row)
+
+    def session_described(self, session_id: str, client: str | None) -> None:
+        with self._lock:
+            self._described[session_id] = client
 
     def session_closed(self, session_id: str) -> None:
         with self._lock:
@@ -70,19 +75,21 @@ class Recorder:
             attempts, self._attempts = self._attempts, []
             opened, self._opened = self._opened, []
             closed, self._closed = self._closed, []
-        if not (attempts or opened or closed):
+            described, self._described = self._described, {}
+        if not (attempts or opened or closed or described):
             return
         try:
-            self._write(attempts, opened, closed)
+            self._write(attempts, opened, closed, described)
         except Exception:
             with self._lock:  # keep them for the next flush, in order
                 self._attempts[:0] = attempts
                 self._opened[:0] = opened
                 self._closed[:0] = closed
+                self._described = {**described, **self._described}
             raise
 
     def _write(self, attempts: list[Attempt], opened: list[dict[str, object]],
-               closed: list[str]) -> None:
+               closed: list[str], described: dict[str, str | None]) -> None:
         with self._svc.engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             if attempts:
@@ -113,5 +120,9 @@ class Recorder:
                             app_passwords.c.id == a.app_password_id).values(last_used_at=a.at))
             if opened:
                 conn.execute(live_sessions.insert(), opened)
+            if described:
+                conn.execute(update(live_sessions).where(live_sessions.c.id == bindparam("sid"))
+                             .values(client=bindparam("named")),
+                             [{"sid": k, "named": v} for k, v in described.items()])
             if closed:
                 conn.execute(delete(live_sessions).where(live_sessions.c.id.in_(closed)))

@@ -154,8 +154,9 @@ def sessions(ctx: Context, address: str | None, as_json: bool) -> None:
     if not rows:
         output.echo("no live sessions")
     for r in rows:
+        client = f"  {r['client']}" if r["client"] else ""
         output.echo(f"{r['account']:<32} {r['protocol']:<5} {r['peer']:<16} since "
-                    f"{r['started_at']}  node {r['node']}  {r['id']}")
+                    f"{r['started_at']}  node {r['node']}  {r['id']}{client}")
 
 
 def register(cli: click.Group) -> None:

@@ -204,6 +204,7 @@ live_sessions = Table(
     Column("method", String(16), nullable=False),  # password | app_password | oauth
     Column("peer", String(64), nullable=False),
     Column("started_at", Float, nullable=False),
+    Column("client", String(128), nullable=True),  # IMAP ID's name and version (0020)
 )
 
 nodes = Table(

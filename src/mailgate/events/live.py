@@ -45,7 +45,7 @@ def _rows(svc: Service, address: str | None) -> list[dict[str, object]]:
         query = query.where(accounts.c.address == address)
     with svc.reader.connect() as conn:
         return [{"id": r.id, "account": r.address, "protocol": r.protocol,
-                 "method": r.method, "peer": r.peer, "node": r.node,
+                 "method": r.method, "peer": r.peer, "client": r.client, "node": r.node,
                  "started_at": datetime.fromtimestamp(r.started_at, UTC).isoformat()}
                 for r in conn.execute(query)]
 

@@ -42,6 +42,7 @@ class LiveSession:
     started_at: float = field(default_factory=time.time)
     credential_epoch: int | None = None  # see Principal: a password change ends the session
     credential_id: str | None = None  # see Principal: revoking that credential ends it
+    client: str | None = None  # the mail app, as it names itself (IMAP ID)
 
 
 class SessionRegistry:
@@ -59,7 +60,15 @@ class SessionRegistry:
             self._recorder.session_opened({
                 "id": session.id, "node": self.node, "account_id": session.account_id,
                 "protocol": session.protocol, "method": session.method, "peer": session.peer,
-                "started_at": session.started_at})
+                "started_at": session.started_at, "client": session.client})
+
+    def describe(self, session_id: str, account_id: int, client: str | None) -> None:
+        """The mail app of a signed-in session named itself (after its sign-in)."""
+        session = self._by_account.get(account_id, {}).get(session_id)
+        if session is not None and session.client != client:
+            session.client = client
+            if self._recorder:
+                self._recorder.session_described(session_id, client)
 
     def unregister(self, session_id: str, account_id: int) -> None:
         sessions = self._by_account.get(account_id)

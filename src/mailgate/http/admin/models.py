@@ -264,6 +264,7 @@ class LiveSessionShown(BaseModel):
     protocol: str
     method: str
     peer: str
+    client: str | None = None  # the mail app, as it names itself (IMAP ID); None if unknown
     node: str
     started_at: str
 

@@ -1,7 +1,7 @@
-"""`/account/sessions`: my live mail sessions on every node (door, client address, method,
-since: `events.live.my_sessions`, the rows `mailgate sessions` prints) and this browser's
-sign-in, with "sign out everywhere" (`directory.sign_out`), which ends them all, this
-browser included, and sends it to the sign-in page."""
+"""`/account/sessions`: my live mail sessions on every node (door, mail app, client
+address, method, since: `events.live.my_sessions`, the rows `mailgate sessions` prints) and
+this browser's sign-in, with "sign out everywhere" (`directory.sign_out`), which ends them
+all, this browser included, and sends it to the sign-in page."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def routes(pages: Pages) -> list[Route]:
     async def show(request: Request, web: WebAccount) -> Response:
         found = await pages.call(live.my_sessions, pages.svc, pages.actor(web), web.address)
         rows = [{"name": DISPLAY.get(str(r["protocol"]), r["protocol"]), "peer": r["peer"],
-                 "method": METHODS.get(str(r["method"]), r["method"]),
+                 "method": METHODS.get(str(r["method"]), r["method"]), "client": r["client"],
                  "since": datetime.fromisoformat(str(r["started_at"])).timestamp()}
                 for r in found]
         return pages.page(request, "sessions.html", web, rows=rows, browser_peer=(

@@ -44,16 +44,21 @@ class ImapService:
                                              client_id)
 
     async def go_live(self, principal: Principal, session_id: str, peer: str,
-                      on_close: Callable[[Decision], None]) -> None:
+                      on_close: Callable[[Decision], None], client: str | None) -> None:
         """Register the signed-in session; a door closed meanwhile ends it at once."""
         self._registry.register(LiveSession(session_id, principal.account_id,
                                             principal.address, PROTOCOL, principal.method,
                                             peer, on_close,
                                             credential_epoch=principal.credential_epoch,
-                                            credential_id=principal.credential_id))
+                                            credential_id=principal.credential_id,
+                                            client=client))
         decision = await self._gate.recheck(principal, PROTOCOL, peer)
         if not decision.allowed:
             self._registry.close_denied({session_id: decision})
+
+    def describe(self, principal: Principal, session_id: str, client: str | None) -> None:
+        """The signed-in session's client named itself (ID after the sign-in)."""
+        self._registry.describe(session_id, principal.account_id, client)
 
     def end(self, principal: Principal, session_id: str) -> None:
         self._registry.unregister(session_id, principal.account_id)

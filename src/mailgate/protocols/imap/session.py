@@ -39,6 +39,7 @@ from mailgate.protocols.imap.service import PROTOCOL, ImapService
 from mailgate.protocols.imap.view import BadSequence, MailboxView
 from mailgate.protocols.imap.wire import mailbox as wire_mailbox
 from mailgate.protocols.refusals import Refusal
+from mailgate.safetext import visible
 from mailgate.store import flags as flagset
 from mailgate.store import selected
 from mailgate.store.errors import MailboxError, MailboxNotFound
@@ -304,7 +305,7 @@ class ImapSession:
         self.principal = result
         self.state = State.AUTHENTICATED
         self.out.signed_in()
-        await self.backend.go_live(result, self.id, self.peer, self.door_closed)
+        await self.backend.go_live(result, self.id, self.peer, self.door_closed, self.client_id)
         if not self.closed:
             self.ok(tag, f"[CAPABILITY {' '.join(self.capabilities())}] Signed in")
 
@@ -396,7 +397,9 @@ class ImapSession:
         if command.parameters:
             fields = {k.lower(): v for k, v in command.parameters if v}
             described = " ".join(fields[k] for k in ("name", "version") if k in fields)
-            self.client_id = described[:128] or None
+            self.client_id = visible(described)[:128] or None
+            if self.principal is not None:
+                self.backend.describe(self.principal, self.id, self.client_id)
         self.send('* ID ("name" "mailgate")\r\n')
         self.ok(command.tag, "ID completed")
 
