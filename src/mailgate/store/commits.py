@@ -115,7 +115,7 @@ def commit_together(engine: Engine, works: list[Work]) -> list[Any]:
     each in its own; the results in order, a `_Failed` for each that failed (or for all,
     if the commit did)."""
     outcomes: dict[int, Any] = {}
-    kinds: dict[type, list[int]] = {}
+    kinds: dict[type[Together], list[int]] = {}
     for index, work in enumerate(works):
         if isinstance(work, Together):
             kinds.setdefault(type(work), []).append(index)
