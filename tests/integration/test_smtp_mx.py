@@ -23,11 +23,9 @@ SELECTOR = "mg1"
 
 
 @pytest.fixture(scope="module")
-def mx_host() -> Iterator[Smarthost]:
-    host = Smarthost()
-    host.up()
-    yield host
-    host.down()
+def mx_host(smarthost: Smarthost) -> Smarthost:
+    """The receiving MX: a loopback SMTP server, as the relay tests' smarthost."""
+    return smarthost
 
 
 @pytest.fixture(scope="module")
