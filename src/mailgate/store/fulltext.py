@@ -78,9 +78,8 @@ def catch_up(conn: Connection) -> None:
     """SQLite: index the `search_text` rows the FTS5 index lacks, once per transaction and
     outside its savepoints (`messages.store_into` and the group commit call it); nothing to
     do on PostgreSQL, whose trigram index PostgreSQL keeps."""
-    if conn.dialect.name == "sqlite":
-        conn.execute(_CATCH_UP)
-        conn.execute(_MOVE_MARK)
+    if conn.dialect.name == "sqlite" and conn.execute(_CATCH_UP).rowcount:
+        conn.execute(_MOVE_MARK)  # (nothing new: the mark is at the highest id already)
 
 
 def in_header(name: str, value: str) -> ColumnElement[bool]:

@@ -144,30 +144,19 @@ class InboxRows:
     def together(cls, conn: Connection, works: list[InboxRows]) -> list[Outcome | _Refused]:
         """Each recipient looked up once, each INBOX once, then every message stored in
         one go (`messages.store_placed`)."""
-        accounts: dict[str, int | None] = {}
+        known: dict[str, int | None] = {}
         inboxes: dict[int, int] = {}
         placed: list[messages.Placed] = []
         results: list[Outcome | _Refused] = []
         for work in works:
             outcome = Outcome()
-            targets: set[int] = set()
-            for envelope, address in work.recipients.items():
-                if address not in accounts:
-                    try:
-                        accounts[address] = messages.recipient(conn, address, work.now)
-                    except MessageRejected:
-                        accounts[address] = None
-                found = accounts[address]
-                if found is None:
-                    outcome.refused.add(envelope)
-                else:
-                    targets.add(found)
+            targets = _accounts(conn, work.recipients, outcome, work.now, known)
             if outcome.refused and work.all_or_nothing:
                 results.append(_Refused(outcome))
                 continue
             digest, parsed, incoming = work.inbox
             arrived = replace(incoming, internal_date=incoming.internal_date or work.now)
-            for account_id in sorted(targets):
+            for account_id in targets:
                 if account_id not in inboxes:
                     inboxes[account_id] = folder_id(conn, account_id, "INBOX")
                 placed.append((inboxes[account_id], digest, parsed, arrived))
@@ -177,19 +166,34 @@ class InboxRows:
         return results
 
 
+def _accounts(conn: Connection, recipients: dict[str, str], outcome: Outcome, now: float,
+              known: dict[str, int | None]) -> list[int]:
+    """The accounts of the recipients that may receive now, in id order (one copy per
+    account); the others are added to `outcome.refused`. `known` keeps the look-ups (an
+    account id, or None when refused) for the next delivery of the same batch."""
+    accounts: set[int] = set()
+    for envelope, address in recipients.items():
+        if address not in known:
+            try:
+                known[address] = messages.recipient(conn, address, now)
+            except MessageRejected:
+                known[address] = None
+        found = known[address]
+        if found is None:
+            outcome.refused.add(envelope)
+        else:
+            accounts.add(found)
+    return sorted(accounts)
+
+
 def _store_rows(conn: Connection, inbox: _Item | None,
                 sent: tuple[SentCopy, _Item | None] | None,
                 recipients: dict[str, str], outcome: Outcome, now: float,
                 all_or_nothing: bool) -> None:
-    accounts: set[int] = set()
-    for envelope, account in recipients.items():
-        try:
-            accounts.add(messages.recipient(conn, account, now))
-        except MessageRejected:
-            outcome.refused.add(envelope)
+    accounts = _accounts(conn, recipients, outcome, now, {})
     if outcome.refused and all_or_nothing:
         raise _Refused(outcome)
-    for account_id in sorted(accounts):
+    for account_id in accounts:
         assert inbox is not None
         messages.store_prepared(conn, account_id, "INBOX", [inbox], now)
     if sent is not None:
