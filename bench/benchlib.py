@@ -291,7 +291,8 @@ class MailgateServer:
     def _profile(self) -> None:
         """With MAILGATE_BENCH_PROFILE=DIR, py-spy (`pip install py-spy`) samples the server
         until it stops, into DIR/serve-PID.txt (collapsed stacks; bench/pyspy_top.py sums
-        them up)."""
+        them up). With MAILGATE_BENCH_PROFILE_GIL=1 too, only the thread holding the GIL is
+        sampled: where the Python time of the whole process goes."""
         folder = os.environ.get("MAILGATE_BENCH_PROFILE")
         if not folder or self.proc is None:
             return
@@ -299,7 +300,8 @@ class MailgateServer:
         out = Path(folder) / f"serve-{self.proc.pid}.txt"
         self._profiler = subprocess.Popen(
             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(self.proc.pid),
-             "--format", "raw", "--nonblocking", "--output", str(out)],
+             "--format", "raw", "--nonblocking", "--output", str(out),
+             *(["--gil"] if os.environ.get("MAILGATE_BENCH_PROFILE_GIL") else [])],
             stdout=self._log, stderr=subprocess.STDOUT)
 
     @property

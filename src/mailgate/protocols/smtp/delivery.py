@@ -14,6 +14,7 @@ Recipients are checked again inside the transaction: one deactivated since RCPT 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, select
@@ -74,17 +75,19 @@ class _Refused(Exception):
 
 async def store(svc: Service, commits: GroupCommit, content: bytes, trace: bytes,
                 recipients: dict[str, str], *, all_or_nothing: bool,
-                sent: SentCopy | None = None, outbound: Outbound | None = None) -> Outcome:
+                sent: SentCopy | None = None, outbound: Outbound | None = None,
+                sign: Callable[[bytes], bytes] | None = None) -> Outcome:
     """Store `trace + content` in the INBOX of each recipient (envelope address -> account
     address; one copy per account), `content` in the sender's Sent folder (when the
     plan keeps one; the send is audited either way), and queue it (with its own trace) for
-    the `outbound` recipients. Returns once the files are synced and the rows committed
+    the `outbound` recipients; `sign` (DKIM) changes `content` first, in the same thread as
+    the files. Returns once the files are synced and the rows committed
     (together with the other deliveries of the moment: `commits`).
 
     With `all_or_nothing` (SMTP: one reply for every recipient) a recipient refused now
     refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
     inbox, sent_item, size = await asyncio.to_thread(
-        _write_files, svc, content, trace, recipients, sent, outbound)
+        _write_files, svc, content, trace, recipients, sent, outbound, sign)
     now = svc.clock()
 
     def rows(conn: Connection) -> Outcome:
@@ -106,10 +109,13 @@ async def store(svc: Service, commits: GroupCommit, content: bytes, trace: bytes
 
 
 def _write_files(svc: Service, content: bytes, trace: bytes, recipients: dict[str, str],
-                 sent: SentCopy | None, outbound: Outbound | None
+                 sent: SentCopy | None, outbound: Outbound | None,
+                 sign: Callable[[bytes], bytes] | None
                  ) -> tuple[_Item | None, tuple[SentCopy, _Item | None] | None, int]:
-    """The message file(s) and the spool file, durable: (inbox item, Sent item, size of
-    the queued copy)."""
+    """The message (signed first, with `sign`), its file(s) and the spool file, durable:
+    (inbox item, Sent item, size of the queued copy)."""
+    if sign is not None:
+        content = sign(content)
     inbox = None
     if recipients:
         digest, _, parsed = messages.prepare(svc, trace + content)

@@ -39,6 +39,7 @@ class MailEnvelope(Envelope):
         super().__init__()
         self.accounts: dict[str, str] = {}  # envelope recipient -> account address
         self.remote: list[str] = []
+        self.keep_sent = True  # the plan's Sent copy, as MAIL found it (submission)
         self.chunks: chunking.Chunks | None = None  # once BDAT began the message
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from mailgate.audit import log as audit_log
-from mailgate.db.schema import sends
+from mailgate.db.schema import accounts, plan_sending, sends
 from mailgate.directory import sending
 from mailgate.service import Service
 
@@ -39,27 +39,54 @@ class Exceeded:
         return f"451 4.7.1 {self.text}"
 
 
-def used(conn: Connection, account_id: int, now: float) -> tuple[int, int]:
-    """(messages, recipients) the account sent in the hour before `now`."""
-    row = conn.execute(select(func.count(), func.coalesce(func.sum(sends.c.recipients), 0))
-                       .where(sends.c.account_id == account_id,
-                              sends.c.at > now - HOUR)).one()
-    return int(row[0]), int(row[1])
+@dataclass(frozen=True)
+class Standing:
+    """What an account's plan allows it to send, and what it sent in the last hour."""
+
+    allowed: sending.Sending
+    messages: int
+    recipients: int
+
+    def exceeded(self, recipients: int) -> Exceeded | None:
+        """The limit one more message (recipients=0) or recipient (the envelope's count with
+        it) would pass, if any."""
+        most_messages, most_recipients = (self.allowed.messages_per_hour,
+                                          self.allowed.recipients_per_hour)
+        if recipients == 0:
+            if most_messages is not None and self.messages >= most_messages:
+                return Exceeded("messages_per_hour", most_messages, self.messages)
+        elif most_recipients is not None and self.recipients + recipients > most_recipients:
+            return Exceeded("recipients_per_hour", most_recipients, self.recipients)
+        return None
+
+
+def _in_the_hour(what):  # type: ignore[no-untyped-def]
+    return (select(what).where(sends.c.account_id == bindparam("account"),
+                               sends.c.at > bindparam("since")).scalar_subquery())
+
+
+# One statement, built once: it runs at every MAIL and RCPT of a submission.
+_STANDING = select(
+    plan_sending.c.plan_id, plan_sending.c.messages_per_hour,
+    plan_sending.c.recipients_per_hour, plan_sending.c.sent_copy,
+    _in_the_hour(func.count()), _in_the_hour(func.coalesce(func.sum(sends.c.recipients), 0)),
+).select_from(accounts.outerjoin(plan_sending, plan_sending.c.plan_id == accounts.c.plan_id)
+              ).where(accounts.c.id == bindparam("account"))
+
+
+def standing(conn: Connection, account_id: int, now: float) -> Standing:
+    """The account's plan's limits (`sending.DEFAULT` when nobody set them) and its sends in
+    the hour before `now`."""
+    row = conn.execute(_STANDING, {"account": account_id, "since": now - HOUR}).one()
+    allowed = sending.DEFAULT if row[0] is None else sending.Sending(row[1], row[2],
+                                                                     bool(row[3]))
+    return Standing(allowed, int(row[4]), int(row[5]))
 
 
 def exceeded(svc: Service, account_id: int, recipients: int) -> Exceeded | None:
-    """The limit one more message (recipients=0) or recipient (the envelope's count with
-    it) would pass, if any."""
+    """`Standing.exceeded` as the database says now."""
     with svc.reader.connect() as conn:
-        allowed = sending.of_account(conn, account_id)
-        messages, sent_to = used(conn, account_id, svc.clock())
-    if recipients == 0:
-        if allowed.messages_per_hour is not None and messages >= allowed.messages_per_hour:
-            return Exceeded("messages_per_hour", allowed.messages_per_hour, messages)
-    elif (allowed.recipients_per_hour is not None
-          and sent_to + recipients > allowed.recipients_per_hour):
-        return Exceeded("recipients_per_hour", allowed.recipients_per_hour, sent_to)
-    return None
+        return standing(conn, account_id, svc.clock()).exceeded(recipients)
 
 
 def keeps_sent_copy(svc: Service, account_id: int) -> bool:

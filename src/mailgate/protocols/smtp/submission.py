@@ -27,7 +27,7 @@ from mailgate.protocols.refusals import Refusal
 from mailgate.protocols.smtp import limits, replies, senders, submit
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
-from mailgate.protocols.smtp.recipients import Local, Remote
+from mailgate.protocols.smtp.recipients import Local, Remote, Verdict, classify
 from mailgate.service import Service
 from mailgate.store.commits import GroupCommit
 from mailgate.store.messages import MessageRejected
@@ -139,15 +139,13 @@ class SubmissionHandler(Handler):
         if server.principal is not None:
             self.registry.unregister(server.id, server.principal.account_id)
 
-    async def over_limit(self, server: MailDoor, recipients: int) -> str | None:
-        """The 4.7.1 refusal when the account reached a sending limit of its plan (one more
-        message when `recipients` is 0, else this many recipients in the envelope)."""
+    async def over_limit(self, server: MailDoor, found: limits.Exceeded | None) -> str | None:
+        """The 4.7.1 refusal when the account reached a sending limit of its plan (audited
+        once per connection)."""
         principal = server.principal
-        assert principal is not None and isinstance(server, SubmissionDoor)
-        found = await asyncio.to_thread(limits.exceeded, self.svc, principal.account_id,
-                                        recipients)
-        if found is None:
+        if found is None or principal is None:
             return None
+        assert isinstance(server, SubmissionDoor)
         logger.warning("%s reached its sending limit (%s %d)", principal.address,
                        found.limit, found.value)
         if not server.limit_audited:
@@ -156,22 +154,41 @@ class SubmissionHandler(Handler):
                                     server.peer_ip, principal.method)
         return found.reply()
 
+    def _standing(self, account_id: int, recipient: str | None = None
+                  ) -> tuple[limits.Standing, Verdict | None]:
+        """The account's sending limits and use, and the recipient's verdict: one connection,
+        one trip to a thread, for each MAIL and RCPT."""
+        with self.svc.reader.connect() as conn:
+            now = self.svc.clock()
+            return (limits.standing(conn, account_id, now),
+                    None if recipient is None else classify(conn, recipient, self.domain, now))
+
     async def handle_MAIL(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           address: str, options: list[str]) -> str:
-        if server.principal is None:
+        principal = server.principal
+        if principal is None:
             return replies.AUTH_REQUIRED
         refusal = (self.address_refusal(address, envelope)
-                   or senders.envelope_refusal(address, server.principal.address)
-                   or await self.over_limit(server, 0))
+                   or senders.envelope_refusal(address, principal.address))
+        if refusal:
+            return refusal
+        standing, _ = await asyncio.to_thread(self._standing, principal.account_id)
+        envelope.keep_sent = standing.allowed.sent_copy
+        refusal = await self.over_limit(server, standing.exceeded(0))
         return refusal or self.accept_sender(envelope, address, options)
 
     async def handle_RCPT(self, server: MailDoor, session: Session, envelope: MailEnvelope,
                           address: str, options: list[str]) -> str:
-        refusal = (self.address_refusal(address, envelope) or self.recipients_full(envelope)
-                   or await self.over_limit(server, len(envelope.rcpt_tos) + 1))
+        principal = server.principal
+        assert principal is not None
+        refusal = self.address_refusal(address, envelope) or self.recipients_full(envelope)
         if refusal:
             return refusal
-        verdict = await self.recipient_verdict(address)
+        standing, verdict = await asyncio.to_thread(self._standing, principal.account_id,
+                                                    address)
+        refusal = await self.over_limit(server, standing.exceeded(len(envelope.rcpt_tos) + 1))
+        if refusal:
+            return refusal
         if isinstance(verdict, Remote):
             if address not in envelope.remote:
                 envelope.rcpt_tos.append(address)
@@ -195,7 +212,8 @@ class SubmissionHandler(Handler):
         wanted = submit.Envelope(
             dict(envelope.accounts), list(envelope.remote), len(envelope.rcpt_tos),
             " ".join(o for o in envelope.mail_options
-                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")))
+                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")),
+            envelope.keep_sent)
         try:
             outcome = await submit.submit(
                 self.svc, self.commits, who, content, wanted,

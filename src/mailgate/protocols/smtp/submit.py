@@ -16,6 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from mailgate.mail_auth.signing import signed
 from mailgate.protocols.smtp import delivery, limits, trace
@@ -44,6 +45,7 @@ class Envelope:
     remote: list[str]
     recipients: int  # as counted against the limits and in the audit entry
     mail_options: str = ""
+    keep_sent: bool | None = None  # the plan's Sent copy when the caller knows it already
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,6 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
                  still_open: Callable[[], bool] = lambda: True) -> Submitted | None:
     """Sign, store, copy, queue and count one message; None when `still_open()` said the
     door closed meanwhile (nothing stored). Raises `MessageRejected` when too large."""
-    content = await asyncio.to_thread(signed, content, domain_of(who.address),
-                                      svc.settings.data_dir)
     queue_id = uuid.uuid4().hex[:12]
     arrived = received(queue_id)
     outbound = delivery.Outbound(queue_id, who.address, envelope.remote,
@@ -67,12 +67,15 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
         "at": svc.clock(), "actor": who.address, "role": "user", "action": "send",
         "account": who.address,
         "details": {"protocol": who.protocol, "method": who.method, "peer": who.peer,
-                    "recipients": envelope.recipients, "size": len(content),
+                    "recipients": envelope.recipients, "size": len(content),  # as submitted
                     "queue_id": queue_id}}, envelope.recipients,
-        keep=await asyncio.to_thread(limits.keeps_sent_copy, svc, who.account_id))
+        keep=envelope.keep_sent if envelope.keep_sent is not None
+        else await asyncio.to_thread(limits.keeps_sent_copy, svc, who.account_id))
     if not still_open():
         return None
     outcome = await delivery.store(svc, commits, content,
                                    trace.return_path(who.address) + arrived, envelope.local,
-                                   all_or_nothing=True, sent=sent, outbound=outbound)
+                                   all_or_nothing=True, sent=sent, outbound=outbound,
+                                   sign=partial(signed, domain=domain_of(who.address),
+                                                data_dir=svc.settings.data_dir))
     return Submitted(queue_id, frozenset(outcome.refused))
