@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 import smtplib
+import sqlite3
 import subprocess
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -91,6 +93,39 @@ def test_lmtp_answers_once_per_recipient(server: RunningServer) -> None:
     stored = mailbox(server, BOB, PASSWORD)[-1]
     fields, _ = split_trace(stored)
     assert b"with LMTP id" in fields[1] and b" for <" not in fields[1]
+
+
+def test_a_recipient_deactivated_after_a_delivery_is_refused_at_once(
+        server: RunningServer) -> None:
+    """RCPT may answer from the listener's memory of the last second (`KnownRecipients`);
+    the delivery's transaction checks again, so nothing reaches a mailbox deactivated
+    meanwhile, whichever of the two refuses it."""
+    fred = "fred@example.test"
+    server.account(fred, PASSWORD)
+    client = smtplib.LMTP("127.0.0.1", server.ports["lmtp"], timeout=10)
+    client.ehlo_or_helo_if_needed()
+    client.mail(OUTSIDER)
+    assert client.rcpt(fred)[0] == 250
+    assert client.data(message(OUTSIDER, fred, "before"))[0] == 250
+    held = _stored(server, fred)
+    server.cli("account", "deactivate", fred, "--now")
+    client.mail(OUTSIDER)
+    code, text = client.rcpt(fred)
+    if code == 250:  # from memory: refused after DATA instead
+        code, text = client.data(message(OUTSIDER, fred, "after"))
+    assert (code, text.split()[0]) == (550, b"5.1.1")
+    client.quit()
+    assert _stored(server, fred) == held == 1
+
+
+def _stored(server: RunningServer, address: str) -> int:
+    """Messages in the account's folders, read from the database file (a deactivated
+    account has no door to look through)."""
+    with closing(sqlite3.connect(server.data / "mailgate.db")) as db:
+        return int(db.execute(
+            "SELECT count(*) FROM messages JOIN folders ON folders.id = messages.folder_id "
+            "JOIN accounts ON accounts.id = folders.account_id WHERE accounts.address = ?",
+            (address,)).fetchone()[0])
 
 
 def test_malformed_commands_get_clean_errors_and_the_session_goes_on(

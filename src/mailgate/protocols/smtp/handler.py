@@ -16,7 +16,7 @@ from aiosmtpd.smtp import Session
 from mailgate.protocols.smtp import replies, trace
 from mailgate.protocols.smtp.addresses import has_control, problem
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
-from mailgate.protocols.smtp.recipients import Verdict, classify
+from mailgate.protocols.smtp.recipients import KnownRecipients, Verdict, classify
 from mailgate.service import Service
 from mailgate.store.commits import GroupCommit
 
@@ -35,6 +35,7 @@ class Handler:
         self.commits = commits  # the deliveries' shared writer (one for every SMTP door)
         self.hostname = str(svc.settings.get("server", "hostname"))
         self.domain = str(svc.settings.get("server", "domain")).lower()
+        self.known = KnownRecipients()
 
     def capabilities(self, server: MailDoor) -> list[str]:
         """EHLO keywords beyond aiosmtpd's SIZE, 8BITMIME, SMTPUTF8 and STARTTLS (CHUNKING:
@@ -84,11 +85,17 @@ class Handler:
         return None
 
     async def recipient_verdict(self, address: str) -> Verdict:
+        known = self.known.get(address)
+        if known is not None:
+            return known
+
         def look_up() -> Verdict:
             with self.svc.reader.connect() as conn:
                 return classify(conn, address, self.domain, self.svc.clock())
 
-        return await asyncio.to_thread(look_up)
+        verdict = await asyncio.to_thread(look_up)
+        self.known.keep(verdict)
+        return verdict
 
     def recipients_full(self, envelope: MailEnvelope) -> str | None:
         if len(envelope.rcpt_tos) >= self.max_recipients:

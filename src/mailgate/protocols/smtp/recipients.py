@@ -7,6 +7,8 @@ accounts receive; only an unknown or deactivated account is refused (5.1.1).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, exists, select
@@ -61,3 +63,35 @@ def classify(conn: Connection, address: str, own_domain: str, now: float) -> Ver
             return Local(address, int(row.id), str(row.address))
     return Unknown()
 
+
+
+class KnownRecipients:
+    """The `Local` verdicts of the last second: a burst of deliveries to one mailbox looks
+    it up once, without a trip to a thread for each RCPT.
+
+    Only `Local` is kept, so an account created a moment ago is never refused from memory.
+    The delivery's own transaction checks every recipient again (`delivery`), so one
+    deactivated meanwhile is still refused (5.1.1) after DATA."""
+
+    TTL = 1.0
+    MOST = 10_000  # addresses kept at most; past it the memory starts again
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._found: dict[str, tuple[float, Local]] = {}
+
+    def get(self, address: str) -> Local | None:
+        found = self._found.get(address)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._found[address]
+            return None
+        return found[1]
+
+    def keep(self, verdict: Verdict) -> None:
+        if not isinstance(verdict, Local):
+            return
+        if len(self._found) >= self.MOST:
+            self._found.clear()
+        self._found[verdict.address] = (self._clock() + self.TTL, verdict)
