@@ -28,7 +28,7 @@ def account_id(svc) -> int:
 
 def _record_send(svc, account_id: int, recipients: int) -> None:
     with svc.engine.begin() as conn:
-        limits.count_send(conn, account_id, recipients, svc.clock())
+        limits.count_sends(conn, [(account_id, recipients, svc.clock())])
 
 
 def test_plans_start_with_limits_and_a_sent_copy(svc, account_id: int) -> None:

@@ -5,14 +5,16 @@ alone, a failed commit fails its whole batch and stores nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, delete, event, select, update
+from sqlalchemy import Connection, delete, event, func, select, update
 
+from mailgate.audit.reading import check_chain
 from mailgate.db.schema import accounts as accounts_table
-from mailgate.db.schema import blobs, folders, messages
+from mailgate.db.schema import audit_log, blobs, folders, messages, sends
 from mailgate.directory import accounts
 from mailgate.directory.authority import Actor
 from mailgate.directory.views import account_row
@@ -146,10 +148,50 @@ def test_a_failed_commit_fails_every_delivery_of_its_batch(
     assert all(isinstance(r, delivery.Outcome) for r in results if r not in failed)
 
 
-def _arrival(svc: Service, n: int, to: dict[str, str]) -> delivery.InboxRows:
+def _arrival(svc: Service, n: int, to: dict[str, str]) -> delivery.Rows:
     digest, _, parsed = store_messages.prepare(svc, _raw(n))
-    return delivery.InboxRows((digest, parsed, Incoming(_raw(n))), to, svc.clock(),
-                              all_or_nothing=True)
+    return delivery.Rows((digest, parsed, Incoming(_raw(n))), to, svc.clock(),
+                         all_or_nothing=True)
+
+
+def _submission(svc: Service, n: int, sender: str, to: str) -> delivery.Rows:
+    """A submission's rows: the recipient's copy, the sender's Sent copy, audit and count."""
+    digest, _, parsed = store_messages.prepare(svc, _raw(n))
+    with svc.engine.connect() as conn:
+        account_id = int(account_row(conn, sender).id)
+    audit = {"at": svc.clock(), "actor": sender, "role": "user", "action": "send",
+             "account": sender, "details": {"n": n}}
+    item = (digest, parsed, Incoming(_raw(n)))
+    return delivery.Rows(item, {to: to}, svc.clock(), all_or_nothing=True,
+                         sent=(delivery.SentCopy(account_id, audit, 1),
+                               (digest, parsed, Incoming(_raw(n), delivery.SEEN))))
+
+
+def test_submissions_are_stored_together_with_their_sent_copies_audit_and_counts(
+        people: Service) -> None:
+    svc = people
+    counts = []
+    for size in (2, 20):
+        works = [_submission(svc, size * 100 + n, (ALICE, BOB)[n % 2], (BOB, ALICE)[n % 2])
+                 for n in range(size)]
+        with counting(svc) as seen:
+            outcomes = commit_together(svc.engine, works)
+        assert all(isinstance(o, delivery.Outcome) and not o.refused for o in outcomes)
+        counts.append(seen.count)
+    assert counts[0] == counts[1], counts
+    assert sum(_subjects(svc, ALICE).values()) == sum(_subjects(svc, BOB).values()) == 11
+    with svc.engine.connect() as conn:
+        sent = conn.execute(select(blobs.c.subject, messages.c.flags).join(
+            messages, messages.c.digest == blobs.c.digest).join(
+            folders, folders.c.id == messages.c.folder_id).where(
+            folders.c.special_use == "\\Sent").order_by(messages.c.id)).all()
+        assert len(sent) == 22 and {f for _, f in sent} == {"\\Seen"}
+        assert conn.execute(select(func.count()).select_from(sends)).scalar() == 22
+        details = conn.execute(select(audit_log.c.details).where(
+            audit_log.c.action == "send").order_by(audit_log.c.id)).scalars().all()
+    assert [json.loads(d)["n"] for d in details] == [
+        size * 100 + n for size in (2, 20) for n in range(size)]
+    assert check_chain(svc, Actor.system())[1] == []
 
 
 def test_arrivals_for_inboxes_are_stored_together_in_a_fixed_number_of_statements(

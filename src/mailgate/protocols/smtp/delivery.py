@@ -6,7 +6,8 @@ sender's Sent folder, with the audit entry of the send and its count against the
 limits, and in the outbound queue for the
 recipients of other domains, its spool file fsynced first). That transaction is shared with
 the deliveries arriving at the same moment (`store.commits`: one commit, one sync for all),
-each in its own savepoint. A crash anywhere leaves either nothing visible or every copy.
+whose rows are written together, one set of statements for all (`Rows.together`), or each
+in its own savepoint should that fail. A crash anywhere leaves either nothing visible or every copy.
 Recipients are checked again inside the transaction: one deactivated since RCPT is refused
 (5.1.1).
 """
@@ -88,20 +89,9 @@ async def store(svc: Service, commits: GroupCommit, content: bytes, trace: bytes
     refuses the whole message and nothing is stored; otherwise (LMTP) the others get it."""
     inbox, sent_item, size = await asyncio.to_thread(
         _write_files, svc, content, trace, recipients, sent, outbound, sign)
-    now = svc.clock()
-
-    def rows(conn: Connection) -> Outcome:
-        outcome = Outcome()
-        _store_rows(conn, inbox, sent_item, recipients, outcome, now, all_or_nothing)
-        if outbound is not None:
-            queue.enqueue(conn, outbound.queue_id, outbound.sender, outbound.recipients,
-                          outbound.mail_options, size, now)
-        return outcome
-
+    work = Rows(inbox, recipients, svc.clock(), all_or_nothing, sent_item, outbound, size)
     try:
-        if inbox is not None and sent is None and outbound is None:
-            return await commits.run(InboxRows(inbox, recipients, now, all_or_nothing))
-        return await commits.run(rows)
+        return await commits.run(work)
     except _Refused as refused:
         if outbound is not None:
             await asyncio.to_thread(Spool.of(svc).remove, outbound.queue_id)
@@ -131,44 +121,70 @@ def _write_files(svc: Service, content: bytes, trace: bytes, recipients: dict[st
 
 
 @dataclass(frozen=True)
-class InboxRows:
-    """The rows of an arrival for local INBOXes only (LMTP, inbound SMTP): on its own as
-    `_store_rows`, or with the others of its group commit in one set of statements."""
+class Rows:
+    """The rows of one arrival: a copy in each local recipient's INBOX and, for a
+    submission, the sender's Sent copy with the audit entry and the count of the send, and
+    the queue rows of the other domains' recipients. On its own, or with the other
+    arrivals of its group commit in one set of statements (`together`)."""
 
-    inbox: _Item
+    inbox: _Item | None
     recipients: dict[str, str]
     now: float
     all_or_nothing: bool
+    sent: tuple[SentCopy, _Item | None] | None = None
+    outbound: Outbound | None = None
+    queued_size: int = 0  # octets of the queued copy
 
     def __call__(self, conn: Connection) -> Outcome:
-        outcome = Outcome()
-        _store_rows(conn, self.inbox, None, self.recipients, outcome, self.now,
-                    self.all_or_nothing)
-        return outcome
+        result = self.together(conn, [self])[0]
+        if isinstance(result, _Refused):
+            raise result
+        return result
 
     @classmethod
-    def together(cls, conn: Connection, works: list[InboxRows]) -> list[Outcome | _Refused]:
-        """Each recipient looked up once, each INBOX once, then every message stored in
-        one go (`messages.store_placed`)."""
+    def together(cls, conn: Connection, works: list[Rows]) -> list[Outcome | _Refused]:
+        """Each recipient, INBOX and Sent folder looked up once, then every message stored
+        in one go (`messages.store_placed`), one audit append and one count of the sends."""
         known: dict[str, int | None] = {}
-        inboxes: dict[int, int] = {}
+        folders_of: dict[tuple[int, str], int] = {}
         placed: list[messages.Placed] = []
+        audits: list[dict[str, object]] = []
+        sends: list[tuple[int, int, float]] = []
         results: list[Outcome | _Refused] = []
+
+        def place(account_id: int, folder: str, item: _Item, now: float) -> None:
+            if (account_id, folder) not in folders_of:
+                folders_of[account_id, folder] = (
+                    folder_id(conn, account_id, "INBOX") if folder == "INBOX"
+                    else _sent_folder(conn, account_id, now))
+            digest, parsed, incoming = item
+            placed.append((folders_of[account_id, folder], digest, parsed,
+                           replace(incoming, internal_date=incoming.internal_date or now)))
+
         for work in works:
             outcome = Outcome()
             targets = _accounts(conn, work.recipients, outcome, work.now, known)
             if outcome.refused and work.all_or_nothing:
                 results.append(_Refused(outcome))
                 continue
-            digest, parsed, incoming = work.inbox
-            arrived = replace(incoming, internal_date=incoming.internal_date or work.now)
-            for account_id in targets:
-                if account_id not in inboxes:
-                    inboxes[account_id] = folder_id(conn, account_id, "INBOX")
-                placed.append((inboxes[account_id], digest, parsed, arrived))
+            if work.inbox is not None:
+                for account_id in targets:
+                    place(account_id, "INBOX", work.inbox, work.now)
+            if work.sent is not None:
+                copy, item = work.sent
+                if item is not None:
+                    place(copy.account_id, "Sent", item, work.now)
+                audits.append(copy.audit)
+                sends.append((copy.account_id, copy.recipients, work.now))
+            if work.outbound is not None:
+                queue.enqueue(conn, work.outbound.queue_id, work.outbound.sender,
+                              work.outbound.recipients, work.outbound.mail_options,
+                              work.queued_size, work.now)
             results.append(outcome)
         if placed:
             messages.store_placed(conn, placed, works[0].now)
+        audit_log.append_many(conn, audits)
+        limits.count_sends(conn, sends)
         return results
 
 
@@ -190,25 +206,6 @@ def _accounts(conn: Connection, recipients: dict[str, str], outcome: Outcome, no
         else:
             accounts.add(found)
     return sorted(accounts)
-
-
-def _store_rows(conn: Connection, inbox: _Item | None,
-                sent: tuple[SentCopy, _Item | None] | None,
-                recipients: dict[str, str], outcome: Outcome, now: float,
-                all_or_nothing: bool) -> None:
-    accounts = _accounts(conn, recipients, outcome, now, {})
-    if outcome.refused and all_or_nothing:
-        raise _Refused(outcome)
-    for account_id in accounts:
-        assert inbox is not None
-        messages.store_prepared(conn, account_id, "INBOX", [inbox], now)
-    if sent is not None:
-        copy, item = sent
-        if item is not None:
-            messages.store_into(conn, _sent_folder(conn, copy.account_id, now), "Sent",
-                                [item], now)
-        audit_log.append_many(conn, [copy.audit])
-        limits.count_send(conn, copy.account_id, copy.recipients, now)
 
 
 def _sent_folder(conn: Connection, account_id: int, now: float) -> int:

@@ -94,13 +94,22 @@ def keeps_sent_copy(svc: Service, account_id: int) -> bool:
         return sending.of_account(conn, account_id).sent_copy
 
 
-def count_send(conn: Connection, account_id: int, recipients: int, now: float) -> None:
-    """Count an accepted message (and forget this account's sends older than the hour), in
-    the transaction that stores it (`delivery`): no second commit, and no message stored
-    without being counted."""
-    conn.execute(delete(sends).where(sends.c.account_id == account_id,
-                                     sends.c.at <= now - HOUR))
-    conn.execute(sends.insert().values(account_id=account_id, at=now, recipients=recipients))
+_FORGET = delete(sends).where(sends.c.account_id == bindparam("account"),
+                              sends.c.at <= bindparam("before"))
+_COUNT = sends.insert()
+
+
+def count_sends(conn: Connection, sent: list[tuple[int, int, float]]) -> None:
+    """Count accepted messages, each (account id, recipients, when), and forget those
+    accounts' sends older than the hour, in the transaction that stores them (`delivery`):
+    no second commit, and no message stored without being counted."""
+    if not sent:
+        return
+    latest: dict[int, float] = {}
+    for account_id, _, at in sent:
+        latest[account_id] = max(at, latest.get(account_id, at))
+    conn.execute(_FORGET, [{"account": a, "before": at - HOUR} for a, at in latest.items()])
+    conn.execute(_COUNT, [{"account_id": a, "at": at, "recipients": n} for a, n, at in sent])
 
 
 def audit_refusal(svc: Service, address: str, found: Exceeded, peer: str,
