@@ -39,14 +39,14 @@ def test_plans_start_with_limits_and_a_sent_copy(svc, account_id: int) -> None:
 def test_messages_per_hour(svc, account_id: int) -> None:
     sending.set_plan(svc, SYSTEM, "standard", messages_per_hour="2")
     for _ in range(2):
-        assert limits.exceeded(svc, account_id, 0) is None
+        assert limits.standing_now(svc, account_id).exceeded(0) is None
         _record_send(svc, account_id, 1)
-    found = limits.exceeded(svc, account_id, 0)
+    found = limits.standing_now(svc, account_id).exceeded(0)
     assert found == limits.Exceeded("messages_per_hour", 2, 2)
     assert found.reply() == ("451 4.7.1 Sending limit reached: your account may send to at "
                              "most 2 messages per hour; try again later")
     svc.clock = lambda: T0 + limits.HOUR + 1  # an hour later the account sends again
-    assert limits.exceeded(svc, account_id, 0) is None
+    assert limits.standing_now(svc, account_id).exceeded(0) is None
     _record_send(svc, account_id, 1)
     with svc.engine.connect() as conn:  # the old rows went
         assert len(conn.execute(select(schema.sends)).all()) == 1
@@ -56,10 +56,11 @@ def test_recipients_per_hour_count_the_envelope_too(svc, account_id: int) -> Non
     sending.set_plan(svc, SYSTEM, "standard", recipients_per_hour="5",
                      messages_per_hour="none")
     _record_send(svc, account_id, 3)
-    assert limits.exceeded(svc, account_id, 2) is None
-    assert limits.exceeded(svc, account_id, 3) == limits.Exceeded("recipients_per_hour", 5, 3)
+    assert limits.standing_now(svc, account_id).exceeded(2) is None
+    assert limits.standing_now(svc, account_id).exceeded(3) == limits.Exceeded(
+        "recipients_per_hour", 5, 3)
     sending.set_plan(svc, SYSTEM, "standard", recipients_per_hour="none")
-    assert limits.exceeded(svc, account_id, 10_000) is None
+    assert limits.standing_now(svc, account_id).exceeded(10_000) is None
 
 
 def test_set_plan_is_audited_checked_and_admin_only(svc, account_id: int) -> None:

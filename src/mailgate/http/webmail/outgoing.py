@@ -167,8 +167,9 @@ class Outgoing:
         most = int(self.svc.settings.get("server", "max_recipients_per_message"))
         if len(unique) > most:
             raise NotSent(f"A message may go to at most {most} recipients.")
+        standing = limits.standing_now(self.svc, account.account_id)
         for asked in (0, len(unique)):
-            found = limits.exceeded(self.svc, account.account_id, asked)
+            found = standing.exceeded(asked)
             if found is not None:
                 raise NotSent(found.text + ".")
         refusal = senders.from_refusal(content, account.address)

@@ -83,10 +83,10 @@ def standing(conn: Connection, account_id: int, now: float) -> Standing:
     return Standing(allowed, int(row[4]), int(row[5]))
 
 
-def exceeded(svc: Service, account_id: int, recipients: int) -> Exceeded | None:
-    """`Standing.exceeded` as the database says now."""
+def standing_now(svc: Service, account_id: int) -> Standing:
+    """`standing` as the database says now."""
     with svc.reader.connect() as conn:
-        return standing(conn, account_id, svc.clock()).exceeded(recipients)
+        return standing(conn, account_id, svc.clock())
 
 
 def keeps_sent_copy(svc: Service, account_id: int) -> bool:
