@@ -10,8 +10,9 @@ it; rows older than the hour go when the account sends again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, bindparam, delete, func, select
 
 from mailgate.audit import log as audit_log
 from mailgate.db.schema import accounts, plan_sending, sends
@@ -60,7 +61,8 @@ class Standing:
         return None
 
 
-def _in_the_hour(what):  # type: ignore[no-untyped-def]
+def _in_the_hour(what: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """`what` over the account's sends since the `since` parameter."""
     return (select(what).where(sends.c.account_id == bindparam("account"),
                                sends.c.at > bindparam("since")).scalar_subquery())
 
