@@ -1,17 +1,18 @@
 """Group commit: the deliveries that arrive together share one transaction and one sync.
 
 A durable commit costs one WAL fsync on SQLite (synchronous=FULL) and one WAL flush on
-PostgreSQL, and SQLite lets one writer in at a time: committing each arriving message on
-its own serialises the server on the disk. Here each delivery hands its rows to `run` as a
+PostgreSQL, and SQLite lets one writer in at a time: committing each arriving message on its
+own serialises the server on the disk. Here each delivery hands its rows to `run` as a
 function of the connection; one writer task takes every delivery waiting (up to `most`),
-runs them in one transaction, each in its own SAVEPOINT, and commits once. Every waiter
-gets its own result, or its own exception, only after that commit returned: nobody is
-answered before their rows are durable. Works of a kind that can run several at once
-(`Together`: LMTP and inbound deliveries) run in one savepoint with one set of statements for
-all; should that fail, each runs again on its own. A delivery whose function raises is rolled
-back to its savepoint and fails alone; a commit that fails fails the deliveries of that batch (none
-of them was stored), which the doors answer with a temporary error. The full-text index
-takes the batch's new messages once, after the savepoints (`fulltext.catch_up`).
+runs them in one transaction, each in its own SAVEPOINT, and commits once. Every waiter gets
+its own result, or its own exception, only after that commit returned: nobody is answered
+before their rows are durable. Works of a kind that can run several at once (`Together`:
+every SMTP, LMTP and web arrival, `delivery.Rows`) run in one savepoint with one set of
+statements for all; should that fail, each runs again on its own. A delivery whose function
+raises is rolled back to its savepoint and fails alone; a commit that fails fails the
+deliveries of that batch (none of them was stored), which the doors answer with a temporary
+error. The full-text index takes the batch's new messages once, after the savepoints
+(`fulltext.catch_up`).
 
 Callers write and sync their message files (and directories) before calling `run`: the
 files must be durable before the rows that make them visible. They do so in their own
