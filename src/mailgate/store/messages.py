@@ -181,7 +181,7 @@ def store_placed(conn: Connection, placed: list[Placed], now: float
             digest, parsed.size, incoming.internal_date or now, " ".join(incoming.flags),
             structure_of(parsed)))
     marks = {}
-    for folder, new in by_folder.items():
+    for folder, new in sorted(by_folder.items()):  # folder id order, as `lock_folders`
         first, _, uidvalidity = insert_messages(conn, folder, new)
         marks[folder] = (first, uidvalidity)
     if not conn.in_nested_transaction():
