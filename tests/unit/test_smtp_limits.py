@@ -32,8 +32,7 @@ def _record_send(svc, account_id: int, recipients: int) -> None:
 
 
 def test_plans_start_with_limits_and_a_sent_copy(svc, account_id: int) -> None:
-    with svc.engine.connect() as conn:
-        assert sending.of_account(conn, account_id) == sending.Sending(200, 1000, True)
+    assert limits.standing_now(svc, account_id).allowed == sending.Sending(200, 1000, True)
 
 
 def test_messages_per_hour(svc, account_id: int) -> None:
@@ -66,7 +65,7 @@ def test_recipients_per_hour_count_the_envelope_too(svc, account_id: int) -> Non
 def test_set_plan_is_audited_checked_and_admin_only(svc, account_id: int) -> None:
     before, after = sending.set_plan(svc, SYSTEM, "standard", sent_copy=False)
     assert before.sent_copy and not after.sent_copy
-    assert not limits.keeps_sent_copy(svc, account_id)
+    assert not limits.standing_now(svc, account_id).allowed.sent_copy
     with svc.engine.connect() as conn:
         actions = conn.execute(select(schema.audit_log.c.action)).scalars().all()
     assert actions[-1] == "plan.sending"

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, delete, insert, select
 
-from mailgate.db.schema import accounts, plan_sending, plans
+from mailgate.db.schema import plan_sending, plans
 from mailgate.directory import authority
 from mailgate.directory.authority import Actor
 from mailgate.directory.changes import record
@@ -36,12 +36,6 @@ def _of(conn: Connection, plan_id: int) -> Sending:
     if row is None:
         return DEFAULT
     return Sending(row.messages_per_hour, row.recipients_per_hour, bool(row.sent_copy))
-
-
-def of_account(conn: Connection, account_id: int) -> Sending:
-    plan_id = conn.execute(select(accounts.c.plan_id).where(accounts.c.id == account_id)
-                           ).scalar_one()
-    return _of(conn, int(plan_id))
 
 
 def _plan_id(conn: Connection, plan: str) -> int:

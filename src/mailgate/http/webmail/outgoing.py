@@ -132,8 +132,7 @@ class Outgoing:
 
     async def send(self, account: WebAccount, written: Written, peer: str, tls: bool) -> str:
         """Send it; the queue id. NotSent with the reason when it cannot go."""
-        content, unique, local, remote = await asyncio.to_thread(self._checked, account,
-                                                                  written)
+        content, unique, envelope = await asyncio.to_thread(self._checked, account, written)
         who = submit.Submitter(account.account_id, account.address, "password", peer, "web")
         hostname = str(self.svc.settings.get("server", "hostname"))
         protocol = trace.with_name("HTTP", tls, True)
@@ -145,8 +144,7 @@ class Outgoing:
                                   when=datetime.now().astimezone())
 
         try:
-            outcome = await submit.submit(self.svc, self.commits, who, content,
-                                          submit.Envelope(local, remote, len(unique)),
+            outcome = await submit.submit(self.svc, self.commits, who, content, envelope,
                                           received)
         except MessageRejected:
             raise NotSent("The message is too large to send.") from None
@@ -157,9 +155,10 @@ class Outgoing:
         return outcome.queue_id
 
     def _checked(self, account: WebAccount, written: Written
-                 ) -> tuple[bytes, list[str], dict[str, str], list[str]]:
-        """The message, its recipients (each once), the local and the remote ones; NotSent
-        when a limit, the sender or the recipients forbid it."""
+                 ) -> tuple[bytes, list[str], submit.Envelope]:
+        """The message, its recipients (each once) and its envelope (the local and the
+        remote ones, the plan's Sent copy); NotSent when a limit, the sender or the
+        recipients forbid it."""
         content, recipients = self.build(account, written)
         unique = list(dict.fromkeys(r.lower() for r in recipients))
         if not unique:
@@ -176,7 +175,8 @@ class Outgoing:
         if refusal:
             raise NotSent(refusal.split(" ", 2)[-1])
         local, remote = self._where(unique)
-        return content, unique, local, remote
+        return content, unique, submit.Envelope(local, remote, len(unique),
+                                                keep_sent=standing.allowed.sent_copy)
 
     def _where(self, recipients: list[str]) -> tuple[dict[str, str], list[str]]:
         local: dict[str, str] = {}

@@ -91,11 +91,6 @@ def standing_now(svc: Service, account_id: int) -> Standing:
         return standing(conn, account_id, svc.clock())
 
 
-def keeps_sent_copy(svc: Service, account_id: int) -> bool:
-    with svc.reader.connect() as conn:
-        return sending.of_account(conn, account_id).sent_copy
-
-
 _FORGET = delete(sends).where(sends.c.account_id == bindparam("account"),
                               sends.c.at <= bindparam("before"))
 _COUNT = sends.insert()

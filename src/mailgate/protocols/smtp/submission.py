@@ -211,9 +211,9 @@ class SubmissionHandler(Handler):
                                server.peer_ip, PROTOCOL)
         wanted = submit.Envelope(
             dict(envelope.accounts), list(envelope.remote), len(envelope.rcpt_tos),
+            envelope.keep_sent,
             " ".join(o for o in envelope.mail_options
-                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")),
-            envelope.keep_sent)
+                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")))
         try:
             outcome = await submit.submit(
                 self.svc, self.commits, who, content, wanted,

@@ -12,14 +12,13 @@ the deliveries of the moment: `store.commits`). The blocking steps run in thread
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 from mailgate.mail_auth.signing import signed
-from mailgate.protocols.smtp import delivery, limits, trace
+from mailgate.protocols.smtp import delivery, trace
 from mailgate.protocols.smtp.addresses import domain_of
 from mailgate.service import Service
 from mailgate.store.commits import GroupCommit
@@ -44,8 +43,8 @@ class Envelope:
     local: dict[str, str]
     remote: list[str]
     recipients: int  # as counted against the limits and in the audit entry
+    keep_sent: bool  # the plan keeps a Sent copy (as the caller read it with the limits)
     mail_options: str = ""
-    keep_sent: bool | None = None  # the plan's Sent copy when the caller knows it already
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,7 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
         "details": {"protocol": who.protocol, "method": who.method, "peer": who.peer,
                     "recipients": envelope.recipients, "size": len(content),  # as submitted
                     "queue_id": queue_id}}, envelope.recipients,
-        keep=envelope.keep_sent if envelope.keep_sent is not None
-        else await asyncio.to_thread(limits.keeps_sent_copy, svc, who.account_id))
+        keep=envelope.keep_sent)
     if not still_open():
         return None
     outcome = await delivery.store(svc, commits, content,
