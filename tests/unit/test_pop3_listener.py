@@ -623,11 +623,14 @@ async def test_idle_sessions_are_closed_silently(backend: FakeBackend) -> None:
 
 
 async def test_activity_keeps_a_session_alive(backend: FakeBackend) -> None:
-    running = await serve(backend, idle=0.3)
+    """Commands 0.2 s apart keep a session with a 1 s idle limit open for 1.6 s. (The
+    margin is wide: with commands 0.1 s apart and a 0.3 s limit, a loaded machine once
+    stalled the client long enough for the server to close the session.)"""
+    running = await serve(backend, idle=1.0)
     try:
         raw = await Raw.connect(running.port)
-        for _ in range(6):
-            await asyncio.sleep(0.1)
+        for _ in range(8):
+            await asyncio.sleep(0.2)
             assert await raw.ask(b"CAPA\r\n") == [b"+OK capability list follows\r\n"]
             await asyncio.wait_for(raw.reader.readuntil(b"\r\n.\r\n"), 2)
     finally:
