@@ -178,20 +178,42 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
     env["MAILGATE_AUTH_THROTTLE_MAX_DELAY_MS"] = "0"
     # The inbound SPF/DKIM/DMARC checks ask DNS: no test depends on the network's answers.
     env["MAILGATE_SERVER_NAMESERVERS"] = _no_dns().address
-    ports = {name: free_port() for name in listeners}
-    for name in LISTENERS:
-        env[f"MAILGATE_LISTEN_{name.upper()}"] = (f"127.0.0.1:{ports[name]}"
-                                                 if name in ports else "")
+    for _ in range(PORT_ATTEMPTS):
+        ports = {name: free_port() for name in listeners}
+        run_env = {**env, **_listening_env(ports, oauth_issuer), **(extra_env or {})}
+        if not (data / "mailgate.db").exists():
+            subprocess.run([sys.executable, "-m", "mailgate", "--data", str(data), "init"],
+                           check=True, capture_output=True, env=run_env, timeout=60)
+        server = _serve(data, ports, run_env)
+        if server is not None:
+            return server
+    raise RuntimeError(f"mailgate serve exited: {(data / 'serve.log').read_text()}")
+
+
+#: A port free when `free_port` looked can be taken before the server binds it, by a test
+#: run beside this one: the server then says so and exits, and starts again on other ports.
+PORT_ATTEMPTS = 5
+_IN_USE = b"address already in use"
+#: what `mailgate serve` writes once every listener is up (cli/server.py)
+READY = b"mailgate is serving"
+
+
+def _listening_env(ports: dict[str, int], oauth_issuer: str | None) -> dict[str, str]:
+    env = {f"MAILGATE_LISTEN_{name.upper()}": (f"127.0.0.1:{ports[name]}"
+                                               if name in ports else "")
+           for name in LISTENERS}
     if oauth_issuer == "http":
         env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"http://127.0.0.1:{ports['http']}"
     elif oauth_issuer == "localhost":
         env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"http://localhost:{ports['http']}"
     elif oauth_issuer == "https":  # the certificate names localhost
         env["MAILGATE_AUTH_OAUTH_ISSUER"] = f"https://localhost:{ports['https']}"
-    env.update(extra_env or {})
-    if not (data / "mailgate.db").exists():
-        subprocess.run([sys.executable, "-m", "mailgate", "--data", str(data), "init"],
-                       check=True, capture_output=True, env=env, timeout=60)
+    return env
+
+
+def _serve(data: Path, ports: dict[str, int], env: dict[str, str]) -> RunningServer | None:
+    """`mailgate serve`, once it says it serves (its own words in its own log: another
+    process on one of its ports cannot answer for it); None when a port was taken."""
     log = data / "serve.log"
     out = log.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "mailgate", "--data", str(data), "serve"],
@@ -199,13 +221,13 @@ def start_server(data: Path, listeners: tuple[str, ...] = ("pop3", "pop3s", "htt
     server = RunningServer(data, ports, proc, log, env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        said = log.read_bytes()
         if proc.poll() is not None:
-            raise RuntimeError(f"mailgate serve exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{ports['http']}/healthz",
-                                        timeout=1):
-                return server
-        except OSError:
-            time.sleep(0.05)
+            if _IN_USE in said:
+                return None
+            raise RuntimeError(f"mailgate serve exited: {said.decode(errors='replace')}")
+        if READY in said:
+            return server
+        time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"mailgate serve did not become ready: {log.read_text()}")
