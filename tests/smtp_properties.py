@@ -11,7 +11,7 @@ from mailgate.mail_auth import checks, dmarc, results
 from mailgate.mail_auth.dkimcheck import DkimResult
 from mailgate.mail_auth.dmarc import DmarcResult
 from mailgate.mail_auth.spfcheck import SpfResult
-from mailgate.protocols.smtp import addresses, chunking, senders, trace
+from mailgate.protocols.smtp import addresses, chunking, dsn, senders, trace
 
 OWN = "owner@example.test"
 AUTHSERV_ID = "mx.example.test"
@@ -88,3 +88,16 @@ def check_bdat(argument: str, content: bytes) -> None:
     lines = content.split(b"\r\n")
     assert longest == max([len(line) + 2 for line in lines[:-1]] + [len(lines[-1])])
     assert longest <= len(content) and (longest > 0) == bool(content)
+
+
+def check_dsn(params: str) -> None:
+    """DSN parameters (MAIL's, RCPT's) are taken or refused with DsnSyntaxError, nothing
+    else; what a next hop is told reads back the same, and the kept words are the others."""
+    for take in (dsn.message_request, dsn.recipient_request):
+        try:
+            rest, request = take(params)
+        except dsn.DsnSyntaxError:
+            continue
+        again = " ".join([rest, *request.words()]).strip()
+        assert take(again) == (rest, request), params
+        assert all(word.isprintable() and " " not in word for word in request.words())

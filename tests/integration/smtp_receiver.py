@@ -1,6 +1,7 @@
 """A second SMTP server on loopback for the outbound tests, playing the smarthost or a
 domain's MX host: an aiosmtpd server that keeps what it receives (envelope and bytes), can
-refuse recipients (5xx), answer every recipient with a 4xx, or be down (its port closed)."""
+refuse recipients (5xx), answer every recipient with a 4xx, or be down (its port closed).
+With `dsn` it offers DSN (RFC 3461) and keeps the MAIL and RCPT lines it was sent."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ class Smarthost:
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     tempfail: bool = False
     controller: Controller | None = None
+    dsn: bool = False
+    commands: list[str] = field(default_factory=list)  # MAIL and RCPT arguments (dsn)
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.dsn:
+            return [*responses[:-1], "250-DSN", responses[-1]]
+        return responses
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, options: list[str]) -> str:
@@ -41,7 +51,7 @@ class Smarthost:
         return "250 OK queued"
 
     def up(self) -> None:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = _DsnController(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
     def down(self) -> None:
@@ -60,3 +70,26 @@ def smarthost() -> Iterator[Smarthost]:
     host.up()
     yield host
     host.down()
+
+
+class _DsnSMTP(SMTP):
+    """aiosmtpd refuses every RCPT parameter: with `dsn`, the DSN ones are kept aside."""
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        await super().smtp_MAIL(self._kept(arg))
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        await super().smtp_RCPT(self._kept(arg))
+
+    def _kept(self, arg: str | None) -> str | None:
+        host = self.event_handler
+        if not isinstance(host, Smarthost) or not host.dsn or arg is None:
+            return arg
+        host.commands.append(arg)
+        return " ".join(w for w in arg.split()
+                        if not w.upper().startswith(("RET=", "ENVID=", "NOTIFY=", "ORCPT=")))
+
+
+class _DsnController(Controller):
+    def factory(self) -> SMTP:
+        return _DsnSMTP(self.handler, **self.SMTP_kwargs)

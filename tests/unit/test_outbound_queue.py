@@ -38,7 +38,7 @@ def test_one_live_node_holds_the_duty_and_a_dead_ones_is_taken_over(svc: Service
 
 def test_waits_double_up_to_the_longest_and_never_pass_the_lifetime(svc: Service) -> None:
     with svc.engine.begin() as conn:
-        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example"], "", 10, 0.0)
+        queue.enqueue(conn, "0123456789ab", "a@example.test", {"x@out.example": ""}, "", 10, 0.0)
     waits = []
     now = 0.0
     for _ in range(6):
@@ -52,8 +52,8 @@ def test_waits_double_up_to_the_longest_and_never_pass_the_lifetime(svc: Service
 
 def test_a_cut_off_sending_is_held_and_retry_releases_it(svc: Service) -> None:
     with svc.engine.begin() as conn:
-        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example",
-                                                                "y@out.example"], "", 10, 0.0)
+        queue.enqueue(conn, "0123456789ab", "a@example.test", {"x@out.example": "",
+                                                                "y@out.example": ""}, "", 10, 0.0)
         [entry] = queue.due(conn, 0.0, 10)
         queue.set_state(conn, [entry.recipients[0].row_id], queue.SENDING)
         assert queue.hold_interrupted(conn) == ["0123456789ab"]
@@ -66,7 +66,7 @@ def test_a_cut_off_sending_is_held_and_retry_releases_it(svc: Service) -> None:
 
 def test_a_message_being_sent_is_a_conflict_to_delete_and_stays(svc: Service) -> None:
     with svc.engine.begin() as conn:
-        queue.enqueue(conn, "0123456789ab", "a@example.test", ["x@out.example"], "", 10, 0.0)
+        queue.enqueue(conn, "0123456789ab", "a@example.test", {"x@out.example": ""}, "", 10, 0.0)
         [entry] = queue.due(conn, 0.0, 10)
         queue.set_state(conn, [entry.recipients[0].row_id], queue.SENDING)
     with pytest.raises(Conflict, match="is being sent right now; try again"):

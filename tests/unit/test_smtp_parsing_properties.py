@@ -1,5 +1,6 @@
 """Hypothesis: the parsing written for the SMTP doors (envelope addresses, From: checks,
-trace headers, Authentication-Results, BDAT) holds its properties for any input."""
+trace headers, Authentication-Results, BDAT, DSN parameters) holds its properties for any
+input."""
 
 from __future__ import annotations
 
@@ -42,3 +43,15 @@ def test_any_bdat_argument_and_chunked_content(argument: str, content: bytes) ->
 
 def test_surrogates_never_reach_a_header() -> None:
     props.check_address("a\udcff@example.test", True)
+
+
+DSNISH = st.lists(st.sampled_from([
+    "RET=", "ret=", "FULL", "HDRS", "ENVID=", "NOTIFY=", "notify=", "NEVER", "SUCCESS",
+    "FAILURE", "DELAY", ",", "ORCPT=", "rfc822", ";", "+2B", "+", "=", " ", "SIZE=10", "a",
+    "\u00e9", "\x00"]), max_size=20).map("".join)
+
+
+@settings(max_examples=300)
+@given(st.one_of(DSNISH, st.text(max_size=200)))
+def test_any_dsn_parameters(params: str) -> None:
+    props.check_dsn(params)

@@ -530,7 +530,8 @@ outbound_queue = Table(
     Column("queue_id", String(32), nullable=False),
     Column("sender", Text, nullable=False),  # the envelope sender: a bounce goes there
     Column("recipient", Text, nullable=False),
-    Column("mail_options", Text, nullable=False, server_default=""),  # SMTPUTF8 BODY=...
+    Column("mail_options", Text, nullable=False, server_default=""),  # SMTPUTF8 BODY= RET=
+    Column("rcpt_options", Text, nullable=False, server_default=""),  # NOTIFY= ORCPT= (0021)
     Column("size", BigInteger, nullable=False),
     Column("queued_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False),

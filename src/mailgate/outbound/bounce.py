@@ -1,6 +1,8 @@
-"""The bounce sent back to a sender: a delivery status notification (RFC 3464) as a
+"""The reports sent back to a sender: delivery status notifications (RFC 3464) as a
 multipart/report (RFC 6522) with a sentence for people, the machine-readable status of each
-failed recipient, and the header of the message that was not delivered."""
+recipient, and the header of the message (the whole message in a failure report when the
+sender asked with RET=FULL, RFC 3461). Failures always go back unless the sender said
+NOTIFY=NEVER; a delivery or a relaying only when it asked with NOTIFY=SUCCESS."""
 
 from __future__ import annotations
 
@@ -15,14 +17,24 @@ _UNSAFE = re.compile(r"[^\x20-\x7e]")
 EXPIRED = "4.4.7"
 
 
+FAILED, DELIVERED, RELAYED = "failed", "delivered", "relayed"
+_SAID = {FAILED: "Your message could not be delivered to these recipients",
+         DELIVERED: "Your message was delivered to these recipients",
+         RELAYED: "Your message was passed on to a mail system that does not report "
+                  "deliveries, for these recipients"}
+
+
 @dataclass(frozen=True)
 class Failure:
-    """One recipient the message did not reach, and why."""
+    """What became of the message for one recipient (failed, unless `action` says
+    otherwise), and why."""
 
     recipient: str
     reason: str  # the remote's reply, or what went wrong here
     status: str  # the enhanced status code (RFC 3463)
     remote: bool  # the reason is an SMTP reply from the remote
+    action: str = FAILED
+    original: str = ""  # ORCPT as given with RCPT (`rfc822;address`), when it was
 
 
 def permanent(recipient: str, reason: str, remote: bool = True) -> Failure:
@@ -33,6 +45,14 @@ def permanent(recipient: str, reason: str, remote: bool = True) -> Failure:
 
 def expired(recipient: str, last_error: str) -> Failure:
     return Failure(recipient, last_error or "no attempt succeeded", EXPIRED, False)
+
+
+def delivered(recipient: str, original: str = "") -> Failure:
+    return Failure(recipient, "delivered to the mailbox", "2.0.0", False, DELIVERED, original)
+
+
+def relayed(recipient: str, reason: str, original: str = "") -> Failure:
+    return Failure(recipient, reason, "2.0.0", True, RELAYED, original)
 
 
 def _when(at: float) -> str:
@@ -49,28 +69,39 @@ def header_section(message: bytes) -> bytes:
 
 
 def report(*, hostname: str, sender: str, failures: list[Failure], original: bytes,
-           queue_id: str, arrived_at: float, now: float) -> bytes:
-    """The whole bounce message, CRLF line ends."""
+           queue_id: str, arrived_at: float, now: float, envelope_id: str = "",
+           whole: bool = False) -> bytes:
+    """The whole report, CRLF line ends; `whole` returns the entire original in a failure
+    report (RET=FULL), `envelope_id` is the sender's ENVID."""
     boundary = f"=_{uuid.uuid4().hex}"
     lifetime_over = any(f.status == EXPIRED for f in failures)
-    human = ["This is the mail system at " + _safe(hostname) + ".", "",
-             "Your message could not be delivered to these recipients"
-             + (" before its time in the queue ran out:" if lifetime_over else ":"), ""]
-    for f in failures:
-        human += [f"<{_safe(f.recipient)}>: {_safe(f.reason)}"]
-    human += ["", "Its header follows this report."]
-    status = [f"Reporting-MTA: dns; {_safe(hostname)}",
+    failed = any(f.action == FAILED for f in failures)
+    whole = whole and failed
+    human = ["This is the mail system at " + _safe(hostname) + "."]
+    for action, said in _SAID.items():
+        told = [f for f in failures if f.action == action]
+        if told:
+            ending = " before its time in the queue ran out:" if (
+                action == FAILED and lifetime_over) else ":"
+            human += ["", said + ending, ""]
+            human += [f"<{_safe(f.recipient)}>: {_safe(f.reason)}" for f in told]
+    human += ["", "It follows this report." if whole else "Its header follows this report."]
+    status = [*([f"Original-Envelope-Id: {_safe(envelope_id)}"] if envelope_id else []),
+              f"Reporting-MTA: dns; {_safe(hostname)}",
               f"X-Mailgate-Queue-ID: {queue_id}",
               f"Arrival-Date: {_when(arrived_at)}", ""]
     for f in failures:
+        if f.original:
+            status.append(f"Original-Recipient: {_safe(f.original)}")
         status += [f"Final-Recipient: rfc822; {_safe(f.recipient)}",
-                   "Action: failed", f"Status: {f.status}"]
+                   f"Action: {f.action}", f"Status: {f.status}"]
         if f.remote:
             status.append(f"Diagnostic-Code: smtp; {_safe(f.reason)}")
         status += [f"Last-Attempt-Date: {_when(now)}", ""]
     head = [f"From: Mail Delivery System <MAILER-DAEMON@{_safe(hostname)}>",
             f"To: <{_safe(sender)}>",
-            "Subject: Undelivered Mail Returned to Sender",
+            "Subject: " + ("Undelivered Mail Returned to Sender" if failed
+                           else "Successful Mail Delivery Report"),
             f"Date: {_when(now)}",
             f"Message-ID: <{queue_id}.{uuid.uuid4().hex[:8]}@{_safe(hostname)}>",
             "Auto-Submitted: auto-replied",
@@ -83,6 +114,10 @@ def report(*, hostname: str, sender: str, failures: list[Failure], original: byt
             f"--{boundary}",
             "Content-Type: message/delivery-status", "", *status,
             f"--{boundary}",
-            "Content-Type: text/rfc822-headers", ""]
-    return ("\r\n".join(head) + "\r\n").encode() + header_section(original) + (
+            "Content-Type: message/rfc822" if whole else "Content-Type: text/rfc822-headers",
+            ""]
+    returned = original if whole else header_section(original)
+    if whole and not returned.endswith(b"\r\n"):
+        returned += b"\r\n"
+    return ("\r\n".join(head) + "\r\n").encode() + returned + (
         f"\r\n--{boundary}--\r\n").encode()

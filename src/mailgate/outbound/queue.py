@@ -28,6 +28,7 @@ class Recipient:
     last_error: str
     state: str
     next_attempt_at: float
+    options: str = ""  # the DSN parameters given with RCPT (NOTIFY=..., ORCPT=...)
 
 
 @dataclass
@@ -42,13 +43,15 @@ class Entry:
     recipients: list[Recipient] = field(default_factory=list)
 
 
-def enqueue(conn: Connection, queue_id: str, sender: str, recipients: Iterable[str],
+def enqueue(conn: Connection, queue_id: str, sender: str, recipients: dict[str, str],
             mail_options: str, size: int, now: float) -> None:
+    """One row per recipient (address -> its RCPT options)."""
     conn.execute(q.insert(), [
         {"queue_id": queue_id, "sender": sender, "recipient": address,
-         "mail_options": mail_options, "size": size, "queued_at": now,
-         "next_attempt_at": now, "attempts": 0, "state": QUEUED, "last_error": ""}
-        for address in recipients])
+         "mail_options": mail_options, "rcpt_options": options, "size": size,
+         "queued_at": now, "next_attempt_at": now, "attempts": 0, "state": QUEUED,
+         "last_error": ""}
+        for address, options in recipients.items()])
 
 
 def _entries(rows: Iterable) -> list[Entry]:  # type: ignore[type-arg]
@@ -59,7 +62,7 @@ def _entries(rows: Iterable) -> list[Entry]:  # type: ignore[type-arg]
                                                      float(row.queued_at)))
         entry.recipients.append(Recipient(int(row.id), row.recipient, int(row.attempts),
                                           row.last_error, row.state,
-                                          float(row.next_attempt_at)))
+                                          float(row.next_attempt_at), row.rcpt_options))
     return list(found.values())
 
 

@@ -7,7 +7,9 @@ runner left `sending` (see `queue.INTERRUPTED`). Then each due message goes to t
 `server.outbound_port`); a temporary failure waits longer each time (`queue_retry_min`
 doubling up to `queue_retry_max`), a 5xx bounces at once, and a message still queued
 `queue_lifetime` after it arrived bounces too. A bounce is a DSN in the
-sender's INBOX, audited (`queue.bounce`) in the same transaction that drops the rows.
+sender's INBOX (unless it said NOTIFY=NEVER), audited (`queue.bounce`) in the same
+transaction that drops the rows; a next hop without DSN means a `relayed` report for the
+recipients that asked NOTIFY=SUCCESS.
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailgate import duties
 from mailgate.audit import log as audit_log
 from mailgate.mail_auth.lookup import resolver_lookup
 from mailgate.nodes import seen_since
-from mailgate.outbound import bounce, mx, queue, transport
+from mailgate.outbound import bounce, mx, queue, reports, transport
 from mailgate.outbound.queue import Entry, Recipient
 from mailgate.outbound.spool import Spool
+from mailgate.protocols.smtp import dsn
 from mailgate.service import Service
-from mailgate.store import messages
-from mailgate.store.messages import Incoming, MessageRejected
 
 log = logging.getLogger("mailgate.outbound")
 DUTY = "outbound-queue"
@@ -160,6 +161,7 @@ class QueueRunner:
                                           "reason": queue.NO_ANSWER})
         for r in outcome.delivered:
             log.info("message %s delivered to %s", entry.queue_id, r.address)
+        self._report_relayed(entry, outcome.unreported, data)
         if outcome.failed:
             self._bounce(entry, [bounce.permanent(r.address, said)
                                  for r, said in outcome.failed], data)
@@ -191,6 +193,7 @@ class QueueRunner:
             total.failed += outcome.failed
             total.deferred += outcome.deferred
             total.uncertain += outcome.uncertain
+            total.unreported += outcome.unreported
         return total
 
     def _to_mx(self, domain: str, sender: str, recipients: list[Recipient], data: bytes,
@@ -223,29 +226,48 @@ class QueueRunner:
         with self.svc.engine.begin() as conn:
             queue.set_state(conn, [r.row_id for r in recipients], queue.SENDING)
 
+    def _report_relayed(self, entry: Entry, recipients: list[Recipient], original: bytes
+                        ) -> None:
+        """A next hop that does not offer DSN took the message: the recipients whose
+        sender asked NOTIFY=SUCCESS get a `relayed` report (RFC 3461 §6.2.2)."""
+        told = [bounce.relayed(r.address, "passed on to a mail system without DSN",
+                               request.original)
+                for r in recipients
+                for request in [dsn.recipient_request(r.options)[1]]
+                if request.wants(dsn.SUCCESS)]
+        if not told:
+            return
+        try:
+            reports.send(self.svc, entry.sender, told, original, entry.queue_id,
+                         dsn.message_request(entry.mail_options)[1], entry.queued_at)
+        except Exception:  # sent already: nothing to undo, and nothing is sent twice
+            log.exception("the relaying report of message %s could not be stored",
+                          entry.queue_id)
+
     def _bounce(self, entry: Entry, failures: list[bounce.Failure], original: bytes) -> None:
-        """Tell the sender (a DSN in its INBOX) and drop the failed recipients' rows."""
+        """Tell the sender (a DSN in its INBOX) of the failures it wants to hear of (all,
+        unless it said NOTIFY otherwise) and drop the failed recipients' rows."""
         now = self.svc.clock()
-        report = bounce.report(hostname=self.hostname, sender=entry.sender, failures=failures,
-                               original=original, queue_id=entry.queue_id,
-                               arrived_at=entry.queued_at, now=now)
-        digest, _, parsed = messages.prepare(self.svc, b"Return-Path: <>\r\n" + report)
+        asked = {r.address: dsn.recipient_request(r.options)[1] for r in entry.recipients}
+        told = [replace(f, original=asked[f.recipient].original) for f in failures
+                if asked[f.recipient].wants(dsn.FAILURE)]
+        report = reports.prepare(self.svc, reports.build(
+            self.svc, entry.sender, told, original, entry.queue_id,
+            dsn.message_request(entry.mail_options)[1], entry.queued_at)) if told else None
         failed = {f.recipient for f in failures}
         rows = [r.row_id for r in entry.recipients if r.address in failed]
         with self.svc.engine.begin() as conn:
-            try:
-                account_id = messages.recipient(conn, entry.sender, now)
-                messages.store_prepared(conn, account_id, "INBOX",
-                                        [(digest, parsed, Incoming(report))], now)
-                returned = True
-            except MessageRejected:
-                returned = False  # the sender is gone: the audit entry is all that is left
+            # a sender gone or NOTIFY=NEVER: the audit entry is all that is left
+            returned = report is not None and reports.put(conn, entry.sender, report, now)
             queue.remove(conn, rows)
             audit_log.append(conn, at=now, actor="system", role="system",
                              action="queue.bounce", account=entry.sender, details={
                                  "queue_id": entry.queue_id, "returned": returned,
                                  "recipients": [{"address": f.recipient, "status": f.status,
-                                                 "reason": f.reason} for f in failures]})
+                                                 "reason": f.reason} for f in failures],
+                                 **({} if len(told) == len(failures) else {
+                                     "not_told": sorted(failed - {f.recipient for f in told})
+                                 })})
         log.warning("message %s bounced for %d recipient(s)", entry.queue_id, len(failures))
         self._drop_spool_if_done(entry.queue_id)
 

@@ -1,6 +1,8 @@
 """One SMTP transaction with a remote server (the smarthost or a domain's MX), on smtplib.
 
 Each recipient comes back delivered, failed for good (a 5xx) or deferred (4xx, no answer).
+The sender's DSN requests (RET, ENVID, NOTIFY, ORCPT) go along when the remote offers DSN;
+otherwise the delivered recipients come back `unreported` too (the runner reports them).
 `before_dot` runs after the message body and before the final dot, which is the moment the
 remote may take the message: the runner records it then, so an attempt cut off after it is
 never repeated on its own. A connection lost after the dot leaves those recipients uncertain.
@@ -18,6 +20,7 @@ from mailgate.outbound.queue import Recipient
 
 TIMEOUT = 60.0
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+_DSN_MAIL = ("RET=", "ENVID=")  # MAIL parameters only a next hop offering DSN takes
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class Outcome:
     failed: list[tuple[Recipient, str]] = field(default_factory=list)
     deferred: list[tuple[Recipient, str]] = field(default_factory=list)
     uncertain: list[Recipient] = field(default_factory=list)
+    #: delivered to a next hop that does not offer DSN: it reports nothing (RFC 3461 §6.2.2)
+    unreported: list[Recipient] = field(default_factory=list)
     #: no SMTP answer at all (connection refused, TLS failed...): another host may do
     unreachable: bool = False
 
@@ -136,13 +141,15 @@ def _transaction(client: smtplib.SMTP, target: Target, sender: str,
             outcome.failed = [(r, f"{target.shown} does not accept SMTPUTF8 mail (5.6.7)")
                               for r in recipients]
             return
-        options = [o for o in mail_options if o != "SMTPUTF8" or client.has_extn("smtputf8")]
+        dsn = client.has_extn("dsn")
+        options = [o for o in mail_options if (o != "SMTPUTF8" or client.has_extn("smtputf8"))
+                   and (dsn or not o.upper().startswith(_DSN_MAIL))]
         code, message = client.mail(sender, options)
         if code != 250:
             _classify(outcome, recipients, code, _answer(code, message, "MAIL FROM"))
             return
         for r in recipients:
-            code, message = client.rcpt(r.address)
+            code, message = client.rcpt(r.address, r.options.split() if dsn else ())
             if code in (250, 251):
                 accepted.append(r)
             else:
@@ -162,6 +169,7 @@ def _transaction(client: smtplib.SMTP, target: Target, sender: str,
         code, message = client.getreply()
         if code == 250:
             outcome.delivered = accepted
+            outcome.unreported = [] if dsn else accepted
         else:
             _classify(outcome, accepted, code, _answer(code, message, "end of DATA"))
     except (OSError, smtplib.SMTPException) as exc:

@@ -51,8 +51,8 @@ class Outbound:
 
     queue_id: str
     sender: str
-    recipients: list[str]
-    mail_options: str  # SMTPUTF8, BODY=8BITMIME: what the relaying repeats
+    recipients: dict[str, str]  # address -> its RCPT options (DSN's NOTIFY, ORCPT)
+    mail_options: str  # SMTPUTF8, BODY=8BITMIME, RET, ENVID: what the relaying repeats
     trace: bytes  # Received: only (Return-Path: is for final delivery, RFC 5321 §4.4)
 
 

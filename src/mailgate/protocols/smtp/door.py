@@ -25,7 +25,7 @@ from mailgate.auth.gate import Principal, is_loopback
 from mailgate.policy.decision import Decision
 from mailgate.protocols import refusals
 from mailgate.protocols.preauth import Admission, PreauthLimiter
-from mailgate.protocols.smtp import chunking, replies
+from mailgate.protocols.smtp import chunking, dsn, replies
 
 logger = logging.getLogger("mailgate.smtp")
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
@@ -41,6 +41,8 @@ class MailEnvelope(Envelope):
         self.remote: list[str] = []
         self.keep_sent = True  # the plan's Sent copy, as MAIL found it (submission)
         self.chunks: chunking.Chunks | None = None  # once BDAT began the message
+        self.dsn = dsn.MessageRequest()  # MAIL's RET and ENVID (submission)
+        self.notify: dict[str, dsn.RecipientRequest] = {}  # RCPT's NOTIFY and ORCPT
 
 
 class MailDoor(SMTP):

@@ -8,7 +8,9 @@ The envelope sender and From: must be the account's own address; the message is 
 when its domain has a key (`mailgate dkim generate`), before it is stored. Local recipients
 get the message at once, the sender a copy in Sent; the recipients of other domains are
 queued (`mailgate.outbound`) in the same transaction, before `250` (`submit`, the
-pipeline the webmail sends through too).
+pipeline the webmail sends through too). DSN (RFC 3461): MAIL's RET and ENVID and RCPT's
+NOTIFY and ORCPT are taken out of the command (`dsn`) before aiosmtpd reads the rest, and
+kept with the envelope once the command is accepted.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mailgate.auth.tokens import scope_for
 from mailgate.events.sessions import LiveSession, SessionRegistry
 from mailgate.protocols import refusals
 from mailgate.protocols.refusals import Refusal
-from mailgate.protocols.smtp import limits, replies, senders, submit
+from mailgate.protocols.smtp import dsn, limits, replies, senders, submit
 from mailgate.protocols.smtp.door import MailDoor, MailEnvelope
 from mailgate.protocols.smtp.handler import Handler, logger
 from mailgate.protocols.smtp.recipients import Local, Remote, Verdict, classify
@@ -83,6 +85,53 @@ class SubmissionDoor(MailDoor):
         await self.push(replies.SIGNED_IN)
         await handler.go_live(self, result)
 
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        """MAIL, its DSN parameters (RET, ENVID) taken out first and kept once it is
+        accepted; aiosmtpd reads the rest."""
+        envelope = self.envelope
+        assert isinstance(envelope, MailEnvelope)
+        taken = self._dsn_taken(arg, "FROM:", dsn.message_request)
+        if isinstance(taken, str):
+            await self.push(taken)
+            return
+        arg, request = taken
+        before = envelope.mail_from
+        await super().smtp_MAIL(arg)
+        if not before and envelope.mail_from and isinstance(request, dsn.MessageRequest):
+            envelope.dsn = request
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        """RCPT, its DSN parameters (NOTIFY, ORCPT) taken out first and kept with the
+        recipient once it is accepted."""
+        envelope = self.envelope
+        assert isinstance(envelope, MailEnvelope)
+        taken = self._dsn_taken(arg, "TO:", dsn.recipient_request)
+        if isinstance(taken, str):
+            await self.push(taken)
+            return
+        arg, request = taken
+        before = len(envelope.rcpt_tos)
+        await super().smtp_RCPT(arg)
+        if len(envelope.rcpt_tos) > before and isinstance(request, dsn.RecipientRequest):
+            envelope.notify[envelope.rcpt_tos[-1]] = request
+
+    def _dsn_taken(self, arg: str | None, keyword: str,
+                   take: Callable[[str], tuple[str, dsn.MessageRequest | dsn.RecipientRequest]]
+                   ) -> tuple[str | None, dsn.MessageRequest | dsn.RecipientRequest | None] | str:
+        """The command's argument without its DSN parameters and what they asked (None:
+        none given, or a syntax aiosmtpd refuses itself), or the `501 5.5.4` refusal."""
+        stripped = None if arg is None else self._strip_command_keyword(keyword, arg)
+        if stripped is None or self.session is None or not self.session.extended_smtp:
+            return arg, None
+        address, params = self._getaddr(stripped)
+        if address is None or not params:
+            return arg, None
+        try:
+            kept, request = take(params)
+        except dsn.DsnSyntaxError as error:
+            return f"501 5.5.4 {error}"
+        return f"{keyword}{stripped[:len(stripped) - len(params)]} {kept}".rstrip(), request
+
     async def _exchange(self, mechanism: sasl.ServerMechanism, initial: str | None,
                         challenge: sasl.Challenge | None = None
                         ) -> sasl.Credentials | sasl.Rejected | None:
@@ -123,7 +172,7 @@ class SubmissionHandler(Handler):
         offered = super().capabilities(server)
         if server.tls_active or server.loopback:
             offered.append("AUTH " + " ".join(sasl.MECHANISMS))
-        return offered
+        return [*offered, "DSN"]
 
     async def go_live(self, server: MailDoor, principal: Principal) -> None:
         """Register the signed-in session; a door closed meanwhile ends it at once."""
@@ -213,7 +262,8 @@ class SubmissionHandler(Handler):
             dict(envelope.accounts), list(envelope.remote), len(envelope.rcpt_tos),
             envelope.keep_sent,
             " ".join(o for o in envelope.mail_options
-                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")))
+                     if o.upper() == "SMTPUTF8" or o.upper().startswith("BODY=")),
+            envelope.dsn, dict(envelope.notify))
         try:
             outcome = await submit.submit(
                 self.svc, self.commits, who, content, wanted,

@@ -7,21 +7,28 @@ each recipient (`recipients.classify`). Here the message is DKIM-signed when its
 a key, given Return-Path and Received, stored for the local recipients with the sender's
 Sent copy, the audit entry of the send and its count against the hourly limits, and queued
 for the other domains' recipients, all in one transaction (`delivery.store`, committed with
-the deliveries of the moment: `store.commits`). The blocking steps run in threads.
+the deliveries of the moment: `store.commits`). The blocking steps run in threads. Local
+recipients that asked NOTIFY=SUCCESS (DSN, `dsn`) get the sender a `delivered` report.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from mailgate.mail_auth.signing import signed
+from mailgate.outbound import bounce, reports
 from mailgate.protocols.smtp import delivery, trace
 from mailgate.protocols.smtp.addresses import domain_of
+from mailgate.protocols.smtp.dsn import SUCCESS, MessageRequest, RecipientRequest
 from mailgate.service import Service
 from mailgate.store.commits import GroupCommit
+
+log = logging.getLogger("mailgate.smtp")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,15 @@ class Envelope:
     recipients: int  # as counted against the limits and in the audit entry
     keep_sent: bool  # the plan keeps a Sent copy (as the caller read it with the limits)
     mail_options: str = ""
+    dsn: MessageRequest = field(default_factory=MessageRequest)  # RET, ENVID (SMTP only)
+    notify: dict[str, RecipientRequest] = field(default_factory=dict)  # NOTIFY, ORCPT
+
+    def relayed_options(self) -> str:
+        """The MAIL options the queue repeats to the next hop."""
+        return " ".join([*self.mail_options.split(), *self.dsn.words()])
+
+    def recipient_options(self, address: str) -> str:
+        return " ".join(self.notify.get(address, RecipientRequest()).words())
 
 
 @dataclass(frozen=True)
@@ -60,8 +76,9 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
     door closed meanwhile (nothing stored). Raises `MessageRejected` when too large."""
     queue_id = uuid.uuid4().hex[:12]
     arrived = received(queue_id)
-    outbound = delivery.Outbound(queue_id, who.address, envelope.remote,
-                                 envelope.mail_options, arrived) if envelope.remote else None
+    outbound = delivery.Outbound(
+        queue_id, who.address, {r: envelope.recipient_options(r) for r in envelope.remote},
+        envelope.relayed_options(), arrived) if envelope.remote else None
     sent = delivery.SentCopy(who.account_id, {
         "at": svc.clock(), "actor": who.address, "role": "user", "action": "send",
         "account": who.address,
@@ -76,4 +93,14 @@ async def submit(svc: Service, commits: GroupCommit, who: Submitter, content: by
                                    all_or_nothing=True, sent=sent, outbound=outbound,
                                    sign=partial(signed, domain=domain_of(who.address),
                                                 data_dir=svc.settings.data_dir))
+    told = [] if outcome.refused else [  # refused: nothing was stored
+        bounce.delivered(address, envelope.notify[address].original)
+        for address in envelope.local
+        if address in envelope.notify and envelope.notify[address].wants(SUCCESS)]
+    if told:
+        try:
+            await asyncio.to_thread(reports.send, svc, who.address, told, content, queue_id,
+                                    envelope.dsn)
+        except Exception:  # the message is stored: its 250 must not turn into a retry
+            log.exception("the delivery report of message %s could not be stored", queue_id)
     return Submitted(queue_id, frozenset(outcome.refused))
