@@ -16,7 +16,8 @@ kept with the envelope once the command is accepted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiosmtpd.smtp import Session
 
@@ -86,51 +87,44 @@ class SubmissionDoor(MailDoor):
         await handler.go_live(self, result)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
-        """MAIL, its DSN parameters (RET, ENVID) taken out first and kept once it is
-        accepted; aiosmtpd reads the rest."""
+        """MAIL, its DSN parameters (RET, ENVID) kept once it is accepted."""
         envelope = self.envelope
         assert isinstance(envelope, MailEnvelope)
-        taken = self._dsn_taken(arg, "FROM:", dsn.message_request)
-        if isinstance(taken, str):
-            await self.push(taken)
-            return
-        arg, request = taken
         before = envelope.mail_from
-        await super().smtp_MAIL(arg)
-        if not before and envelope.mail_from and isinstance(request, dsn.MessageRequest):
+        request = await self._without_dsn(arg, "FROM:", dsn.message_request,
+                                          super().smtp_MAIL)
+        if isinstance(request, dsn.MessageRequest) and not before and envelope.mail_from:
             envelope.dsn = request
 
     async def smtp_RCPT(self, arg: str | None) -> None:
-        """RCPT, its DSN parameters (NOTIFY, ORCPT) taken out first and kept with the
-        recipient once it is accepted."""
+        """RCPT, its DSN parameters (NOTIFY, ORCPT) kept with the recipient once it is
+        accepted."""
         envelope = self.envelope
         assert isinstance(envelope, MailEnvelope)
-        taken = self._dsn_taken(arg, "TO:", dsn.recipient_request)
-        if isinstance(taken, str):
-            await self.push(taken)
-            return
-        arg, request = taken
         before = len(envelope.rcpt_tos)
-        await super().smtp_RCPT(arg)
-        if len(envelope.rcpt_tos) > before and isinstance(request, dsn.RecipientRequest):
+        request = await self._without_dsn(arg, "TO:", dsn.recipient_request,
+                                          super().smtp_RCPT)
+        if isinstance(request, dsn.RecipientRequest) and len(envelope.rcpt_tos) > before:
             envelope.notify[envelope.rcpt_tos[-1]] = request
 
-    def _dsn_taken(self, arg: str | None, keyword: str,
-                   take: Callable[[str], tuple[str, dsn.MessageRequest | dsn.RecipientRequest]]
-                   ) -> tuple[str | None, dsn.MessageRequest | dsn.RecipientRequest | None] | str:
-        """The command's argument without its DSN parameters and what they asked (None:
-        none given, or a syntax aiosmtpd refuses itself), or the `501 5.5.4` refusal."""
+    async def _without_dsn(self, arg: str | None, keyword: str, take: Callable[[str], Any],
+                           command: Callable[[str | None], Awaitable[None]]) -> object:
+        """Run aiosmtpd's `command` on the argument without its DSN parameters, or refuse
+        a bad one (`501 5.5.4`); what they asked (None: none given, or the argument is one
+        aiosmtpd refuses itself)."""
         stripped = None if arg is None else self._strip_command_keyword(keyword, arg)
-        if stripped is None or self.session is None or not self.session.extended_smtp:
-            return arg, None
-        address, params = self._getaddr(stripped)
-        if address is None or not params:
-            return arg, None
-        try:
-            kept, request = take(params)
-        except dsn.DsnSyntaxError as error:
-            return f"501 5.5.4 {error}"
-        return f"{keyword}{stripped[:len(stripped) - len(params)]} {kept}".rstrip(), request
+        request = None
+        if stripped is not None and self.session is not None and self.session.extended_smtp:
+            address, params = self._getaddr(stripped)
+            if address is not None and params:
+                try:
+                    kept, request = take(params)
+                except dsn.DsnSyntaxError as error:
+                    await self.push(f"501 5.5.4 {error}")
+                    return None
+                arg = f"{keyword}{stripped[:len(stripped) - len(params)]} {kept}".rstrip()
+        await command(arg)
+        return request
 
     async def _exchange(self, mechanism: sasl.ServerMechanism, initial: str | None,
                         challenge: sasl.Challenge | None = None
