@@ -92,3 +92,17 @@ def test_a_delivery_report_says_delivered_and_returns_only_the_header() -> None:
     assert "Diagnostic-Code" not in _fields(raw)
     assert b"secret body" not in raw and b"Subject: hello" in raw
     assert "was delivered to these recipients" in raw.decode()
+
+
+def test_decoded_ids_cannot_add_lines_to_a_report() -> None:
+    _, request = dsn.message_request("ENVID=a+0D+0ABcc:+20x@evil.example")
+    _, recipient = dsn.recipient_request("ORCPT=rfc822;b+0D+0AAction:+20delivered")
+    assert "\r\n" in request.envelope_id and "\r\n" in recipient.original
+    raw = bounce.report(hostname="mx.example.test", sender="a@example.test",
+                        failures=[bounce.delivered("b@example.test", recipient.original)],
+                        original=b"Subject: x\r\n\r\n", queue_id="0123456789ab",
+                        arrived_at=0.0, now=1.0, envelope_id=request.envelope_id)
+    fields = _fields(raw)
+    assert "Original-Envelope-Id: a??Bcc: x@evil.example\r\n" in fields
+    assert "Original-Recipient: rfc822;b??Action: delivered\r\n" in fields
+    assert fields.count("\r\nAction: ") == 1 and "\r\nBcc:" not in raw.decode()

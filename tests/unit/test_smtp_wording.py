@@ -8,7 +8,7 @@ import pytest
 
 from mailgate.protocols.smtp import replies, trace
 from mailgate.protocols.smtp.addresses import candidates, problem
-from mailgate.protocols.smtp.senders import from_refusal
+from mailgate.protocols.smtp.senders import envelope_refusal, from_refusal
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -61,3 +61,12 @@ def test_from_header_must_be_the_account() -> None:
         replies.NO_FROM_HEADER)
     refusal = from_refusal(b"From: pat@example.test, dean@example.test\r\n\r\n", own)
     assert refusal is not None and refusal.startswith("550 5.7.1") and "dean" in refusal
+
+
+def test_the_envelope_sender_must_be_the_account_and_the_null_sender_shows_as_such() -> None:
+    own = "pat@example.test"
+    assert envelope_refusal("PAT@example.test", own) is None
+    assert envelope_refusal("<>", own) == (
+        "553 5.7.1 <> is not your address: send as <pat@example.test>")
+    assert envelope_refusal("dean@example.test", own) == (
+        "553 5.7.1 <dean@example.test> is not your address: send as <pat@example.test>")

@@ -23,7 +23,7 @@ def envelope_refusal(sender: str, own: str) -> str | None:
     """The reply refusing MAIL FROM, unless it is the account's own address."""
     if sender.lower() == own:
         return None
-    return replies.sender_not_yours(shown(sender), own)
+    return replies.sender_not_yours("" if sender == "<>" else shown(sender), own)
 
 
 def from_refusal(content: bytes, own: str) -> str | None:
