@@ -90,6 +90,7 @@ def test_a_bounce_is_a_multipart_report_with_a_status_per_recipient() -> None:
     text = raw.decode()
     assert "Status: 5.1.1" in text and "Status: 4.4.7" in text
     assert "Diagnostic-Code: smtp; 550 5.1.1" in text
+    assert "Diagnostic-Code: smtp; 451" not in text  # expired: said here, not by a remote
     assert "Subject: hello" in text and "secret body" not in text  # the header only
 
 
@@ -133,3 +134,10 @@ def test_mx_host_addresses_ipv4_first_and_a_dns_failure_is_temporary() -> None:
     assert mx.addresses("none.a.example", lookup) == []
     with pytest.raises(mx.LookupFailed, match=r"4\.4\.3"):
         mx.addresses("down.example", lookup)
+
+
+def test_a_failure_found_here_is_no_remote_diagnostic() -> None:
+    said = "5.1.2 elsewhere.example has no MX and no address: no mail goes there"
+    failure = bounce.permanent("x@elsewhere.example", said)
+    assert (failure.status, failure.remote) == ("5.1.2", False)
+    assert bounce.permanent("x@out.example", "550 5.1.1 no (in reply to RCPT TO)").remote

@@ -14,6 +14,7 @@ from datetime import datetime
 
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
+_REPLY = re.compile(r"[2-5]\d\d[ -]")  # an SMTP reply, as transport.reply_text writes it
 EXPIRED = "4.4.7"
 
 
@@ -37,10 +38,12 @@ class Failure:
     original: str = ""  # ORCPT as given with RCPT (`rfc822;address`), when it was
 
 
-def permanent(recipient: str, reason: str, remote: bool = True) -> Failure:
+def permanent(recipient: str, reason: str) -> Failure:
+    """A 5xx from the remote (its reply starts with the code), or a failure found here
+    (no mail host for the domain, ...): only a remote's reply is a Diagnostic-Code."""
     found = _ENHANCED.search(reason)
     status = found[1] if found and found[1].startswith("5") else "5.0.0"
-    return Failure(recipient, reason, status, remote)
+    return Failure(recipient, reason, status, _REPLY.match(reason) is not None)
 
 
 def expired(recipient: str, last_error: str) -> Failure:
