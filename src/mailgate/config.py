@@ -31,6 +31,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "queue_lifetime": "5d",
         "queue_retry_min": "5m",
         "queue_retry_max": "1h",
+        "queue_delay_warning": "4h",
     },
     "listen": {
         "imap": "127.0.0.1:1143",
@@ -123,12 +124,16 @@ NOTES: dict[tuple[str, str], str] = {
         "a bounce (a 5xx from the remote bounces it at once).",
     ("server", "queue_retry_min"):
         "Wait before the first retry; each retry waits twice as long, up to queue_retry_max.",
+    ("server", "queue_delay_warning"):
+        "A message still waiting this long after it was queued: its sender is told once "
+        "(a 'delayed' report, unless NOTIFY said otherwise); at least queue_lifetime: never.",
 }
 
 
 DURATION_KEYS = (("policy", "deactivation_grace"), ("policy", "retention"),
                  ("server", "queue_lifetime"), ("server", "queue_retry_min"),
-                 ("server", "queue_retry_max"), ("auth", "token_lifetime"),
+                 ("server", "queue_retry_max"), ("server", "queue_delay_warning"),
+                 ("auth", "token_lifetime"),
                  ("auth", "refresh_token_lifetime"))
 
 RELAY_TLS = ("starttls", "tls", "none")

@@ -4,7 +4,8 @@
 
 The reports land in the sender's INBOX: `delivered` for a local recipient that asked
 NOTIFY=SUCCESS, `relayed` when the next hop does not offer DSN, `failed` unless the sender
-said NOTIFY=NEVER (the whole message with RET=FULL), with ENVID and ORCPT given back; a
+said NOTIFY=NEVER (the whole message with RET=FULL), `delayed` once when the message still
+waits `queue_delay_warning` (2 s here) after it arrived, with ENVID and ORCPT given back; a
 next hop that offers DSN gets the parameters instead.
 """
 
@@ -36,7 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, smarthost: Smarthost
             "MAILGATE_SERVER_RELAY_PORT": str(smarthost.port),
             "MAILGATE_SERVER_RELAY_TLS": "none",
             "MAILGATE_SERVER_QUEUE_RETRY_MIN": "1s",
-            "MAILGATE_SERVER_QUEUE_RETRY_MAX": "2s"}):
+            "MAILGATE_SERVER_QUEUE_RETRY_MAX": "1s",
+            "MAILGATE_SERVER_QUEUE_DELAY_WARNING": "2s"}):
         running.account(ALICE, PASSWORD)
         running.account(BOB, PASSWORD)
         yield running
@@ -197,3 +199,36 @@ def test_a_next_hop_with_dsn_gets_the_parameters_and_no_report_is_made(
     wait_until(lambda: json.loads(server.cli("queue", "list", "--json").stdout) == [], 10,
                lambda: "still queued")
     assert _reports(server, subject) == []
+
+
+def _attempts(server: RunningServer, to: str) -> int:
+    entries = json.loads(server.cli("queue", "list", "--json").stdout)
+    return max([int(r["attempts"]) for e in entries for r in e["recipients"]
+                if r["address"] == to] or [0])
+
+
+def test_a_message_still_waiting_gets_its_sender_one_delayed_report(
+        server: RunningServer, smarthost: Smarthost) -> None:
+    subject = "waits a while"
+    warned, quiet = "erin@outside.example", "fred@outside.example"
+    smarthost.tempfail = True
+    try:
+        _send(server, subject, {warned: ["NOTIFY=DELAY,FAILURE"], quiet: ["NOTIFY=FAILURE"]},
+              ["ENVID=wait-1"])
+        wait_until(lambda: _reports(server, subject), 20, lambda: "no delayed report")
+        wait_until(lambda: _attempts(server, warned) >= 5, 30, lambda: "too few attempts")
+        [report] = _reports(server, subject)  # once, though it was tried again since
+    finally:
+        smarthost.tempfail = False
+    assert report["Subject"] == "Delayed Mail (still being retried)"
+    status = _status(report)
+    assert f"Final-Recipient: rfc822; {warned}" in status
+    assert quiet not in status  # its NOTIFY left DELAY out
+    assert "Action: delayed" in status and "Status: 4.3.0" in status
+    assert "Will-Retry-Until: " in status and "Original-Envelope-Id: wait-1" in status
+
+    def relayed_to() -> list[str]:  # the retry that meets the end of the 4xx may split them
+        return sorted(r for arrival in smarthost.arrived(subject) for r in arrival[1])
+
+    wait_until(lambda: relayed_to() == [warned, quiet], 20, lambda: f"relayed: {relayed_to()}")
+    assert len(_reports(server, subject)) == 1  # delivered later: nothing more to say

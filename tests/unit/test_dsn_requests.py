@@ -31,12 +31,12 @@ def test_recipient_parameters_and_what_they_ask() -> None:
     assert not request.wants(dsn.DELAY)
 
 
-def test_without_notify_a_failure_is_told_and_a_success_is_not() -> None:
+def test_without_notify_a_failure_or_delay_is_told_and_a_success_is_not() -> None:
     _, request = dsn.recipient_request("")
-    assert request.wants(dsn.FAILURE)
+    assert request.wants(dsn.FAILURE) and request.wants(dsn.DELAY)
     assert not request.wants(dsn.SUCCESS)
     _, never = dsn.recipient_request("NOTIFY=NEVER")
-    assert not never.wants(dsn.FAILURE) and not never.wants(dsn.SUCCESS)
+    assert not any(never.wants(e) for e in (dsn.FAILURE, dsn.DELAY, dsn.SUCCESS))
 
 
 @pytest.mark.parametrize("params", [
@@ -106,3 +106,19 @@ def test_decoded_ids_cannot_add_lines_to_a_report() -> None:
     assert "Original-Envelope-Id: a??Bcc: x@evil.example\r\n" in fields
     assert "Original-Recipient: rfc822;b??Action: delivered\r\n" in fields
     assert fields.count("\r\nAction: ") == 1 and "\r\nBcc:" not in raw.decode()
+
+
+def test_a_delay_report_says_when_the_queue_gives_up() -> None:
+    raw = bounce.report(hostname="mx.example.test", sender="a@example.test",
+                        failures=[bounce.delayed("x@out.example", "451 4.3.0 later", 86400.0),
+                                  bounce.delayed("y@out.example", "connection refused", 86400.0)],
+                        original=b"Subject: hello\r\n\r\nbody\r\n", queue_id="0123456789ab",
+                        arrived_at=0.0, now=1.0, whole=True)
+    report = email.message_from_bytes(raw)
+    assert report["Subject"] == "Delayed Mail (still being retried)"
+    fields = _fields(raw)
+    assert fields.count("Action: delayed") == 2
+    assert "Status: 4.3.0" in fields and "Status: 4.0.0" in fields
+    assert fields.count("Will-Retry-Until: ") == 2
+    assert fields.count("Diagnostic-Code: smtp; 451 4.3.0 later") == 1  # only the reply
+    assert b"body" not in raw  # RET=FULL is for failures only

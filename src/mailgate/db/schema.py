@@ -532,6 +532,7 @@ outbound_queue = Table(
     Column("recipient", Text, nullable=False),
     Column("mail_options", Text, nullable=False, server_default=""),  # SMTPUTF8 BODY= RET=
     Column("rcpt_options", Text, nullable=False, server_default=""),  # NOTIFY= ORCPT= (0021)
+    Column("delay_warned", Boolean, nullable=False, server_default=false()),  # (0021)
     Column("size", BigInteger, nullable=False),
     Column("queued_at", Float, nullable=False),
     Column("next_attempt_at", Float, nullable=False),

@@ -1,8 +1,8 @@
 """The reports sent back to a sender: delivery status notifications (RFC 3464) as a
 multipart/report (RFC 6522) with a sentence for people, the machine-readable status of each
 recipient, and the header of the message (the whole message in a failure report when the
-sender asked with RET=FULL, RFC 3461). Failures always go back unless the sender said
-NOTIFY=NEVER; a delivery or a relaying only when it asked with NOTIFY=SUCCESS."""
+sender asked with RET=FULL, RFC 3461). Failures and delays go back unless the sender's
+NOTIFY left them out; a delivery or a relaying only when it asked with NOTIFY=SUCCESS."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ _REPLY = re.compile(r"[2-5]\d\d[ -]")  # an SMTP reply, as transport.reply_text 
 EXPIRED = "4.4.7"
 
 
-FAILED, DELIVERED, RELAYED = "failed", "delivered", "relayed"
+FAILED, DELAYED, DELIVERED, RELAYED = "failed", "delayed", "delivered", "relayed"
 _SAID = {FAILED: "Your message could not be delivered to these recipients",
+         DELAYED: "Your message has not been delivered yet to these recipients; it will be "
+                  "tried again, and you will be told if it fails for good",
          DELIVERED: "Your message was delivered to these recipients",
          RELAYED: "Your message was passed on to a mail system that does not report "
                   "deliveries, for these recipients"}
@@ -36,6 +38,7 @@ class Failure:
     remote: bool  # the reason is an SMTP reply from the remote
     action: str = FAILED
     original: str = ""  # ORCPT as given with RCPT (`rfc822;address`), when it was
+    retry_until: float | None = None  # delayed: when the queue gives up (Will-Retry-Until)
 
 
 def permanent(recipient: str, reason: str) -> Failure:
@@ -48,6 +51,15 @@ def permanent(recipient: str, reason: str) -> Failure:
 
 def expired(recipient: str, last_error: str) -> Failure:
     return Failure(recipient, last_error or "no attempt succeeded", EXPIRED, False)
+
+
+def delayed(recipient: str, reason: str, retry_until: float, original: str = "") -> Failure:
+    """Not delivered yet: the last attempt's answer (a 4xx, no answer) and when the queue
+    gives up."""
+    found = _ENHANCED.search(reason)
+    status = found[1] if found and found[1].startswith("4") else "4.0.0"
+    return Failure(recipient, reason, status, _REPLY.match(reason) is not None, DELAYED,
+                   original, retry_until)
 
 
 def delivered(recipient: str, original: str = "") -> Failure:
@@ -69,6 +81,15 @@ def _safe(text: str) -> str:
 def header_section(message: bytes) -> bytes:
     end = message.find(b"\r\n\r\n")
     return message if end < 0 else message[:end + 2]
+
+
+def _subject(told: list[Failure]) -> str:
+    actions = {f.action for f in told}
+    if FAILED in actions:
+        return "Undelivered Mail Returned to Sender"
+    if DELAYED in actions:
+        return "Delayed Mail (still being retried)"
+    return "Successful Mail Delivery Report"
 
 
 def report(*, hostname: str, sender: str, failures: list[Failure], original: bytes,
@@ -100,11 +121,13 @@ def report(*, hostname: str, sender: str, failures: list[Failure], original: byt
                    f"Action: {f.action}", f"Status: {f.status}"]
         if f.remote:
             status.append(f"Diagnostic-Code: smtp; {_safe(f.reason)}")
-        status += [f"Last-Attempt-Date: {_when(now)}", ""]
+        status.append(f"Last-Attempt-Date: {_when(now)}")
+        if f.retry_until is not None:
+            status.append(f"Will-Retry-Until: {_when(f.retry_until)}")
+        status.append("")
     head = [f"From: Mail Delivery System <MAILER-DAEMON@{_safe(hostname)}>",
             f"To: <{_safe(sender)}>",
-            "Subject: " + ("Undelivered Mail Returned to Sender" if failed
-                           else "Successful Mail Delivery Report"),
+            "Subject: " + _subject(failures),
             f"Date: {_when(now)}",
             f"Message-ID: <{queue_id}.{uuid.uuid4().hex[:8]}@{_safe(hostname)}>",
             "Auto-Submitted: auto-replied",

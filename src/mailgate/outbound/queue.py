@@ -29,6 +29,7 @@ class Recipient:
     state: str
     next_attempt_at: float
     options: str = ""  # the DSN parameters given with RCPT (NOTIFY=..., ORCPT=...)
+    delay_warned: bool = False  # the sender was told its delivery is delayed
 
 
 @dataclass
@@ -62,7 +63,8 @@ def _entries(rows: Iterable) -> list[Entry]:  # type: ignore[type-arg]
                                                      float(row.queued_at)))
         entry.recipients.append(Recipient(int(row.id), row.recipient, int(row.attempts),
                                           row.last_error, row.state,
-                                          float(row.next_attempt_at), row.rcpt_options))
+                                          float(row.next_attempt_at), row.rcpt_options,
+                                          bool(row.delay_warned)))
     return list(found.values())
 
 
@@ -102,6 +104,10 @@ def defer(conn: Connection, recipients: list[Recipient], error: str, now: float,
         conn.execute(update(q).where(q.c.id == r.row_id).values(
             state=QUEUED, attempts=q.c.attempts + 1, last_error=error[:1000],
             next_attempt_at=min(now + wait, give_up_at)))
+
+
+def mark_delay_warned(conn: Connection, row_ids: list[int]) -> None:
+    conn.execute(update(q).where(q.c.id.in_(row_ids)).values(delay_warned=True))
 
 
 def hold_interrupted(conn: Connection) -> list[str]:

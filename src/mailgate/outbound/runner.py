@@ -9,7 +9,8 @@ doubling up to `queue_retry_max`), a 5xx bounces at once, and a message still qu
 `queue_lifetime` after it arrived bounces too. A bounce is a DSN in the
 sender's INBOX (unless it said NOTIFY=NEVER), audited (`queue.bounce`) in the same
 transaction that drops the rows; a next hop without DSN means a `relayed` report for the
-recipients that asked NOTIFY=SUCCESS.
+recipients that asked NOTIFY=SUCCESS, and a message still waiting `queue_delay_warning`
+after it arrived a `delayed` report, once (unless NOTIFY left DELAY out).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ class Timing:
     lifetime: float
     first_wait: float
     longest_wait: float
+    delay_warning: float
 
     @classmethod
     def of(cls, svc: Service) -> Timing:
         s = svc.settings
         return cls(s.seconds("server", "queue_lifetime"), s.seconds("server", "queue_retry_min"),
-                   s.seconds("server", "queue_retry_max"))
+                   s.seconds("server", "queue_retry_max"),
+                   s.seconds("server", "queue_delay_warning"))
 
 
 class QueueRunner:
@@ -162,6 +165,7 @@ class QueueRunner:
         for r in outcome.delivered:
             log.info("message %s delivered to %s", entry.queue_id, r.address)
         self._report_relayed(entry, outcome.unreported, data)
+        self._warn_delayed(entry, outcome.deferred, data, give_up_at)
         if outcome.failed:
             self._bounce(entry, [bounce.permanent(r.address, said)
                                  for r, said in outcome.failed], data)
@@ -243,6 +247,29 @@ class QueueRunner:
         except Exception:  # sent already: nothing to undo, and nothing is sent twice
             log.exception("the relaying report of message %s could not be stored",
                           entry.queue_id)
+
+    def _warn_delayed(self, entry: Entry, deferred: list[tuple[Recipient, str]],
+                      original: bytes, give_up_at: float) -> None:
+        """Recipients still waiting `queue_delay_warning` after the message was queued: the
+        sender is told once, with a `delayed` report, unless its NOTIFY left DELAY out."""
+        now = self.svc.clock()
+        due = [(r, said) for r, said in deferred if not r.delay_warned]
+        if not due or now < entry.queued_at + self.timing.delay_warning:
+            return
+        told = [bounce.delayed(r.address, said, give_up_at, request.original)
+                for r, said in due
+                for request in [dsn.recipient_request(r.options)[1]]
+                if request.wants(dsn.DELAY)]
+        report = reports.prepare(self.svc, reports.build(
+            self.svc, entry.sender, told, original, entry.queue_id,
+            dsn.message_request(entry.mail_options)[1], entry.queued_at)) if told else None
+        with self.svc.engine.begin() as conn:
+            if report is not None:
+                reports.put(conn, entry.sender, report, now)
+            queue.mark_delay_warned(conn, [r.row_id for r, _ in due])
+        if told:
+            log.info("message %s delayed: its sender was told (%d recipient(s))",
+                     entry.queue_id, len(told))
 
     def _bounce(self, entry: Entry, failures: list[bounce.Failure], original: bytes) -> None:
         """Tell the sender (a DSN in its INBOX) of the failures it wants to hear of (all,

@@ -50,10 +50,8 @@ class RecipientRequest:
 
     def wants(self, event: str) -> bool:
         """Whether the sender is to be told of `event` (SUCCESS, FAILURE or DELAY). Without
-        NOTIFY a failure is reported and a success is not (RFC 3461 §4.1)."""
-        if not self.notify:
-            return event == FAILURE
-        return event in self.notify
+        NOTIFY, as if NOTIFY=FAILURE,DELAY (RFC 3461 §4.1)."""
+        return event in (self.notify or (FAILURE, DELAY))
 
     def words(self) -> list[str]:
         return ([f"NOTIFY={','.join(self.notify)}"] if self.notify else []) + (
