@@ -66,8 +66,8 @@ def test_a_failure_report_with_ret_full_returns_the_whole_message_and_the_ids() 
     original = b"From: a@example.test\r\nSubject: hello\r\n\r\nthe body\r\n"
     raw = bounce.report(
         hostname="mx.example.test", sender="a@example.test",
-        failures=[bounce.Failure("x@out.example", "550 5.1.1 no", "5.1.1", True,
-                                 original="rfc822;X@out.example")],
+        notices=[bounce.Notice("x@out.example", "550 5.1.1 no", "5.1.1", True,
+                                original="rfc822;X@out.example")],
         original=original, queue_id="0123456789ab", arrived_at=0.0, now=1.0,
         envelope_id="my-id-7", whole=True)
     report = email.message_from_bytes(raw)
@@ -84,7 +84,7 @@ def test_a_failure_report_with_ret_full_returns_the_whole_message_and_the_ids() 
 def test_a_delivery_report_says_delivered_and_returns_only_the_header() -> None:
     original = b"From: a@example.test\r\nSubject: hello\r\n\r\nsecret body\r\n"
     raw = bounce.report(hostname="mx.example.test", sender="a@example.test",
-                        failures=[bounce.delivered("b@example.test")], original=original,
+                        notices=[bounce.delivered("b@example.test")], original=original,
                         queue_id="0123456789ab", arrived_at=0.0, now=1.0, whole=True)
     report = email.message_from_bytes(raw)
     assert report["Subject"] == "Successful Mail Delivery Report"
@@ -99,7 +99,7 @@ def test_decoded_ids_cannot_add_lines_to_a_report() -> None:
     _, recipient = dsn.recipient_request("ORCPT=rfc822;b+0D+0AAction:+20delivered")
     assert "\r\n" in request.envelope_id and "\r\n" in recipient.original
     raw = bounce.report(hostname="mx.example.test", sender="a@example.test",
-                        failures=[bounce.delivered("b@example.test", recipient.original)],
+                        notices=[bounce.delivered("b@example.test", recipient.original)],
                         original=b"Subject: x\r\n\r\n", queue_id="0123456789ab",
                         arrived_at=0.0, now=1.0, envelope_id=request.envelope_id)
     fields = _fields(raw)
@@ -110,8 +110,8 @@ def test_decoded_ids_cannot_add_lines_to_a_report() -> None:
 
 def test_a_delay_report_says_when_the_queue_gives_up() -> None:
     raw = bounce.report(hostname="mx.example.test", sender="a@example.test",
-                        failures=[bounce.delayed("x@out.example", "451 4.3.0 later", 86400.0),
-                                  bounce.delayed("y@out.example", "connection refused", 86400.0)],
+                        notices=[bounce.delayed("x@out.example", "451 4.3.0 later", 86400.0),
+                                 bounce.delayed("y@out.example", "connection refused", 86400.0)],
                         original=b"Subject: hello\r\n\r\nbody\r\n", queue_id="0123456789ab",
                         arrived_at=0.0, now=1.0, whole=True)
     report = email.message_from_bytes(raw)

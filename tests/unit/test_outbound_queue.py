@@ -77,7 +77,7 @@ def test_a_message_being_sent_is_a_conflict_to_delete_and_stays(svc: Service) ->
 
 def test_a_bounce_is_a_multipart_report_with_a_status_per_recipient() -> None:
     original = b"From: a@example.test\r\nSubject: hello\r\n\r\nsecret body\r\n"
-    raw = bounce.report(hostname="mx.example.test", sender="a@example.test", failures=[
+    raw = bounce.report(hostname="mx.example.test", sender="a@example.test", notices=[
         bounce.permanent("x@out.example", "550 5.1.1 <x@out.example>: no such user"),
         bounce.expired("y@out.example", "451 4.3.0 later")], original=original,
         queue_id="0123456789ab", arrived_at=0.0, now=100.0)

@@ -28,8 +28,8 @@ _SAID = {FAILED: "Your message could not be delivered to these recipients",
 
 
 @dataclass(frozen=True)
-class Failure:
-    """What became of the message for one recipient (failed, unless `action` says
+class Notice:
+    """What became of the message for one recipient (`action`: failed unless said
     otherwise), and why."""
 
     recipient: str
@@ -41,33 +41,35 @@ class Failure:
     retry_until: float | None = None  # delayed: when the queue gives up (Will-Retry-Until)
 
 
-def permanent(recipient: str, reason: str) -> Failure:
+def permanent(recipient: str, reason: str) -> Notice:
     """A 5xx from the remote (its reply starts with the code), or a failure found here
     (no mail host for the domain, ...): only a remote's reply is a Diagnostic-Code."""
+    return Notice(recipient, reason, _status(reason, "5"), _REPLY.match(reason) is not None)
+
+
+def _status(reason: str, kind: str) -> str:
+    """The enhanced status code of `kind` (4 or 5) the reason gives, else `kind`.0.0."""
     found = _ENHANCED.search(reason)
-    status = found[1] if found and found[1].startswith("5") else "5.0.0"
-    return Failure(recipient, reason, status, _REPLY.match(reason) is not None)
+    return found[1] if found and found[1].startswith(kind) else f"{kind}.0.0"
 
 
-def expired(recipient: str, last_error: str) -> Failure:
-    return Failure(recipient, last_error or "no attempt succeeded", EXPIRED, False)
+def expired(recipient: str, last_error: str) -> Notice:
+    return Notice(recipient, last_error or "no attempt succeeded", EXPIRED, False)
 
 
-def delayed(recipient: str, reason: str, retry_until: float, original: str = "") -> Failure:
+def delayed(recipient: str, reason: str, retry_until: float, original: str = "") -> Notice:
     """Not delivered yet: the last attempt's answer (a 4xx, no answer) and when the queue
     gives up."""
-    found = _ENHANCED.search(reason)
-    status = found[1] if found and found[1].startswith("4") else "4.0.0"
-    return Failure(recipient, reason, status, _REPLY.match(reason) is not None, DELAYED,
-                   original, retry_until)
+    return Notice(recipient, reason, _status(reason, "4"), _REPLY.match(reason) is not None,
+                  DELAYED, original, retry_until)
 
 
-def delivered(recipient: str, original: str = "") -> Failure:
-    return Failure(recipient, "delivered to the mailbox", "2.0.0", False, DELIVERED, original)
+def delivered(recipient: str, original: str = "") -> Notice:
+    return Notice(recipient, "delivered to the mailbox", "2.0.0", False, DELIVERED, original)
 
 
-def relayed(recipient: str, reason: str, original: str = "") -> Failure:
-    return Failure(recipient, reason, "2.0.0", True, RELAYED, original)
+def relayed(recipient: str, reason: str, original: str = "") -> Notice:
+    return Notice(recipient, reason, "2.0.0", True, RELAYED, original)
 
 
 def _when(at: float) -> str:
@@ -83,7 +85,7 @@ def header_section(message: bytes) -> bytes:
     return message if end < 0 else message[:end + 2]
 
 
-def _subject(told: list[Failure]) -> str:
+def _subject(told: list[Notice]) -> str:
     actions = {f.action for f in told}
     if FAILED in actions:
         return "Undelivered Mail Returned to Sender"
@@ -92,18 +94,18 @@ def _subject(told: list[Failure]) -> str:
     return "Successful Mail Delivery Report"
 
 
-def report(*, hostname: str, sender: str, failures: list[Failure], original: bytes,
+def report(*, hostname: str, sender: str, notices: list[Notice], original: bytes,
            queue_id: str, arrived_at: float, now: float, envelope_id: str = "",
            whole: bool = False) -> bytes:
     """The whole report, CRLF line ends; `whole` returns the entire original in a failure
     report (RET=FULL), `envelope_id` is the sender's ENVID."""
     boundary = f"=_{uuid.uuid4().hex}"
-    lifetime_over = any(f.status == EXPIRED for f in failures)
-    failed = any(f.action == FAILED for f in failures)
+    lifetime_over = any(f.status == EXPIRED for f in notices)
+    failed = any(f.action == FAILED for f in notices)
     whole = whole and failed
     human = ["This is the mail system at " + _safe(hostname) + "."]
     for action, said in _SAID.items():
-        told = [f for f in failures if f.action == action]
+        told = [f for f in notices if f.action == action]
         if told:
             ending = " before its time in the queue ran out:" if (
                 action == FAILED and lifetime_over) else ":"
@@ -114,7 +116,7 @@ def report(*, hostname: str, sender: str, failures: list[Failure], original: byt
               f"Reporting-MTA: dns; {_safe(hostname)}",
               f"X-Mailgate-Queue-ID: {queue_id}",
               f"Arrival-Date: {_when(arrived_at)}", ""]
-    for f in failures:
+    for f in notices:
         if f.original:
             status.append(f"Original-Recipient: {_safe(f.original)}")
         status += [f"Final-Recipient: rfc822; {_safe(f.recipient)}",
@@ -127,7 +129,7 @@ def report(*, hostname: str, sender: str, failures: list[Failure], original: byt
         status.append("")
     head = [f"From: Mail Delivery System <MAILER-DAEMON@{_safe(hostname)}>",
             f"To: <{_safe(sender)}>",
-            "Subject: " + _subject(failures),
+            "Subject: " + _subject(notices),
             f"Date: {_when(now)}",
             f"Message-ID: <{queue_id}.{uuid.uuid4().hex[:8]}@{_safe(hostname)}>",
             "Auto-Submitted: auto-replied",

@@ -1,5 +1,5 @@
-"""Delivery reports (`bounce.report`: failures, deliveries, relayings) put in the sender's
-INBOX, with `Return-Path: <>` so that nothing ever answers them."""
+"""Delivery reports (`bounce.report`: failures, delays, deliveries, relayings) put in the
+sender's INBOX, with `Return-Path: <>` so that nothing ever answers them."""
 
 from __future__ import annotations
 
@@ -31,19 +31,19 @@ def put(conn: Connection, sender: str, report: Prepared, now: float) -> bool:
     return True
 
 
-def build(svc: Service, sender: str, told: list[bounce.Failure], original: bytes,
+def build(svc: Service, sender: str, told: list[bounce.Notice], original: bytes,
           queue_id: str, request: MessageRequest, arrived_at: float) -> bytes:
     return bounce.report(hostname=str(svc.settings.get("server", "hostname")), sender=sender,
-                         failures=told, original=original, queue_id=queue_id,
+                         notices=told, original=original, queue_id=queue_id,
                          arrived_at=arrived_at, now=svc.clock(),
                          envelope_id=request.envelope_id, whole=request.ret == "FULL")
 
 
-def send(svc: Service, sender: str, told: list[bounce.Failure], original: bytes,
-         queue_id: str, request: MessageRequest, arrived_at: float | None = None) -> bool:
-    """Report what became of `told` to the sender, in a transaction of its own."""
+def send(svc: Service, sender: str, told: list[bounce.Notice], original: bytes,
+         queue_id: str, request: MessageRequest) -> bool:
+    """Report what became of a message that arrived just now to its sender, in a
+    transaction of its own."""
     now = svc.clock()
-    report = prepare(svc, build(svc, sender, told, original, queue_id, request,
-                                now if arrived_at is None else arrived_at))
+    report = prepare(svc, build(svc, sender, told, original, queue_id, request, now))
     with svc.engine.begin() as conn:
         return put(conn, sender, report, now)

@@ -235,15 +235,14 @@ class QueueRunner:
         """A next hop that does not offer DSN took the message: the recipients whose
         sender asked NOTIFY=SUCCESS get a `relayed` report (RFC 3461 §6.2.2)."""
         told = [bounce.relayed(r.address, "passed on to a mail system without DSN",
-                               request.original)
-                for r in recipients
-                for request in [dsn.recipient_request(r.options)[1]]
-                if request.wants(dsn.SUCCESS)]
+                               _asked(r).original)
+                for r in recipients if _asked(r).wants(dsn.SUCCESS)]
         if not told:
             return
         try:
-            reports.send(self.svc, entry.sender, told, original, entry.queue_id,
-                         dsn.message_request(entry.mail_options)[1], entry.queued_at)
+            report = self._report(entry, told, original)
+            with self.svc.engine.begin() as conn:
+                reports.put(conn, entry.sender, report, self.svc.clock())
         except Exception:  # sent already: nothing to undo, and nothing is sent twice
             log.exception("the relaying report of message %s could not be stored",
                           entry.queue_id)
@@ -256,13 +255,9 @@ class QueueRunner:
         due = [(r, said) for r, said in deferred if not r.delay_warned]
         if not due or now < entry.queued_at + self.timing.delay_warning:
             return
-        told = [bounce.delayed(r.address, said, give_up_at, request.original)
-                for r, said in due
-                for request in [dsn.recipient_request(r.options)[1]]
-                if request.wants(dsn.DELAY)]
-        report = reports.prepare(self.svc, reports.build(
-            self.svc, entry.sender, told, original, entry.queue_id,
-            dsn.message_request(entry.mail_options)[1], entry.queued_at)) if told else None
+        told = [bounce.delayed(r.address, said, give_up_at, _asked(r).original)
+                for r, said in due if _asked(r).wants(dsn.DELAY)]
+        report = self._report(entry, told, original) if told else None
         with self.svc.engine.begin() as conn:
             if report is not None:
                 reports.put(conn, entry.sender, report, now)
@@ -271,16 +266,14 @@ class QueueRunner:
             log.info("message %s delayed: its sender was told (%d recipient(s))",
                      entry.queue_id, len(told))
 
-    def _bounce(self, entry: Entry, failures: list[bounce.Failure], original: bytes) -> None:
+    def _bounce(self, entry: Entry, failures: list[bounce.Notice], original: bytes) -> None:
         """Tell the sender (a DSN in its INBOX) of the failures it wants to hear of (all,
         unless it said NOTIFY otherwise) and drop the failed recipients' rows."""
         now = self.svc.clock()
-        asked = {r.address: dsn.recipient_request(r.options)[1] for r in entry.recipients}
+        asked = {r.address: _asked(r) for r in entry.recipients}
         told = [replace(f, original=asked[f.recipient].original) for f in failures
                 if asked[f.recipient].wants(dsn.FAILURE)]
-        report = reports.prepare(self.svc, reports.build(
-            self.svc, entry.sender, told, original, entry.queue_id,
-            dsn.message_request(entry.mail_options)[1], entry.queued_at)) if told else None
+        report = self._report(entry, told, original) if told else None
         failed = {f.recipient for f in failures}
         rows = [r.row_id for r in entry.recipients if r.address in failed]
         with self.svc.engine.begin() as conn:
@@ -298,8 +291,21 @@ class QueueRunner:
         log.warning("message %s bounced for %d recipient(s)", entry.queue_id, len(failures))
         self._drop_spool_if_done(entry.queue_id)
 
+    def _report(self, entry: Entry, told: list[bounce.Notice], original: bytes
+                ) -> reports.Prepared:
+        """The report to the message's sender about `told`, its file written, as the
+        sender asked with MAIL (RET, ENVID)."""
+        return reports.prepare(self.svc, reports.build(
+            self.svc, entry.sender, told, original, entry.queue_id,
+            dsn.message_request(entry.mail_options)[1], entry.queued_at))
+
     def _drop_spool_if_done(self, queue_id: str) -> None:
         with self.svc.reader.connect() as conn:
             if queue.in_use(conn, queue_id):
                 return
         self.spool.remove(queue_id)
+
+
+def _asked(recipient: Recipient) -> dsn.RecipientRequest:
+    """What the sender asked to be told about this recipient (RCPT's NOTIFY, ORCPT)."""
+    return dsn.recipient_request(recipient.options)[1]
