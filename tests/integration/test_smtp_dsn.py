@@ -183,6 +183,7 @@ def test_a_next_hop_without_dsn_means_a_relayed_report_when_success_was_asked(
     [report] = _reports(server, subject)
     status = _status(report)
     assert "Action: relayed" in status and "Original-Envelope-Id: r1" in status
+    assert "Diagnostic-Code" not in status  # the reason is ours, no remote's reply
     assert [r[1] for r in smarthost.arrived(subject)] == [["carol@outside.example"]]
 
 

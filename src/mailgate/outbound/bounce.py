@@ -69,7 +69,8 @@ def delivered(recipient: str, original: str = "") -> Notice:
 
 
 def relayed(recipient: str, reason: str, original: str = "") -> Notice:
-    return Notice(recipient, reason, "2.0.0", True, RELAYED, original)
+    """Passed to a next hop that reports nothing; `reason` is ours, not its reply."""
+    return Notice(recipient, reason, "2.0.0", False, RELAYED, original)
 
 
 def _when(at: float) -> str:
