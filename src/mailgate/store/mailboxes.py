@@ -41,6 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from mailgate.db.schema import expunged_uids, folders, messages, subscriptions
 from mailgate.store.errors import (
@@ -137,7 +138,7 @@ class QuotaUsage:
     messages: int
 
 
-def _visible(account_id: int):  # type: ignore[no-untyped-def]
+def _visible(account_id: int | BindParameter[int]):  # type: ignore[no-untyped-def]
     return (folders.c.account_id == account_id) & (folders.c.name != RECOVERABLE)
 
 
@@ -166,8 +167,7 @@ def list_mailboxes(conn: Connection, account_id: int, subscribed_only: bool = Fa
 # SELECT, STATUS, COPY and MOVE).
 _FIND = select(folders.c.id, folders.c.name, folders.c.special_use, folders.c.uidvalidity,
                folders.c.uidnext, folders.c.highestmodseq).where(
-    folders.c.account_id == bindparam("account"), folders.c.name == bindparam("name"),
-    folders.c.name != RECOVERABLE)
+    _visible(bindparam("account")), folders.c.name == bindparam("name"))
 
 
 def find_mailbox(conn: Connection, account_id: int, name: str) -> Folder:
