@@ -175,6 +175,22 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def cpu_seconds(root: int, user_only: bool = False) -> float:
+    """CPU time (user + system, or user alone) spent so far by `root` and every process
+    under it, the exited ones included (a reaped child's time is in its parent's
+    cutime/cstime)."""
+    ticks = 0
+    for pid in children_of(root):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        ticks += utime + cutime if user_only else utime + stime + cutime + cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def pss_kb(pids: Iterable[int]) -> tuple[int, int]:
     """(sum of Pss in KiB, number of processes read) from /proc/PID/smaps_rollup."""
     total = count = 0

@@ -15,7 +15,8 @@ message file before renaming it into the folder. One untimed pass of 50 messages
 (processes, caches). Rounds alternate which server goes first.
 
 Prints messages per second and MB/s (median of the rounds) and the ratio mailgate/Dovecot
-(higher is better; target >= 1.0).
+(higher is better; target >= 1.0), and the CPU time (user + system) each server spent per
+message: mailgate's one `serve` process, Dovecot's master and every process under it.
 
     .venv/bin/python bench/imap_append.py [--quick] [--count N] [--rounds R]
 """
@@ -36,19 +37,22 @@ USER = f"user1@{bl.DOMAIN}"
 WARM_UP = 50
 
 
-async def append_pass(port: int, folder: str, messages: list[bytes], tag: int
-                      ) -> dict[str, float]:
-    """CREATE folder, then the timed APPENDs; seconds and octets sent."""
+async def append_pass(port: int, folder: str, messages: list[bytes], tag: int,
+                      server: int = 0) -> dict[str, float]:
+    """CREATE folder, then the timed APPENDs; seconds, octets sent and the CPU time the
+    server's processes (`server`: the root pid) spent on them."""
     stamp = f"X-Bench-Pass: {tag}\r\n".encode()
     payloads = [stamp + message for message in messages]
     client = await bl.ImapClient.connect(port, timeout=600)
     try:
         await client.login(USER)
         await client.command(f"CREATE {bl.imap_quote(folder)}")
+        cpu = bl.cpu_seconds(server)
         t0 = time.perf_counter()
         for payload in payloads:
             await client.append(folder, payload)
         elapsed = time.perf_counter() - t0
+        cpu = bl.cpu_seconds(server) - cpu
         status = await client.command(f"STATUS {bl.imap_quote(folder)} (MESSAGES)")
         await client.logout()
     finally:
@@ -58,7 +62,7 @@ async def append_pass(port: int, folder: str, messages: list[bytes], tag: int
     if stored != len(payloads):
         raise RuntimeError(f"{folder}: {stored} messages stored, {len(payloads)} appended")
     return {"seconds": elapsed, "messages": len(payloads),
-            "octets": sum(len(p) for p in payloads)}
+            "octets": sum(len(p) for p in payloads), "cpu_seconds": cpu}
 
 
 def main() -> None:
@@ -81,6 +85,7 @@ def main() -> None:
         mg = bl.MailgateServer(data, listeners=("imap",))
         dv = bl.DovecotReference(work / "dovecot", users=1)
         ports = {"mailgate": lambda: mg.imap, "dovecot": lambda: dv.imap}
+        roots = {"mailgate": lambda: mg.pid, "dovecot": lambda: dv.master_pid or 0}
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in ports}
         passes = 0
         try:
@@ -94,11 +99,12 @@ def main() -> None:
                 for name in order:
                     passes += 1
                     got = asyncio.run(append_pass(ports[name](), f"bench-{r + 1}", messages,
-                                                  passes))
+                                                  passes, roots[name]()))
                     runs[name].append(got)
                     print(f"round {r + 1}/{rounds}: {name:<8} "
                           f"{got['messages'] / got['seconds']:7.1f} messages/s "
-                          f"({got['seconds']:.2f}s)")
+                          f"({got['seconds']:.2f}s, "
+                          f"{1000 * got['cpu_seconds'] / got['messages']:.2f} ms of CPU each)")
         except Exception:
             print(f"mailgate serve log tail:\n{mg.log_tail()}", file=sys.stderr)
             raise
@@ -113,6 +119,12 @@ def main() -> None:
         summary[unit] = {**rate, "ratio": bl.ratio(rate["mailgate"], rate["dovecot"])}
         rows.append([unit, rate["mailgate"], rate["dovecot"],
                      bl.ratio(rate["mailgate"], rate["dovecot"])])
+    cpu = {name: bl.median([1000 * x["cpu_seconds"] / x["messages"] for x in runs[name]])
+           for name in ports}
+    summary["server CPU ms per message"] = {**cpu, "ratio": bl.ratio(cpu["mailgate"],
+                                                                       cpu["dovecot"])}
+    rows.append(["server CPU ms/message (lower is better)", cpu["mailgate"], cpu["dovecot"],
+                 bl.ratio(cpu["mailgate"], cpu["dovecot"])])
     bl.print_table(
         f"IMAP APPEND of {count} messages one after the other (LITERAL+, durable on both), "
         f"median of {rounds} rounds; higher is better, target ratio >= 1.0",

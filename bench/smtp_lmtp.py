@@ -12,7 +12,8 @@ to a fresh recipient (userR), so both mailboxes grow alike. Rounds alternate whi
 goes first.
 
 Prints messages per second (median of the rounds) and the ratio mailgate/Dovecot (higher is
-better; target >= 1.0).
+better; target >= 1.0), and the CPU time (user + system, and user alone) each server spent
+per message: mailgate's one `serve` process, Dovecot's master and every process under it.
 
     .venv/bin/python bench/smtp_lmtp.py [--quick] [--count N] [--rounds R] [--sessions S]
 """
@@ -36,6 +37,8 @@ def main() -> None:
     a, count, rounds = options.parse()
 
     runs: dict[str, list[float]] = {"mailgate": [], "dovecot": []}
+    cpu: dict[str, list[float]] = {"mailgate": [], "dovecot": []}  # ms per message
+    user: dict[str, list[float]] = {"mailgate": [], "dovecot": []}  # of it, user time
     with bl.workspace("smtp-lmtp", a.keep) as work:
         data = work / "mailgate"
         bl.mg_init(data)
@@ -49,17 +52,24 @@ def main() -> None:
             dv.start()
             bl.wait_port(dv.lmtp, 30)
             ports = {"mailgate": mg.ports["lmtp"], "dovecot": dv.lmtp}
+            roots = {"mailgate": mg.pid, "dovecot": dv.master_pid or 0}
             for r in range(rounds):
                 to = mf.user(r + 1)
                 for name in (list(ports) if r % 2 == 0 else list(ports)[::-1]):
+                    before = (bl.cpu_seconds(roots[name]),
+                              bl.cpu_seconds(roots[name], user_only=True))
                     got = mf.smtp_source(ports[name], messages=count, size=a.size,
                                          sessions=a.sessions, to=to, lmtp=True)
+                    cpu[name].append(1000 * (bl.cpu_seconds(roots[name]) - before[0]) / count)
+                    user[name].append(
+                        1000 * (bl.cpu_seconds(roots[name], user_only=True) - before[1]) / count)
                     stored = counted[name](to)
                     if stored != count:
                         raise RuntimeError(f"{name}: {stored} of {count} messages stored")
                     runs[name].append(count / got.seconds)
                     print(f"round {r + 1}/{rounds}: {name:<8} {count / got.seconds:7.1f} "
-                          f"messages/s ({got.seconds:.1f}s)", flush=True)
+                          f"messages/s ({got.seconds:.1f}s, {cpu[name][-1]:.2f} ms of CPU per "
+                          "message)", flush=True)
         except Exception:
             print(f"mailgate serve log tail:\n{mg.log_tail()}", file=sys.stderr)
             raise
@@ -68,19 +78,25 @@ def main() -> None:
             dv.stop()
 
     m, d = bl.median(runs["mailgate"]), bl.median(runs["dovecot"])
+    mc, dc = bl.median(cpu["mailgate"]), bl.median(cpu["dovecot"])
+    mu, du = bl.median(user["mailgate"]), bl.median(user["dovecot"])
     bl.print_table(
         f"LMTP delivery, smtp-source: {count} messages of {a.size} octets, {a.sessions} "
         f"connections, durable on both; median of {rounds} rounds; higher is better",
         ["", "mailgate", "dovecot", "mailgate/dovecot", "target"],
-        [["messages/s", m, d, bl.ratio(m, d), ">= 1.0"]])
+        [["messages/s", m, d, bl.ratio(m, d), ">= 1.0"],
+         ["server CPU ms per message", mc, dc, bl.ratio(mc, dc), "(lower is better)"],
+         ["  of it user time", mu, du, bl.ratio(mu, du), "(lower is better)"]])
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     bl.write_results("smtp_lmtp", {
         "quick": a.quick, "messages": count, "size": a.size, "sessions": a.sessions,
         "rounds": rounds, "better": "higher ratio (messages per second)",
         "load_average": os.getloadavg(),
         "summary": {"mailgate_per_sec": m, "dovecot_per_sec": d, "ratio": bl.ratio(m, d),
-                    "target": 1.0},
-        "raw": runs})
+                    "target": 1.0, "mailgate_cpu_ms_per_message": mc,
+                    "dovecot_cpu_ms_per_message": dc, "mailgate_user_ms_per_message": mu,
+                    "dovecot_user_ms_per_message": du},
+        "raw": runs, "raw_cpu_ms_per_message": cpu, "raw_user_ms_per_message": user})
 
 
 if __name__ == "__main__":
