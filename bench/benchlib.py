@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -175,11 +175,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def cpu_seconds(root: int, user_only: bool = False) -> float:
-    """CPU time (user + system, or user alone) spent so far by `root` and every process
-    under it, the exited ones included (a reaped child's time is in its parent's
-    cutime/cstime)."""
-    ticks = 0
+class CpuTimes(NamedTuple):
+    """CPU seconds: user time, and user + system."""
+
+    user: float
+    total: float
+
+
+def cpu_times(root: int) -> CpuTimes:
+    """CPU time spent so far by `root` and every process under it, the exited ones included
+    (a reaped child's time is in its parent's cutime/cstime)."""
+    user = system = 0
     for pid in children_of(root):
         try:
             with open(f"/proc/{pid}/stat") as fh:
@@ -187,8 +193,10 @@ def cpu_seconds(root: int, user_only: bool = False) -> float:
         except OSError:
             continue
         utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-        ticks += utime + cutime if user_only else utime + stime + cutime + cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        user += utime + cutime
+        system += stime + cstime
+    tick = os.sysconf("SC_CLK_TCK")
+    return CpuTimes(user / tick, (user + system) / tick)
 
 
 def pss_kb(pids: Iterable[int]) -> tuple[int, int]:

@@ -47,12 +47,12 @@ async def append_pass(port: int, folder: str, messages: list[bytes], tag: int,
     try:
         await client.login(USER)
         await client.command(f"CREATE {bl.imap_quote(folder)}")
-        cpu = bl.cpu_seconds(server)
+        cpu = bl.cpu_times(server).total
         t0 = time.perf_counter()
         for payload in payloads:
             await client.append(folder, payload)
         elapsed = time.perf_counter() - t0
-        cpu = bl.cpu_seconds(server) - cpu
+        cpu = bl.cpu_times(server).total - cpu
         status = await client.command(f"STATUS {bl.imap_quote(folder)} (MESSAGES)")
         await client.logout()
     finally:
@@ -65,15 +65,20 @@ async def append_pass(port: int, folder: str, messages: list[bytes], tag: int,
             "octets": sum(len(p) for p in payloads), "cpu_seconds": cpu}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def options(doc: str, rounds: int) -> tuple[argparse.Namespace, int, int]:
+    """The command line of the APPEND benchmarks: (the options, messages, rounds), with
+    `rounds` rounds of 1 000 messages unless --quick, --count or --rounds say otherwise."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: 100 messages, 2 rounds")
     ap.add_argument("--count", type=int, default=None)
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
-    count = a.count or (100 if a.quick else 1000)
-    rounds = a.rounds or (2 if a.quick else 5)
+    return a, a.count or (100 if a.quick else 1000), a.rounds or (2 if a.quick else rounds)
+
+
+def main() -> None:
+    a, count, rounds = options(__doc__, rounds=5)
 
     with bl.workspace("imap-append", a.keep) as work:
         bl.make_corpus(work / "corpus", count, eml_dir=True)

@@ -25,7 +25,6 @@ APPEND the floor alone takes.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -37,7 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib as bl
-from imap_append import USER, append_pass
+from imap_append import USER, append_pass, options
 
 PARTS = ("fts5", "commit", "blob", "other SQL", "python")
 
@@ -91,16 +90,14 @@ class _TimedReplace:
         return getattr(os, name)
 
 
-def mailgate_pass(data: Path, messages: list[bytes], tag: int) -> dict[str, float]:
-    """APPEND every message to a new folder through the store; ms per APPEND of each part."""
+def mailgate_pass(svc: Any, timings: Timings, messages: list[bytes], tag: int
+                  ) -> dict[str, float]:
+    """APPEND every message to a new folder through the store (`svc`, `instrument`ed with
+    `timings`); ms per APPEND of each part."""
     from mailgate.directory.views import account_row
-    from mailgate.service import Service
     from mailgate.store import mailboxes, transfer
     from mailgate.store.messages import Incoming
 
-    svc = Service.open(data)
-    timings = Timings()
-    instrument(svc, timings)
     folder = f"floor-{tag}"
     with svc.engine.begin() as conn:
         account = int(account_row(conn, USER).id)
@@ -114,19 +111,11 @@ def mailgate_pass(data: Path, messages: list[bytes], tag: int) -> dict[str, floa
     total = time.perf_counter() - t0
     measured = sum(timings.spent.values())
     timings.spent["python"] = total - measured
-    svc.engine.dispose()
     return {part: 1000 * seconds / len(payloads) for part, seconds in timings.spent.items()}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke test: 100 messages, 2 rounds")
-    ap.add_argument("--count", type=int, default=None)
-    ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--keep", action="store_true")
-    a = ap.parse_args()
-    count = a.count or (100 if a.quick else 1000)
-    rounds = a.rounds or (2 if a.quick else 3)
+    a, count, rounds = options(__doc__, rounds=3)
 
     mailgate_runs: list[dict[str, float]] = []
     dovecot_ms: list[float] = []
@@ -136,20 +125,26 @@ def main() -> None:
         data = work / "mailgate"
         bl.mg_init(data)
         bl.mg_account(data, USER, pop=False)
+        from mailgate.service import Service
+
+        svc = Service.open(data)
+        timings = Timings()
+        instrument(svc, timings)
         dv = bl.DovecotReference(work / "dovecot", users=1)
         try:
             dv.start()
             asyncio.run(append_pass(dv.imap, "warm-up", messages[:50], 0))
-            mailgate_pass(data, messages[:50], 0)
+            mailgate_pass(svc, timings, messages[:50], 0)
             for r in range(rounds):
                 got = asyncio.run(append_pass(dv.imap, f"bench-{r + 1}", messages, r + 1))
                 dovecot_ms.append(1000 * got["seconds"] / got["messages"])
-                mailgate_runs.append(mailgate_pass(data, messages, r + 1))
+                mailgate_runs.append(mailgate_pass(svc, timings, messages, r + 1))
                 print(f"round {r + 1}/{rounds}: dovecot {dovecot_ms[-1]:.2f} ms per APPEND; "
                       "mailgate store " + ", ".join(
                           f"{part} {ms:.2f}" for part, ms in mailgate_runs[-1].items()))
         finally:
             dv.stop()
+            svc.engine.dispose()
 
     parts = {part: bl.median([run[part] for run in mailgate_runs]) for part in PARTS}
     floor = parts["fts5"] + parts["commit"] + parts["blob"]

@@ -82,13 +82,12 @@ def main() -> None:
             for r in range(rounds):
                 to = mf.user(r + 1)
                 for name in (list(ports) if r % 2 == 0 else list(ports)[::-1]):
-                    before = (bl.cpu_seconds(roots[name]),
-                              bl.cpu_seconds(roots[name], user_only=True))
+                    before = bl.cpu_times(roots[name])
                     got = mf.smtp_source(ports[name], messages=count, size=a.size,
                                          sessions=a.sessions, to=to, lmtp=True)
-                    cpu[name].append(1000 * (bl.cpu_seconds(roots[name]) - before[0]) / count)
-                    user[name].append(
-                        1000 * (bl.cpu_seconds(roots[name], user_only=True) - before[1]) / count)
+                    after = bl.cpu_times(roots[name])
+                    cpu[name].append(1000 * (after.total - before.total) / count)
+                    user[name].append(1000 * (after.user - before.user) / count)
                     stored = counted[name](to)
                     if stored != count:
                         raise RuntimeError(f"{name}: {stored} of {count} messages stored")
